@@ -1,0 +1,120 @@
+using System.Net;
+using System.Net.Sockets;
+using EpollTransport.Internal;
+using EpollTransport.Interop;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace EpollTransport;
+
+/// <summary>
+/// Kestrel's connection listener factory for the epoll transport. It binds <see cref="IPEndPoint"/>s and
+/// <see cref="UnixDomainSocketEndPoint"/>s and leaves every other endpoint type to other transports.
+/// Register it with <c>UseEpoll()</c> on the web host builder.
+/// </summary>
+/// <remarks>
+/// The epoll threads start with the first bind and stop when the factory is disposed (the host's
+/// service provider does that when the host is disposed).
+/// </remarks>
+public sealed class EpollTransportFactory : IConnectionListenerFactory, IConnectionListenerFactorySelector, IDisposable
+{
+    private readonly EpollTransportOptions _options;
+    private readonly IMemoryPoolFactory<byte>? _memoryPoolFactory;
+    private readonly ILogger _logger;
+    private readonly Lock _lock = new();
+    private EpollThreadGroup? _threads;
+    private bool _disposed;
+
+    /// <summary>Creates the factory with Kestrel's memory pool factory (the constructor DI uses).</summary>
+    /// <param name="options">The transport options.</param>
+    /// <param name="loggerFactory">Creates the transport's logger.</param>
+    /// <param name="memoryPoolFactory">
+    /// Creates the pools connection buffers are rented from, one per epoll thread; <see langword="null"/>
+    /// means <see cref="System.Buffers.MemoryPool{T}.Shared"/>.
+    /// </param>
+    public EpollTransportFactory(
+        IOptions<EpollTransportOptions> options,
+        ILoggerFactory loggerFactory,
+        IMemoryPoolFactory<byte>? memoryPoolFactory)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(loggerFactory);
+        ThrowIfNotSupported();
+
+        _options = options.Value;
+        _options.Validate();
+        _memoryPoolFactory = memoryPoolFactory;
+        _logger = loggerFactory.CreateLogger("EpollTransport");
+    }
+
+    /// <summary>
+    /// Creates the factory outside Kestrel's service provider; buffers come from
+    /// <see cref="System.Buffers.MemoryPool{T}.Shared"/>.
+    /// </summary>
+    /// <param name="options">The transport options.</param>
+    /// <param name="loggerFactory">Creates the transport's logger.</param>
+    public EpollTransportFactory(IOptions<EpollTransportOptions> options, ILoggerFactory loggerFactory)
+        : this(options, loggerFactory, null)
+    {
+    }
+
+    /// <summary>Whether this transport can bind <paramref name="endpoint"/>.</summary>
+    /// <param name="endpoint">The endpoint Kestrel wants to listen on.</param>
+    /// <returns><see langword="true"/> for IP and Unix domain socket endpoints.</returns>
+    public bool CanBind(EndPoint endpoint) => endpoint is IPEndPoint or UnixDomainSocketEndPoint;
+
+    /// <summary>Creates a listening socket on <paramref name="endpoint"/> and starts accepting.</summary>
+    /// <param name="endpoint">An <see cref="IPEndPoint"/> (port 0 picks a free port) or a <see cref="UnixDomainSocketEndPoint"/>.</param>
+    /// <param name="cancellationToken">Cancels the bind.</param>
+    /// <returns>The listener; its <see cref="IConnectionListener.EndPoint"/> carries the bound port.</returns>
+    /// <exception cref="AddressInUseException">The address is already in use.</exception>
+    public ValueTask<IConnectionListener> BindAsync(EndPoint endpoint, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(endpoint);
+        cancellationToken.ThrowIfCancellationRequested();
+        if (!CanBind(endpoint))
+        {
+            throw new NotSupportedException($"The epoll transport cannot bind {endpoint.GetType().Name} endpoints; only IP and Unix domain socket endpoints.");
+        }
+
+        var threads = EnsureThreads();
+        var listener = ListenSocket.Bind(endpoint, threads, _options, _logger);
+        listener.Start();
+        return new ValueTask<IConnectionListener>(listener);
+    }
+
+    /// <summary>Stops the epoll threads. Listeners should have been disposed first.</summary>
+    public void Dispose()
+    {
+        EpollThreadGroup? threads;
+        lock (_lock)
+        {
+            _disposed = true;
+            threads = _threads;
+            _threads = null;
+        }
+
+        threads?.Dispose();
+    }
+
+    internal EpollThreadGroup? ThreadGroup => _threads;
+
+    internal static void ThrowIfNotSupported()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            throw new PlatformNotSupportedException(
+                "The epoll transport runs only on Linux. Use Kestrel's Sockets transport (UseSockets(), the default) on this operating system.");
+        }
+    }
+
+    private EpollThreadGroup EnsureThreads()
+    {
+        lock (_lock)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            return _threads ??= new EpollThreadGroup(_options.ThreadCount, _memoryPoolFactory, _logger);
+        }
+    }
+}

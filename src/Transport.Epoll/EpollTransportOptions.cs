@@ -1,0 +1,80 @@
+namespace EpollTransport;
+
+/// <summary>
+/// Options for the epoll transport. Bind them from configuration or pass a delegate to
+/// <c>UseEpoll(options =&gt; …)</c>.
+/// </summary>
+public sealed class EpollTransportOptions
+{
+    /// <summary>The upper bound of the default <see cref="ThreadCount"/>.</summary>
+    public const int MaxDefaultThreadCount = 16;
+
+    /// <summary>
+    /// The number of epoll threads. Each thread owns its own epoll instance and a share of the
+    /// connections; listening sockets are spread over them too.
+    /// Defaults to <see cref="Environment.ProcessorCount"/>, capped at 16.
+    /// </summary>
+    public int ThreadCount { get; set; } = Math.Min(Environment.ProcessorCount, MaxDefaultThreadCount);
+
+    /// <summary>
+    /// Whether sockets are registered edge- or level-triggered.
+    /// Defaults to <see cref="EpollTriggerMode.Edge"/>.
+    /// </summary>
+    public EpollTriggerMode TriggerMode { get; set; } = EpollTriggerMode.Edge;
+
+    /// <summary>
+    /// The maximum length of the queue of pending connections passed to <c>listen(2)</c>.
+    /// The kernel caps it at <c>net.core.somaxconn</c>.
+    /// Defaults to 512.
+    /// </summary>
+    public int Backlog { get; set; } = 512;
+
+    /// <summary>
+    /// The maximum number of received bytes the transport buffers before the application has consumed
+    /// them. When it is reached the transport stops reading the socket until the application catches up,
+    /// and TCP flow control slows the client down. <see langword="null"/> means unbounded.
+    /// Defaults to 1 MiB (1,048,576 bytes).
+    /// </summary>
+    public long? MaxReadBufferSize { get; set; } = 1024 * 1024;
+
+    /// <summary>
+    /// The maximum number of flushed bytes that may wait to be sent before the application's flush
+    /// waits for the socket to drain. <see langword="null"/> means unbounded.
+    /// Defaults to 64 KiB (65,536 bytes).
+    /// </summary>
+    public long? MaxWriteBufferSize { get; set; } = 64 * 1024;
+
+    /// <summary>
+    /// Whether Nagle's algorithm is disabled (<c>TCP_NODELAY</c>) on accepted TCP connections.
+    /// Defaults to <see langword="true"/>.
+    /// </summary>
+    public bool NoDelay { get; set; } = true;
+
+    internal void Validate()
+    {
+        if (ThreadCount < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(ThreadCount), ThreadCount, "ThreadCount must be at least 1.");
+        }
+
+        if (!Enum.IsDefined(TriggerMode))
+        {
+            throw new ArgumentOutOfRangeException(nameof(TriggerMode), TriggerMode, "TriggerMode must be Edge or Level.");
+        }
+
+        if (Backlog < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(Backlog), Backlog, "Backlog must be at least 1.");
+        }
+
+        if (MaxReadBufferSize is < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxReadBufferSize), MaxReadBufferSize, "MaxReadBufferSize must be null or non-negative.");
+        }
+
+        if (MaxWriteBufferSize is < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxWriteBufferSize), MaxWriteBufferSize, "MaxWriteBufferSize must be null or non-negative.");
+        }
+    }
+}

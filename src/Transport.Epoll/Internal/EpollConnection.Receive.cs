@@ -1,0 +1,213 @@
+using System.IO.Pipelines;
+using EpollTransport.Interop;
+using Microsoft.AspNetCore.Connections;
+
+namespace EpollTransport.Internal;
+
+// The receive side. Everything here runs on the connection's epoll thread, which is the only writer of
+// the input pipe.
+//
+// Memory is rented from the pool only once the socket is readable, and a read that fills less than the
+// buffer it was given means the kernel's queue is drained (for a stream socket, unless the event also
+// reported the peer's FIN), so the usual request costs one read(2) and no trailing EAGAIN. When the
+// application falls behind by MaxReadBufferSize, the flush does not complete: reading pauses (in
+// level-triggered mode EPOLLIN interest is dropped too), TCP's window closes, and the client slows
+// down. When the application consumes, the flush completes and the epoll thread resumes by reading at
+// once: in edge-triggered mode no new event would come for bytes that are already queued.
+
+internal sealed partial class EpollConnection
+{
+    private const int MinimumReadSize = 2048;
+
+    private readonly Action _onFlushCompleted;
+    private ReceiveState _receiveState;
+    private ValueTask<FlushResult> _pendingFlush;
+
+    private enum ReceiveState
+    {
+        Active,
+        Paused,
+        Done,
+    }
+
+    private void OnReadable(uint events)
+    {
+        if (_receiveState != ReceiveState.Active)
+        {
+            return; // paused: the resume reads; done: nothing more to read
+        }
+
+        Receive(events);
+    }
+
+    private unsafe void Receive(uint events)
+    {
+        var writer = _input.Writer;
+        try
+        {
+            while (true)
+            {
+                if (_socket.IsClosed)
+                {
+                    FinishReceive(_abortReason);
+                    return;
+                }
+
+                var memory = writer.GetMemory(MinimumReadSize);
+                PosixResult result;
+                using (var pin = memory.Pin())
+                {
+                    result = Sockets.Read(_socket, (byte*)pin.Pointer, memory.Length);
+                }
+
+                if (result.Value > 0)
+                {
+                    int read = (int)result.Value;
+                    writer.Advance(read);
+                    var flush = writer.FlushAsync();
+                    if (!flush.IsCompleted)
+                    {
+                        Pause(flush);
+                        return;
+                    }
+
+                    if (flush.Result.IsCompleted)
+                    {
+                        FinishReceive(null); // the application stopped reading
+                        return;
+                    }
+
+                    bool peerClosing = (events & (Epoll.EPOLLRDHUP | Epoll.EPOLLHUP | Epoll.EPOLLERR)) != 0;
+                    if (read < memory.Length && !peerClosing)
+                    {
+                        return; // short read: the queue is drained
+                    }
+
+                    continue;
+                }
+
+                if (result.Value == 0)
+                {
+                    EpollTransportLog.ConnectionReadFin(_logger, ConnectionId);
+                    FinishReceive(null);
+                    return;
+                }
+
+                if (result.Error == Errno.EAGAIN)
+                {
+                    // Nothing was read: end the empty write, so the unused buffer can go back to the
+                    // pool once the application has consumed everything before it.
+                    var commit = writer.FlushAsync();
+                    if (commit.IsCompleted)
+                    {
+                        _ = commit.Result;
+                    }
+
+                    return;
+                }
+
+                OnSocketError(result.Error);
+                return;
+            }
+        }
+        catch (ObjectDisposedException) when (_socket.IsClosed)
+        {
+            // Aborted on another thread while this read was being set up.
+            FinishReceive(_abortReason);
+        }
+    }
+
+    private void OnSocketError(Errno error)
+    {
+        Exception exception;
+        if (error is Errno.ECONNRESET or Errno.EPIPE or Errno.ETIMEDOUT)
+        {
+            EpollTransportLog.ConnectionReset(_logger, ConnectionId, error);
+            exception = new ConnectionResetException($"The connection was reset by the peer ({error}).", PosixResult.CreateException("read", error));
+        }
+        else
+        {
+            EpollTransportLog.ConnectionError(_logger, ConnectionId, error);
+            exception = PosixResult.CreateException("read", error);
+        }
+
+        FinishReceive(exception);
+
+        // A dead socket cannot send either: end the send loop instead of letting it wait for room.
+        _sendError ??= exception;
+        _output.Reader.CancelPendingRead();
+        WakeSender();
+    }
+
+    private void Pause(ValueTask<FlushResult> flush)
+    {
+        _receiveState = ReceiveState.Paused;
+        _pendingFlush = flush;
+        EpollTransportLog.ConnectionPause(_logger, ConnectionId);
+        if (_levelTriggered)
+        {
+            UpdateInterest();
+        }
+
+        flush.GetAwaiter().UnsafeOnCompleted(_onFlushCompleted);
+    }
+
+    /// <summary>Runs where the application consumed input (the input pipe's writer scheduler is inline).</summary>
+    private void OnFlushCompleted()
+        => _thread.Post(static state => ((EpollConnection)state!).Resume(), this);
+
+    private void Resume()
+    {
+        if (_receiveState != ReceiveState.Paused)
+        {
+            return;
+        }
+
+        var flush = _pendingFlush;
+        _pendingFlush = default;
+        FlushResult result;
+        try
+        {
+            result = flush.GetAwaiter().GetResult();
+        }
+        catch (Exception ex)
+        {
+            FinishReceive(ex);
+            return;
+        }
+
+        if (result.IsCompleted)
+        {
+            FinishReceive(null);
+            return;
+        }
+
+        _receiveState = ReceiveState.Active;
+        EpollTransportLog.ConnectionResume(_logger, ConnectionId);
+        if (_levelTriggered)
+        {
+            UpdateInterest();
+        }
+
+        Receive(Epoll.EPOLLIN);
+    }
+
+    /// <summary>Ends the receive side once: completes the input pipe and fires ConnectionClosed.</summary>
+    private void FinishReceive(Exception? error)
+    {
+        if (_receiveState == ReceiveState.Done)
+        {
+            return;
+        }
+
+        _receiveState = ReceiveState.Done;
+        _input.Writer.Complete(error);
+        if (_levelTriggered)
+        {
+            UpdateInterest();
+        }
+
+        FireConnectionClosed();
+        DirectionDone();
+    }
+}

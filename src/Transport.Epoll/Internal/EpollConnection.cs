@@ -1,0 +1,277 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net;
+using EpollTransport.Interop;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Logging;
+
+namespace EpollTransport.Internal;
+
+// One accepted socket, seen by Kestrel as a ConnectionContext.
+//
+// Two pipes join the socket to the application:
+//   input  (socket -> app): written only by the epoll thread (EpollConnection.Receive.cs), read by Kestrel
+//                           on the thread pool.
+//   output (app -> socket): written by Kestrel; read by the send loop (EpollConnection.Send.cs). Its reader
+//                           scheduler is inline, so the bytes Kestrel flushes are written to the socket on
+//                           the flushing thread with no hop; only when the socket is full does the loop
+//                           wait for EPOLLOUT, and then it carries on on the epoll thread.
+//
+// The connection ends in one of three ways, and in each the fd is closed once both directions are done:
+//   graceful:  the app completes output -> remaining bytes sent -> FIN (shutdown SHUT_WR) -> receiving stops
+//   peer:      the client's FIN completes input (Kestrel sees end of stream; output stays writable); a
+//              reset or socket error ends both directions
+//   abort:     SO_LINGER 0 and close right away on the caller's thread (the client sees RST), then both
+//              directions are wound down
+// ConnectionClosed fires (on the thread pool) when the receive side ends, as with Kestrel's Sockets transport.
+
+/// <summary>A connection accepted by the epoll transport.</summary>
+internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler,
+    IConnectionIdFeature, IConnectionTransportFeature, IConnectionItemsFeature, IMemoryPoolFeature,
+    IConnectionLifetimeFeature, IConnectionEndPointFeature
+{
+    private readonly FileDescriptor _socket;
+    private readonly EpollThread _thread;
+    private readonly ILogger _logger;
+    private readonly bool _levelTriggered;
+    private readonly Pipe _input;
+    private readonly Pipe _output;
+    private readonly TransportFeatureCollection _features;
+    private readonly CancellationTokenSource _connectionClosedTokenSource = new();
+    private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Action<EpollConnection>? _onClosed;
+
+    /// <summary>Ends the receive side on the epoll thread, with the reason the connection is going away.</summary>
+    private static readonly Action<object?> s_finishReceive = static state =>
+    {
+        var connection = (EpollConnection)state!;
+        connection.FinishReceive(connection._abortReason ?? connection._sendError);
+    };
+
+    private IDictionary<object, object?>? _items;
+    private string? _connectionId;
+    private Task _sendTask = Task.CompletedTask;
+    private volatile ConnectionAbortedException? _abortReason;
+    private int _aborted;
+    private int _connectionClosedFired;
+    private int _directionsDone;
+
+    public EpollConnection(
+        FileDescriptor socket,
+        EpollThread thread,
+        MemoryPool<byte> memoryPool,
+        EpollTransportOptions options,
+        EndPoint? localEndPoint,
+        EndPoint? remoteEndPoint,
+        ILogger logger,
+        Action<EpollConnection>? onClosed = null)
+    {
+        _socket = socket;
+        _thread = thread;
+        _logger = logger;
+        _levelTriggered = options.TriggerMode == EpollTriggerMode.Level;
+        _onClosed = onClosed;
+        MemoryPool = memoryPool;
+        LocalEndPoint = localEndPoint;
+        RemoteEndPoint = remoteEndPoint;
+
+        int minimumSegmentSize = memoryPool.MaxBufferSize is > 0 and < 64 * 1024 ? memoryPool.MaxBufferSize : 4096;
+        long maxRead = options.MaxReadBufferSize ?? 0;
+        long maxWrite = options.MaxWriteBufferSize ?? 0;
+
+        // Input: the epoll thread writes (its flush continuation is inline: it only posts a resume);
+        // the application reads on the thread pool.
+        _input = new Pipe(new PipeOptions(
+            memoryPool,
+            readerScheduler: PipeScheduler.ThreadPool,
+            writerScheduler: PipeScheduler.Inline,
+            pauseWriterThreshold: maxRead,
+            resumeWriterThreshold: maxRead / 2,
+            minimumSegmentSize: minimumSegmentSize,
+            useSynchronizationContext: false));
+
+        // Output: the application writes and, when paused, resumes on the thread pool; the send loop
+        // reads inline on whichever thread flushed.
+        _output = new Pipe(new PipeOptions(
+            memoryPool,
+            readerScheduler: PipeScheduler.Inline,
+            writerScheduler: PipeScheduler.ThreadPool,
+            pauseWriterThreshold: maxWrite,
+            resumeWriterThreshold: maxWrite / 2,
+            minimumSegmentSize: minimumSegmentSize,
+            useSynchronizationContext: false));
+
+        Transport = new DuplexPipe(_input.Reader, _output.Writer);
+        _features = new TransportFeatureCollection(this);
+        _onFlushCompleted = OnFlushCompleted;
+    }
+
+    /// <inheritdoc cref="IEpollHandler.Token"/>
+    public ulong Token { get; set; }
+
+    public override string ConnectionId
+    {
+        get => _connectionId ??= ConnectionIdGenerator.Next();
+        set => _connectionId = value;
+    }
+
+    public override IFeatureCollection Features => _features;
+
+    public override IDictionary<object, object?> Items
+    {
+        get => _items ??= new ConnectionItems();
+        set => _items = value;
+    }
+
+    public override IDuplexPipe Transport { get; set; }
+
+    public MemoryPool<byte> MemoryPool { get; }
+
+    public override EndPoint? LocalEndPoint { get; set; }
+
+    public override EndPoint? RemoteEndPoint { get; set; }
+
+    public override CancellationToken ConnectionClosed
+    {
+        get => _connectionClosedTokenSource.Token;
+        set => throw new NotSupportedException("The epoll transport owns ConnectionClosed.");
+    }
+
+    /// <summary>The epoll thread this connection's socket is registered with.</summary>
+    public EpollThread Thread => _thread;
+
+    /// <summary>Completes when the socket has been closed.</summary>
+    public Task Closed => _closed.Task;
+
+    /// <summary>Registers the socket with its epoll thread and starts the send loop.</summary>
+    public bool Start()
+    {
+        uint events = _levelTriggered
+            ? Epoll.EPOLLIN | Epoll.EPOLLRDHUP
+            : Epoll.EPOLLIN | Epoll.EPOLLOUT | Epoll.EPOLLRDHUP | Epoll.EPOLLET;
+        _interest = events;
+
+        var result = _thread.Register(_socket, this, events);
+        if (!result.IsSuccess)
+        {
+            EpollTransportLog.ConnectionError(_logger, ConnectionId, result.Error);
+            var error = PosixResult.CreateException("epoll_ctl(ADD)", result.Error);
+            _input.Writer.Complete(error);
+            _output.Reader.Complete(error);
+            _receiveState = ReceiveState.Done;
+            FireConnectionClosed();
+            DirectionDone();
+            DirectionDone();
+            return false;
+        }
+
+        _sendTask = DoSendAsync();
+        return true;
+    }
+
+    public void OnEvents(uint events)
+    {
+        if ((events & (Epoll.EPOLLIN | Epoll.EPOLLRDHUP | Epoll.EPOLLHUP | Epoll.EPOLLERR)) != 0)
+        {
+            OnReadable(events);
+        }
+
+        if ((events & (Epoll.EPOLLOUT | Epoll.EPOLLHUP | Epoll.EPOLLERR)) != 0)
+        {
+            OnWritable();
+        }
+    }
+
+    public override void Abort(ConnectionAbortedException abortReason)
+    {
+        if (Interlocked.Exchange(ref _aborted, 1) != 0)
+        {
+            return;
+        }
+
+        _abortReason = abortReason;
+        EpollTransportLog.ConnectionWriteRst(_logger, ConnectionId, abortReason.Message);
+
+        // Reset now, on this thread: a busy epoll thread must not delay it. SafeHandle defers the real
+        // close(2) until a read or send in flight on another thread has returned.
+        if (!_socket.IsClosed)
+        {
+            try
+            {
+                Sockets.SetLingerZero(_socket);
+            }
+            catch (ObjectDisposedException)
+            {
+            }
+
+            _socket.Dispose();
+        }
+
+        // Wind down both directions: the send loop sees a cancelled read or a wake-up, the receive side
+        // is completed on the epoll thread that owns the input pipe's writer.
+        _output.Reader.CancelPendingRead();
+        WakeSender();
+        _thread.Post(s_finishReceive, this);
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        // The application's ends; completing output lets the send loop send what is left and a FIN.
+        // Use the pipes themselves: middleware such as TLS may have replaced Transport.
+        _input.Reader.Complete();
+        _output.Writer.Complete();
+
+        await _sendTask.ConfigureAwait(false);
+        await _closed.Task.ConfigureAwait(false);
+        _connectionClosedTokenSource.Dispose();
+        await base.DisposeAsync().ConfigureAwait(false);
+    }
+
+    private void FireConnectionClosed()
+    {
+        if (Interlocked.Exchange(ref _connectionClosedFired, 1) != 0)
+        {
+            return;
+        }
+
+        // Never on the epoll thread: callbacks registered on the token run application code.
+        ThreadPool.UnsafeQueueUserWorkItem(
+            static connection =>
+            {
+                try
+                {
+                    connection._connectionClosedTokenSource.Cancel();
+                }
+                catch (ObjectDisposedException)
+                {
+                }
+            },
+            this,
+            preferLocal: false);
+    }
+
+    /// <summary>Called once by each direction when it is finished; the second call closes the socket.</summary>
+    private void DirectionDone()
+    {
+        if (Interlocked.Increment(ref _directionsDone) != 2)
+        {
+            return;
+        }
+
+        int fd = _socket.Number;
+        _socket.Dispose();
+        _thread.Unregister(Token);
+        EpollTransportLog.ConnectionClosed(_logger, ConnectionId, fd);
+        _onClosed?.Invoke(this);
+        _closed.TrySetResult();
+    }
+
+    private sealed class DuplexPipe(PipeReader input, PipeWriter output) : IDuplexPipe
+    {
+        public PipeReader Input { get; } = input;
+
+        public PipeWriter Output { get; } = output;
+    }
+}

@@ -1,0 +1,292 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Threading.Channels;
+using EpollTransport.Interop;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.Extensions.Logging;
+
+namespace EpollTransport.Internal;
+
+/// <summary>
+/// A listening socket registered with one epoll thread. On readiness it accepts until EAGAIN, hands each
+/// connection to the next epoll thread, and queues it for Kestrel's accept loop.
+/// </summary>
+/// <remarks>
+/// A per-connection accept error (the client gave up, a protocol error) is skipped. Running out of
+/// descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM) is not the client's fault and retrying at
+/// once would spin a core, so the listener drops its epoll interest for a growing interval (10 ms,
+/// doubling up to 1 s), logs a rate-limited warning, and then tries again.
+/// </remarks>
+internal sealed class EpollConnectionListener : IConnectionListener, IEpollHandler
+{
+    private const int InitialBackoffMilliseconds = 10;
+    private const int MaxBackoffMilliseconds = 1000;
+    private static readonly TimeSpan s_warningInterval = TimeSpan.FromSeconds(5);
+
+    private readonly FileDescriptor _socket;
+    private readonly EpollThread _acceptThread;
+    private readonly EpollThreadGroup _threads;
+    private readonly EpollTransportOptions _options;
+    private readonly ILogger _logger;
+    private readonly bool _isTcp;
+    private readonly string? _unixSocketPath;
+    private readonly uint _acceptEvents;
+    private readonly Channel<EpollConnection> _accepted = Channel.CreateUnbounded<EpollConnection>(
+        new UnboundedChannelOptions { SingleReader = true, SingleWriter = false, AllowSynchronousContinuations = false });
+    private readonly ConcurrentDictionary<EpollConnection, byte> _connections = new();
+    private readonly Action<EpollConnection> _onConnectionClosed;
+    private readonly Timer _backoffTimer;
+
+    private int _backoffMilliseconds;
+    private bool _backingOff;
+    private long _lastWarningTimestamp;
+    private int _suppressedWarnings;
+    private volatile bool _unbound;
+    private int _disposed;
+
+    public EpollConnectionListener(
+        FileDescriptor socket,
+        EndPoint endPoint,
+        EpollThread acceptThread,
+        EpollThreadGroup threads,
+        EpollTransportOptions options,
+        ILogger logger,
+        string? unixSocketPath)
+    {
+        _socket = socket;
+        EndPoint = endPoint;
+        _acceptThread = acceptThread;
+        _threads = threads;
+        _options = options;
+        _logger = logger;
+        _isTcp = endPoint is IPEndPoint;
+        _unixSocketPath = unixSocketPath;
+        _acceptEvents = options.TriggerMode == EpollTriggerMode.Edge ? Epoll.EPOLLIN | Epoll.EPOLLET : Epoll.EPOLLIN;
+        _onConnectionClosed = connection => _connections.TryRemove(connection, out _);
+        _backoffTimer = new Timer(static state => ((EpollConnectionListener)state!).OnBackoffElapsed(), this, Timeout.Infinite, Timeout.Infinite);
+    }
+
+    public EndPoint EndPoint { get; }
+
+    public ulong Token { get; set; }
+
+    /// <summary>Connections accepted and not yet closed (for tests and diagnostics).</summary>
+    public int ConnectionCount => _connections.Count;
+
+    public void Start()
+    {
+        _acceptThread.Register(_socket, this, _acceptEvents).ThrowIfError("epoll_ctl(ADD listener)");
+    }
+
+    public async ValueTask<ConnectionContext?> AcceptAsync(CancellationToken cancellationToken = default)
+    {
+        var reader = _accepted.Reader;
+        while (await reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            if (reader.TryRead(out var connection))
+            {
+                return connection;
+            }
+        }
+
+        return null; // unbound, and every connection accepted before that has been handed out
+    }
+
+    public void OnEvents(uint events)
+    {
+        try
+        {
+            AcceptPending();
+        }
+        catch (ObjectDisposedException) when (_unbound)
+        {
+            // Unbound on another thread while accepting.
+        }
+    }
+
+    public ValueTask UnbindAsync(CancellationToken cancellationToken = default)
+    {
+        if (!_unbound)
+        {
+            _unbound = true;
+            _backoffTimer.Change(Timeout.Infinite, Timeout.Infinite);
+
+            // Closing removes the socket from epoll; a late event for its token is dropped.
+            _socket.Dispose();
+            _acceptThread.Unregister(Token);
+            DeleteUnixSocketFile();
+            _accepted.Writer.TryComplete();
+            EpollTransportLog.Unbound(_logger, EndPoint);
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        await UnbindAsync().ConfigureAwait(false);
+        await _backoffTimer.DisposeAsync().ConfigureAwait(false);
+
+        // Whatever Kestrel has not closed by now is aborted, including connections it never picked up.
+        while (_accepted.Reader.TryRead(out var queued))
+        {
+            queued.Abort(new ConnectionAbortedException("The listener was disposed before the connection was accepted."));
+        }
+
+        var closing = new List<Task>();
+        foreach (var connection in _connections.Keys)
+        {
+            connection.Abort(new ConnectionAbortedException("The epoll transport's listener was disposed."));
+            closing.Add(connection.Closed);
+        }
+
+        await Task.WhenAll(closing).WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+    }
+
+    private void AcceptPending()
+    {
+        Span<byte> address = stackalloc byte[NativeSocketAddress.MaxSize];
+        while (!_unbound)
+        {
+            var result = Sockets.Accept(_socket, address, out int addressLength);
+            if (result.IsSuccess)
+            {
+                _backoffMilliseconds = 0;
+                OnAccepted(new FileDescriptor((int)result.Value), address[..addressLength]);
+                continue;
+            }
+
+            switch (result.Error)
+            {
+                case Errno.EAGAIN:
+                    return;
+
+                case Errno.EMFILE or Errno.ENFILE or Errno.ENOBUFS or Errno.ENOMEM:
+                    BackOff(result.Error);
+                    return;
+
+                case Errno.EBADF or Errno.EINVAL or Errno.ENOTSOCK:
+                    if (!_unbound)
+                    {
+                        EpollTransportLog.AcceptFatal(_logger, EndPoint, result.Error);
+                    }
+
+                    return;
+
+                default:
+                    // ECONNABORTED, EPROTO, EPERM (firewall), network errors: that one connection is lost.
+                    EpollTransportLog.AcceptFailed(_logger, EndPoint, result.Error);
+                    continue;
+            }
+        }
+    }
+
+    private void OnAccepted(FileDescriptor socket, ReadOnlySpan<byte> peerAddress)
+    {
+        EndPoint? remote;
+        EndPoint? local;
+        if (_isTcp)
+        {
+            if (_options.NoDelay)
+            {
+                Sockets.SetOption(socket, Sockets.IPPROTO_TCP, Sockets.TCP_NODELAY, 1);
+            }
+
+            remote = NativeSocketAddress.Read(peerAddress);
+            local = Sockets.GetLocalEndPoint(socket);
+        }
+        else
+        {
+            remote = NativeSocketAddress.Read(peerAddress);
+            local = EndPoint;
+        }
+
+        var (thread, pool) = _threads.NextForConnection();
+        var connection = new EpollConnection(socket, thread, pool, _options, local, remote, _logger, _onConnectionClosed);
+        _connections.TryAdd(connection, 0);
+        EpollTransportLog.ConnectionAccepted(_logger, connection.ConnectionId, remote, thread.Index);
+
+        if (connection.Start() && !_accepted.Writer.TryWrite(connection))
+        {
+            connection.Abort(new ConnectionAbortedException("The listener was unbound while the connection was being accepted."));
+        }
+    }
+
+    private void BackOff(Errno error)
+    {
+        _backoffMilliseconds = _backoffMilliseconds == 0
+            ? InitialBackoffMilliseconds
+            : Math.Min(_backoffMilliseconds * 2, MaxBackoffMilliseconds);
+
+        // Stop watching the socket: with level-triggered epoll the pending connection would otherwise
+        // report readiness again at once, and with edge-triggered epoll every new client would.
+        _backingOff = true;
+        _acceptThread.Modify(_socket, Token, 0);
+
+        long now = Environment.TickCount64;
+        if (_lastWarningTimestamp == 0 || now - _lastWarningTimestamp >= (long)s_warningInterval.TotalMilliseconds)
+        {
+            EpollTransportLog.AcceptBackoff(_logger, EndPoint, error, _backoffMilliseconds, _suppressedWarnings);
+            _lastWarningTimestamp = now;
+            _suppressedWarnings = 0;
+        }
+        else
+        {
+            _suppressedWarnings++;
+        }
+
+        _backoffTimer.Change(_backoffMilliseconds, Timeout.Infinite);
+    }
+
+    private void OnBackoffElapsed()
+        => _acceptThread.Post(static state => ((EpollConnectionListener)state!).ResumeAccepting(), this);
+
+    private void ResumeAccepting()
+    {
+        if (_unbound)
+        {
+            return;
+        }
+
+        // Re-arm, then accept right away: whatever queued up during the pause is waiting.
+        _backingOff = false;
+        try
+        {
+            _acceptThread.Modify(_socket, Token, _acceptEvents);
+            AcceptPending();
+        }
+        catch (ObjectDisposedException) when (_unbound)
+        {
+            return;
+        }
+
+        if (!_backingOff)
+        {
+            EpollTransportLog.AcceptResumed(_logger, EndPoint);
+        }
+    }
+
+    private void DeleteUnixSocketFile()
+    {
+        if (_unixSocketPath is null)
+        {
+            return;
+        }
+
+        try
+        {
+            File.Delete(_unixSocketPath);
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+}

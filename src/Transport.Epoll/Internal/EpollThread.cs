@@ -1,0 +1,316 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using EpollTransport.Interop;
+using Microsoft.Extensions.Logging;
+
+namespace EpollTransport.Internal;
+
+// The epoll thread
+// ================
+// One dedicated OS thread owns one epoll instance and every socket registered with it. Its loop is:
+//
+//     run the work other threads posted  ->  epoll_wait  ->  dispatch each ready socket  ->  repeat
+//
+// Sockets are registered once, for reads and writes (EPOLLIN | EPOLLOUT | EPOLLRDHUP), edge-triggered
+// by default. Edge-triggered epoll reports a socket when its state changes, not while it stays ready,
+// so handlers must read until EAGAIN (or a short read) and write until EAGAIN, and a handler that
+// stopped reading for backpressure must try to read again on its own when it resumes: no new event is
+// coming for data that is already there. Level-triggered mode is the opposite trade: events repeat
+// for as long as the socket is ready, so interest must be dropped while a side is paused or the loop
+// spins; connections do that through Modify().
+//
+// Each registration gets a 64-bit token (slot index | generation << 32) as its epoll data. epoll may
+// report an event for a socket in the same batch in which another handler closed it, and the slot may
+// already have been given to a new socket; the generation in the token tells the two apart, so stale
+// events are dropped. Registering and unregistering may happen on any thread (under a small lock);
+// dispatch reads the slot table without locking.
+//
+// Other threads hand work to the loop with Post(). Waking a thread blocked in epoll_wait costs a
+// write(2) to an eventfd and a context switch, so the eventfd is written only when the thread has
+// announced that it is blocked: the loop sets its state to Blocked *before* it checks the queue one
+// last time, and a poster enqueues *before* it swaps Blocked back to Running. Whichever order the two
+// race in, either the loop sees the work or the poster sees Blocked and writes the eventfd, so no
+// wake-up is lost and none is spent on a thread that is already awake.
+//
+// Nothing a handler throws escapes the loop: it is logged and the loop goes on with the next event,
+// so one broken connection never takes the others down.
+
+/// <summary>A dedicated thread that waits on one epoll instance and dispatches readiness events.</summary>
+internal sealed class EpollThread : IDisposable
+{
+    private const int MaxEventsPerWait = 256;
+    private const int MaxWorkItemsPerIteration = 1024;
+    private const ulong WakeToken = ulong.MaxValue;
+
+    private readonly FileDescriptor _epoll;
+    private readonly FileDescriptor _eventFd;
+    private readonly Thread _thread;
+    private readonly ILogger _logger;
+    private readonly ConcurrentQueue<WorkItem> _work = new();
+    private readonly Lock _slotLock = new();
+    private readonly Stack<int> _freeSlots = new();
+
+    private IEpollHandler?[] _slots = new IEpollHandler?[256];
+    private int _slotsUsed;
+    private uint _generation;
+    private int _state = (int)EpollThreadState.NotStarted;
+    private volatile bool _stopRequested;
+    private int _managedThreadId = -1;
+
+    public EpollThread(int index, ILogger logger)
+    {
+        Index = index;
+        _logger = logger;
+
+        Epoll.Create(out _epoll).ThrowIfError("epoll_create1");
+        try
+        {
+            Epoll.CreateEventFd(out _eventFd).ThrowIfError("eventfd");
+            Epoll.Add(_epoll, _eventFd, Epoll.EPOLLIN, WakeToken).ThrowIfError("epoll_ctl(ADD eventfd)");
+        }
+        catch
+        {
+            _eventFd?.Dispose();
+            _epoll.Dispose();
+            throw;
+        }
+
+        _thread = new Thread(Run)
+        {
+            Name = $"epoll-{index}",
+            IsBackground = true,
+        };
+    }
+
+    /// <summary>The thread's number, as in its name <c>epoll-N</c>.</summary>
+    public int Index { get; }
+
+    public EpollThreadState State => (EpollThreadState)Volatile.Read(ref _state);
+
+    /// <summary>Whether the caller is running on this epoll thread.</summary>
+    public bool IsCurrentThread => Environment.CurrentManagedThreadId == _managedThreadId;
+
+    /// <summary>The number of sockets registered (for tests and diagnostics).</summary>
+    public int RegisteredCount
+    {
+        get
+        {
+            lock (_slotLock)
+            {
+                return _slotsUsed - _freeSlots.Count;
+            }
+        }
+    }
+
+    /// <summary>How many times another thread had to write the eventfd to wake this one.</summary>
+    public long WakeUpCount => Interlocked.Read(ref _wakeUps);
+
+    private long _wakeUps;
+
+    public void Start()
+    {
+        if (Interlocked.CompareExchange(ref _state, (int)EpollThreadState.Running, (int)EpollThreadState.NotStarted) == (int)EpollThreadState.NotStarted)
+        {
+            _thread.Start();
+        }
+    }
+
+    /// <summary>
+    /// Registers <paramref name="fd"/> for <paramref name="events"/> and assigns the handler its token.
+    /// Safe to call from any thread.
+    /// </summary>
+    public PosixResult Register(FileDescriptor fd, IEpollHandler handler, uint events)
+    {
+        ulong token = AllocateSlot(handler);
+        handler.Token = token;
+        var result = Epoll.Add(_epoll, fd, events, token);
+        if (!result.IsSuccess)
+        {
+            Unregister(token);
+        }
+
+        return result;
+    }
+
+    /// <summary>Changes the events a registered socket is watched for. Safe to call from any thread.</summary>
+    public PosixResult Modify(FileDescriptor fd, ulong token, uint events) => Epoll.Modify(_epoll, fd, events, token);
+
+    /// <summary>Removes a socket from the epoll set before it is closed (closing also removes it).</summary>
+    public PosixResult Remove(FileDescriptor fd) => Epoll.Delete(_epoll, fd);
+
+    /// <summary>
+    /// Frees a registration's slot: events still queued for it are dropped. Call after the socket is
+    /// closed or removed. Safe to call from any thread, and more than once.
+    /// </summary>
+    public void Unregister(ulong token)
+    {
+        int index = (int)(uint)token;
+        lock (_slotLock)
+        {
+            var slots = _slots;
+            if ((uint)index < (uint)slots.Length && slots[index] is { } handler && handler.Token == token)
+            {
+                slots[index] = null;
+                _freeSlots.Push(index);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Runs <paramref name="action"/> on this thread, before its next wait. Safe to call from any thread;
+    /// wakes the thread only if it is blocked in <c>epoll_wait</c>.
+    /// </summary>
+    public void Post(Action<object?> action, object? state)
+    {
+        _work.Enqueue(new WorkItem(action, state));
+        if (Interlocked.CompareExchange(ref _state, (int)EpollThreadState.Running, (int)EpollThreadState.Blocked) == (int)EpollThreadState.Blocked)
+        {
+            Interlocked.Increment(ref _wakeUps);
+            Epoll.SignalEventFd(_eventFd);
+        }
+    }
+
+    /// <summary>Asks the loop to end and waits for it.</summary>
+    public void Stop(TimeSpan timeout)
+    {
+        _stopRequested = true;
+        if (State == EpollThreadState.NotStarted)
+        {
+            return;
+        }
+
+        Epoll.SignalEventFd(_eventFd);
+        if (!IsCurrentThread)
+        {
+            _thread.Join(timeout);
+        }
+    }
+
+    public void Dispose()
+    {
+        Stop(TimeSpan.FromSeconds(5));
+        if (State is EpollThreadState.Stopped or EpollThreadState.NotStarted)
+        {
+            _eventFd.Dispose();
+            _epoll.Dispose();
+        }
+    }
+
+    private ulong AllocateSlot(IEpollHandler handler)
+    {
+        lock (_slotLock)
+        {
+            int index;
+            if (_freeSlots.Count > 0)
+            {
+                index = _freeSlots.Pop();
+            }
+            else
+            {
+                index = _slotsUsed++;
+                if (index == _slots.Length)
+                {
+                    var larger = new IEpollHandler?[_slots.Length * 2];
+                    Array.Copy(_slots, larger, _slots.Length);
+                    Volatile.Write(ref _slots, larger);
+                }
+            }
+
+            // Generation 0 is never used, so a token is never 0 and never equals WakeToken.
+            uint generation = ++_generation == 0 ? ++_generation : _generation;
+            ulong token = ((ulong)generation << 32) | (uint)index;
+            handler.Token = token;
+            _slots[index] = handler;
+            return token;
+        }
+    }
+
+    private void Run()
+    {
+        _managedThreadId = Environment.CurrentManagedThreadId;
+        EpollTransportLog.EpollThreadStarted(_logger, Index);
+        using var events = new Epoll.EventBuffer(MaxEventsPerWait);
+        try
+        {
+            while (true)
+            {
+                RunPostedWork();
+                if (_stopRequested)
+                {
+                    break;
+                }
+
+                // Announce the block first, then look at the queue one last time (see the essay above).
+                Interlocked.Exchange(ref _state, (int)EpollThreadState.Blocked);
+                int timeout = _work.IsEmpty && !_stopRequested ? -1 : 0;
+                var result = Epoll.Wait(_epoll, events, timeout);
+                Volatile.Write(ref _state, (int)EpollThreadState.Running);
+
+                if (!result.IsSuccess)
+                {
+                    EpollTransportLog.EpollThreadError(_logger, Index, PosixResult.CreateException("epoll_wait", result.Error));
+                    if (result.Error is Errno.EBADF or Errno.EINVAL)
+                    {
+                        break;
+                    }
+
+                    continue;
+                }
+
+                Dispatch(events, (int)result.Value);
+            }
+        }
+        finally
+        {
+            Volatile.Write(ref _state, (int)EpollThreadState.Stopped);
+            EpollTransportLog.EpollThreadStopped(_logger, Index);
+        }
+    }
+
+    private void Dispatch(Epoll.EventBuffer events, int count)
+    {
+        for (int i = 0; i < count; i++)
+        {
+            ulong token = events.GetData(i);
+            if (token == WakeToken)
+            {
+                Epoll.DrainEventFd(_eventFd);
+                continue;
+            }
+
+            var slots = Volatile.Read(ref _slots);
+            int index = (int)(uint)token;
+            if ((uint)index >= (uint)slots.Length || slots[index] is not { } handler || handler.Token != token)
+            {
+                continue; // stale: the socket was unregistered after the event was queued
+            }
+
+            try
+            {
+                handler.OnEvents(events.GetEvents(i));
+            }
+            catch (Exception ex)
+            {
+                EpollTransportLog.EpollThreadError(_logger, Index, ex);
+            }
+        }
+    }
+
+    private void RunPostedWork()
+    {
+        for (int i = 0; i < MaxWorkItemsPerIteration && _work.TryDequeue(out var item); i++)
+        {
+            try
+            {
+                item.Action(item.State);
+            }
+            catch (Exception ex)
+            {
+                EpollTransportLog.EpollThreadError(_logger, Index, ex);
+            }
+        }
+    }
+
+    [DebuggerDisplay("{Action.Method.Name}")]
+    private readonly record struct WorkItem(Action<object?> Action, object? State);
+}

@@ -1,0 +1,72 @@
+using System.Buffers;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.Extensions.Logging;
+
+namespace EpollTransport.Internal;
+
+/// <summary>
+/// The transport's epoll threads and their memory pools, and the round-robin that spreads new
+/// connections and listeners over them.
+/// </summary>
+internal sealed class EpollThreadGroup : IDisposable
+{
+    private readonly EpollThread[] _threads;
+    private readonly MemoryPool<byte>[] _pools;
+    private int _nextConnection = -1;
+    private int _nextListener = -1;
+
+    public EpollThreadGroup(int threadCount, IMemoryPoolFactory<byte>? memoryPoolFactory, ILogger logger)
+    {
+        _threads = new EpollThread[threadCount];
+        _pools = new MemoryPool<byte>[threadCount];
+        try
+        {
+            for (int i = 0; i < threadCount; i++)
+            {
+                _threads[i] = new EpollThread(i, logger);
+                _pools[i] = memoryPoolFactory?.Create(new MemoryPoolOptions { Owner = "epoll" }) ?? MemoryPool<byte>.Shared;
+            }
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+
+        foreach (var thread in _threads)
+        {
+            thread.Start();
+        }
+    }
+
+    public int Count => _threads.Length;
+
+    public IReadOnlyList<EpollThread> Threads => _threads;
+
+    /// <summary>The thread (and its pool) for the next accepted connection.</summary>
+    public (EpollThread Thread, MemoryPool<byte> Pool) NextForConnection()
+    {
+        int index = (int)((uint)Interlocked.Increment(ref _nextConnection) % (uint)_threads.Length);
+        return (_threads[index], _pools[index]);
+    }
+
+    /// <summary>The thread the next listening socket is registered with.</summary>
+    public EpollThread NextForListener()
+        => _threads[(int)((uint)Interlocked.Increment(ref _nextListener) % (uint)_threads.Length)];
+
+    public void Dispose()
+    {
+        foreach (var thread in _threads)
+        {
+            thread?.Dispose();
+        }
+
+        foreach (var pool in _pools)
+        {
+            if (pool is not null && pool != MemoryPool<byte>.Shared)
+            {
+                pool.Dispose();
+            }
+        }
+    }
+}

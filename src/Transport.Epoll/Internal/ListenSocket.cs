@@ -1,0 +1,90 @@
+using System.Net;
+using System.Net.Sockets;
+using EpollTransport.Interop;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.Extensions.Logging;
+
+namespace EpollTransport.Internal;
+
+/// <summary>Creates, configures, binds and listens on the socket behind an <see cref="EpollConnectionListener"/>.</summary>
+internal static class ListenSocket
+{
+    public static EpollConnectionListener Bind(EndPoint endPoint, EpollThreadGroup threads, EpollTransportOptions options, ILogger logger)
+    {
+        int family = NativeSocketAddress.GetFamily(endPoint);
+        Sockets.CreateStreamSocket(family, out var socket).ThrowIfError("socket");
+        try
+        {
+            string? unixPath = null;
+            if (endPoint is IPEndPoint ip)
+            {
+                Sockets.SetOption(socket, Sockets.SOL_SOCKET, Sockets.SO_REUSEADDR, 1).ThrowIfError("setsockopt(SO_REUSEADDR)");
+                if (ip.Address.Equals(IPAddress.IPv6Any))
+                {
+                    // [::] also takes IPv4 clients, as Kestrel's Sockets transport does.
+                    Sockets.SetOption(socket, Sockets.IPPROTO_IPV6, Sockets.IPV6_V6ONLY, 0).ThrowIfError("setsockopt(IPV6_V6ONLY)");
+                }
+            }
+            else if (endPoint is UnixDomainSocketEndPoint unix)
+            {
+                unixPath = FileSystemPath(unix);
+                if (unixPath is not null)
+                {
+                    RemoveStaleSocketFile(unixPath);
+                }
+            }
+
+            var bound = Sockets.Bind(socket, endPoint);
+            if (bound.Error == Errno.EADDRINUSE)
+            {
+                throw new AddressInUseException($"Failed to bind to {endPoint}: address already in use.", PosixResult.CreateException("bind", bound.Error));
+            }
+
+            bound.ThrowIfError($"bind({endPoint})");
+            Sockets.Listen(socket, options.Backlog).ThrowIfError("listen");
+
+            // Report the real address: port 0 becomes the port the kernel picked.
+            var boundEndPoint = endPoint is IPEndPoint ? Sockets.GetLocalEndPoint(socket) ?? endPoint : endPoint;
+            var listener = new EpollConnectionListener(socket, boundEndPoint, threads.NextForListener(), threads, options, logger, unixPath);
+            EpollTransportLog.Listening(logger, boundEndPoint, socket.Number, threads.Count, options.TriggerMode);
+            return listener;
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The socket file's path, or <see langword="null"/> for an abstract-namespace address.</summary>
+    private static string? FileSystemPath(UnixDomainSocketEndPoint endPoint)
+    {
+        string path = endPoint.ToString();
+        return path.Length == 0 || path[0] == '\0' || path[0] == '@' ? null : path;
+    }
+
+    /// <summary>
+    /// Removes a socket file left by a server that is gone, so the bind can succeed, as Kestrel does.
+    /// A file that is not a socket, or a socket someone still accepts on, is left alone: the bind then
+    /// fails with "address already in use" rather than stealing a live server's address.
+    /// </summary>
+    private static void RemoveStaleSocketFile(string path)
+    {
+        if (!File.Exists(path))
+        {
+            return;
+        }
+
+        if (Sockets.CreateStreamSocket(NativeSocketAddress.AF_UNIX, out var probe).IsSuccess)
+        {
+            using (probe)
+            {
+                var connected = Sockets.Connect(probe, new UnixDomainSocketEndPoint(path));
+                if (connected.Error is Errno.ECONNREFUSED)
+                {
+                    File.Delete(path);
+                }
+            }
+        }
+    }
+}

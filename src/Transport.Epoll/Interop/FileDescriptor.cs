@@ -1,0 +1,32 @@
+using System.Runtime.InteropServices;
+
+namespace EpollTransport.Interop;
+
+/// <summary>
+/// Owns one file descriptor and closes it exactly once, after the last system call that uses it has
+/// returned (SafeHandle reference counting makes a close from another thread safe).
+/// </summary>
+internal sealed class FileDescriptor : SafeHandle
+{
+    public FileDescriptor()
+        : base(invalidHandleValue: -1, ownsHandle: true)
+    {
+    }
+
+    public FileDescriptor(int fd)
+        : base(invalidHandleValue: -1, ownsHandle: true)
+    {
+        SetHandle(fd);
+    }
+
+    public override bool IsInvalid => handle < 0;
+
+    /// <summary>The descriptor's number, for logs and diagnostics only.</summary>
+    public int Number => (int)handle;
+
+    protected override bool ReleaseHandle()
+    {
+        // close(2) must not be retried on EINTR on Linux: the descriptor is released either way.
+        return LibC.Close((int)handle) == 0;
+    }
+}

@@ -1,0 +1,90 @@
+using System.Runtime.InteropServices;
+
+namespace EpollTransport.Interop;
+
+/// <summary>
+/// Raw libc entry points. Everything here returns libc's -1/errno convention; the typed wrappers in
+/// <see cref="Epoll"/> and <see cref="Sockets"/> turn that into <see cref="PosixResult"/>s and retry EINTR.
+/// </summary>
+internal static unsafe partial class LibC
+{
+    private const string Library = "libc";
+
+    [LibraryImport(Library, EntryPoint = "close", SetLastError = true)]
+    internal static partial int Close(int fd);
+
+    [LibraryImport(Library, EntryPoint = "read", SetLastError = true)]
+    internal static partial nint Read(FileDescriptor fd, byte* buffer, nuint count);
+
+    [LibraryImport(Library, EntryPoint = "write", SetLastError = true)]
+    internal static partial nint Write(FileDescriptor fd, byte* buffer, nuint count);
+
+    [LibraryImport(Library, EntryPoint = "epoll_create1", SetLastError = true)]
+    internal static partial int EpollCreate1(int flags);
+
+    [LibraryImport(Library, EntryPoint = "epoll_ctl", SetLastError = true)]
+    internal static partial int EpollCtl(FileDescriptor epfd, int op, FileDescriptor fd, void* ev);
+
+    [LibraryImport(Library, EntryPoint = "epoll_wait", SetLastError = true)]
+    internal static partial int EpollWait(FileDescriptor epfd, void* events, int maxEvents, int timeout);
+
+    [LibraryImport(Library, EntryPoint = "eventfd", SetLastError = true)]
+    internal static partial int EventFd(uint initialValue, int flags);
+
+    [LibraryImport(Library, EntryPoint = "socket", SetLastError = true)]
+    internal static partial int Socket(int domain, int type, int protocol);
+
+    [LibraryImport(Library, EntryPoint = "setsockopt", SetLastError = true)]
+    internal static partial int SetSockOpt(FileDescriptor fd, int level, int name, void* value, uint length);
+
+    [LibraryImport(Library, EntryPoint = "getsockopt", SetLastError = true)]
+    internal static partial int GetSockOpt(FileDescriptor fd, int level, int name, void* value, uint* length);
+
+    [LibraryImport(Library, EntryPoint = "bind", SetLastError = true)]
+    internal static partial int Bind(FileDescriptor fd, byte* address, uint length);
+
+    [LibraryImport(Library, EntryPoint = "connect", SetLastError = true)]
+    internal static partial int Connect(FileDescriptor fd, byte* address, uint length);
+
+    [LibraryImport(Library, EntryPoint = "listen", SetLastError = true)]
+    internal static partial int Listen(FileDescriptor fd, int backlog);
+
+    [LibraryImport(Library, EntryPoint = "accept4", SetLastError = true)]
+    internal static partial int Accept4(FileDescriptor fd, byte* address, uint* length, int flags);
+
+    [LibraryImport(Library, EntryPoint = "getsockname", SetLastError = true)]
+    internal static partial int GetSockName(FileDescriptor fd, byte* address, uint* length);
+
+    [LibraryImport(Library, EntryPoint = "getpeername", SetLastError = true)]
+    internal static partial int GetPeerName(FileDescriptor fd, byte* address, uint* length);
+
+    [LibraryImport(Library, EntryPoint = "sendmsg", SetLastError = true)]
+    internal static partial nint SendMsg(FileDescriptor fd, MessageHeader* message, int flags);
+
+    [LibraryImport(Library, EntryPoint = "shutdown", SetLastError = true)]
+    internal static partial int Shutdown(FileDescriptor fd, int how);
+
+    [LibraryImport(Library, EntryPoint = "ioctl", SetLastError = true)]
+    internal static partial int Ioctl(FileDescriptor fd, nuint request, int* value);
+
+    /// <summary><c>struct iovec</c>.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct IOVector
+    {
+        public void* Base;
+        public nuint Length;
+    }
+
+    /// <summary><c>struct msghdr</c> (64-bit layout; C's natural alignment matches sequential layout).</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct MessageHeader
+    {
+        public void* Name;
+        public uint NameLength;
+        public IOVector* IOVectors;
+        public nuint IOVectorCount;
+        public void* Control;
+        public nuint ControlLength;
+        public int Flags;
+    }
+}

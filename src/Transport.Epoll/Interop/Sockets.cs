@@ -1,0 +1,169 @@
+using System.Net;
+
+namespace EpollTransport.Interop;
+
+/// <summary>
+/// Typed socket system calls. Every descriptor is created non-blocking and close-on-exec; every call
+/// retries EINTR and reports errors as <see cref="PosixResult"/> values.
+/// </summary>
+internal static unsafe class Sockets
+{
+    private const int SOCK_STREAM = 1;
+    private const int SOCK_NONBLOCK = 0x800;
+    private const int SOCK_CLOEXEC = 0x80000;
+
+    public const int SOL_SOCKET = 1;
+    public const int SO_REUSEADDR = 2;
+    public const int SO_ERROR = 4;
+    public const int SO_LINGER = 13;
+    public const int IPPROTO_TCP = 6;
+    public const int TCP_NODELAY = 1;
+    public const int IPPROTO_IPV6 = 41;
+    public const int IPV6_V6ONLY = 26;
+
+    public const int SHUT_RD = 0;
+    public const int SHUT_WR = 1;
+    public const int SHUT_RDWR = 2;
+
+    private const int MSG_NOSIGNAL = 0x4000;
+    private const nuint FIONREAD = 0x541B;
+
+    /// <summary>The most iovecs the transport hands to one <c>sendmsg</c>.</summary>
+    public const int MaxIOVectors = 64;
+
+    public static PosixResult CreateStreamSocket(int family, out FileDescriptor socket)
+    {
+        int fd = LibC.Socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        var result = PosixResult.FromReturn(fd);
+        socket = result.IsSuccess ? new FileDescriptor(fd) : new FileDescriptor();
+        return result;
+    }
+
+    public static PosixResult SetOption(FileDescriptor socket, int level, int name, int value)
+        => PosixResult.FromReturn(LibC.SetSockOpt(socket, level, name, &value, sizeof(int)));
+
+    public static PosixResult GetOption(FileDescriptor socket, int level, int name, out int value)
+    {
+        int v = 0;
+        uint length = sizeof(int);
+        var result = PosixResult.FromReturn(LibC.GetSockOpt(socket, level, name, &v, &length));
+        value = v;
+        return result;
+    }
+
+    /// <summary>Sets <c>SO_LINGER</c> to {on, 0 s}: the next close sends RST instead of FIN.</summary>
+    public static PosixResult SetLingerZero(FileDescriptor socket)
+    {
+        long linger = 1; // struct linger { int l_onoff = 1; int l_linger = 0; }, little-endian
+        return PosixResult.FromReturn(LibC.SetSockOpt(socket, SOL_SOCKET, SO_LINGER, &linger, 8));
+    }
+
+    public static PosixResult Bind(FileDescriptor socket, EndPoint endPoint)
+    {
+        byte* address = stackalloc byte[NativeSocketAddress.MaxSize];
+        int length = NativeSocketAddress.Write(endPoint, new Span<byte>(address, NativeSocketAddress.MaxSize));
+        return PosixResult.FromReturn(LibC.Bind(socket, address, (uint)length));
+    }
+
+    /// <summary>Starts a non-blocking connect (EINPROGRESS for TCP; Unix sockets answer at once).</summary>
+    public static PosixResult Connect(FileDescriptor socket, EndPoint endPoint)
+    {
+        byte* address = stackalloc byte[NativeSocketAddress.MaxSize];
+        int length = NativeSocketAddress.Write(endPoint, new Span<byte>(address, NativeSocketAddress.MaxSize));
+        PosixResult result;
+        do
+        {
+            result = PosixResult.FromReturn(LibC.Connect(socket, address, (uint)length));
+        }
+        while (result.Error == Errno.EINTR);
+        return result;
+    }
+
+    public static PosixResult Listen(FileDescriptor socket, int backlog)
+        => PosixResult.FromReturn(LibC.Listen(socket, backlog));
+
+    /// <summary>Accepts one connection as a non-blocking, close-on-exec socket.</summary>
+    /// <param name="listener">The listening socket.</param>
+    /// <param name="address">Receives the peer's address (at least <see cref="NativeSocketAddress.MaxSize"/> bytes).</param>
+    /// <param name="addressLength">The length of the address written.</param>
+    /// <returns>The new descriptor's number, or the error.</returns>
+    public static PosixResult Accept(FileDescriptor listener, Span<byte> address, out int addressLength)
+    {
+        PosixResult result;
+        uint length;
+        fixed (byte* a = address)
+        {
+            do
+            {
+                length = (uint)address.Length;
+                result = PosixResult.FromReturn(LibC.Accept4(listener, a, &length, SOCK_NONBLOCK | SOCK_CLOEXEC));
+            }
+            while (result.Error == Errno.EINTR);
+        }
+
+        addressLength = result.IsSuccess ? (int)Math.Min(length, (uint)address.Length) : 0;
+        return result;
+    }
+
+    public static EndPoint? GetLocalEndPoint(FileDescriptor socket)
+    {
+        byte* address = stackalloc byte[NativeSocketAddress.MaxSize];
+        uint length = NativeSocketAddress.MaxSize;
+        if (LibC.GetSockName(socket, address, &length) != 0)
+        {
+            return null;
+        }
+
+        return NativeSocketAddress.Read(new ReadOnlySpan<byte>(address, (int)Math.Min(length, NativeSocketAddress.MaxSize)));
+    }
+
+    public static EndPoint? GetRemoteEndPoint(FileDescriptor socket)
+    {
+        byte* address = stackalloc byte[NativeSocketAddress.MaxSize];
+        uint length = NativeSocketAddress.MaxSize;
+        if (LibC.GetPeerName(socket, address, &length) != 0)
+        {
+            return null;
+        }
+
+        return NativeSocketAddress.Read(new ReadOnlySpan<byte>(address, (int)Math.Min(length, NativeSocketAddress.MaxSize)));
+    }
+
+    /// <summary>Reads into <paramref name="buffer"/>: bytes read, 0 at end of stream, or the error.</summary>
+    public static PosixResult Read(FileDescriptor socket, byte* buffer, int length)
+    {
+        PosixResult result;
+        do
+        {
+            result = PosixResult.FromReturn(LibC.Read(socket, buffer, (nuint)length));
+        }
+        while (result.Error == Errno.EINTR);
+        return result;
+    }
+
+    /// <summary>Gathers <paramref name="count"/> buffers into one send; never raises SIGPIPE.</summary>
+    public static PosixResult Send(FileDescriptor socket, LibC.IOVector* vectors, int count)
+    {
+        LibC.MessageHeader header = default;
+        header.IOVectors = vectors;
+        header.IOVectorCount = (nuint)count;
+        PosixResult result;
+        do
+        {
+            result = PosixResult.FromReturn(LibC.SendMsg(socket, &header, MSG_NOSIGNAL));
+        }
+        while (result.Error == Errno.EINTR);
+        return result;
+    }
+
+    public static PosixResult Shutdown(FileDescriptor socket, int how)
+        => PosixResult.FromReturn(LibC.Shutdown(socket, how));
+
+    /// <summary>The number of bytes waiting in the socket's receive queue.</summary>
+    public static PosixResult BytesAvailable(FileDescriptor socket)
+    {
+        int value = 0;
+        var result = PosixResult.FromReturn(LibC.Ioctl(socket, FIONREAD, &value));
+        return result.IsSuccess ? PosixResult.FromValue(value) : result;
+    }
+}
