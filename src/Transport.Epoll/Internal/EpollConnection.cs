@@ -47,13 +47,13 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
     private static readonly Action<object?> s_finishReceive = static state =>
     {
         var connection = (EpollConnection)state!;
-        connection.FinishReceive(connection._abortReason ?? connection._sendError);
+        connection.FinishReceive(Volatile.Read(ref connection._abortReason) ?? connection._sendError);
     };
 
     private IDictionary<object, object?>? _items;
     private string? _connectionId;
     private Task _sendTask = Task.CompletedTask;
-    private volatile ConnectionAbortedException? _abortReason;
+    private ConnectionAbortedException? _abortReason;
     private int _aborted;
     private int _connectionClosedFired;
     private int _directionsDone;
@@ -184,33 +184,45 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
         }
     }
 
+    /// <summary>
+    /// Ends the connection now. With a reason (an error, a timeout, <c>HttpContext.Abort()</c>) the
+    /// client gets a reset (RST); with <see langword="null"/>, which Kestrel passes when the client has
+    /// already gone and the connection is merely over, it gets a FIN. Either way output not yet sent is
+    /// dropped. This mirrors Kestrel's Sockets transport.
+    /// </summary>
     public override void Abort(ConnectionAbortedException abortReason)
     {
-        if (Interlocked.Exchange(ref _aborted, 1) != 0)
+        bool reset = abortReason is not null;
+        var reason = abortReason ?? new ConnectionAbortedException("The connection was closed gracefully by the server.");
+        if (Interlocked.CompareExchange(ref _abortReason, reason, null) is not null)
         {
             return;
         }
 
-        _abortReason = abortReason;
-        EpollTransportLog.ConnectionWriteRst(_logger, ConnectionId, abortReason.Message);
-
-        // Reset now, on this thread: a busy epoll thread must not delay it. SafeHandle defers the real
-        // close(2) until a read or send in flight on another thread has returned.
-        if (!_socket.IsClosed)
+        Volatile.Write(ref _aborted, 1);
+        try
         {
-            try
+            if (reset)
             {
+                // Reset now, on this thread: a busy epoll thread must not delay it. SafeHandle defers the
+                // real close(2) until a read or send in flight on another thread has returned.
+                EpollTransportLog.ConnectionWriteRst(_logger, ConnectionId, reason.Message);
                 Sockets.SetLingerZero(_socket);
+                _socket.Dispose();
             }
-            catch (ObjectDisposedException)
+            else
             {
+                EpollTransportLog.ConnectionWriteFin(_logger, ConnectionId);
+                Sockets.Shutdown(_socket, Sockets.SHUT_WR);
             }
-
-            _socket.Dispose();
+        }
+        catch (ObjectDisposedException)
+        {
+            // Already closed: both directions are finished.
         }
 
-        // Wind down both directions: the send loop sees a cancelled read or a wake-up, the receive side
-        // is completed on the epoll thread that owns the input pipe's writer.
+        // Wind down both directions: the send loop sees a cancelled read or a wake-up; the receive side
+        // is completed on the epoll thread, the only writer of the input pipe.
         _output.Reader.CancelPendingRead();
         WakeSender();
         _thread.Post(s_finishReceive, this);
@@ -246,6 +258,11 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
                 }
                 catch (ObjectDisposedException)
                 {
+                }
+                catch (Exception ex)
+                {
+                    // A callback registered by the application threw; it must not take the process down.
+                    EpollTransportLog.ConnectionClosedCallbackFailed(connection._logger, connection.ConnectionId, ex);
                 }
             },
             this,

@@ -157,7 +157,18 @@ internal sealed class EpollConnectionListener : IConnectionListener, IEpollHandl
             if (result.IsSuccess)
             {
                 _backoffMilliseconds = 0;
-                OnAccepted(new FileDescriptor((int)result.Value), address[..addressLength]);
+                var socket = new FileDescriptor((int)result.Value);
+                try
+                {
+                    OnAccepted(socket, address[..addressLength]);
+                }
+                catch (Exception ex)
+                {
+                    // One connection failed to start; the listener keeps accepting the others.
+                    socket.Dispose();
+                    EpollTransportLog.AcceptSetupFailed(_logger, EndPoint, ex);
+                }
+
                 continue;
             }
 

@@ -58,6 +58,12 @@ internal static partial class EpollTransportLog
     [LoggerMessage(17, LogLevel.Information, "Accepting on {EndPoint} resumed after a back-off.", EventName = "AcceptResumed")]
     public static partial void AcceptResumed(ILogger logger, System.Net.EndPoint endPoint);
 
+    [LoggerMessage(19, LogLevel.Error, "Connection id \"{ConnectionId}\": a ConnectionClosed callback threw.", EventName = "ConnectionClosedCallbackFailed")]
+    public static partial void ConnectionClosedCallbackFailed(ILogger logger, string connectionId, Exception exception);
+
+    [LoggerMessage(20, LogLevel.Error, "Setting up a connection accepted on {EndPoint} failed; it was closed.", EventName = "AcceptSetupFailed")]
+    public static partial void AcceptSetupFailed(ILogger logger, System.Net.EndPoint endPoint, Exception exception);
+
     [LoggerMessage(18, LogLevel.Error, "Accepting on {EndPoint} failed with {Error}; the listener stopped accepting.", EventName = "AcceptFatal")]
     public static partial void AcceptFatal(ILogger logger, System.Net.EndPoint endPoint, Interop.Errno error);
 }

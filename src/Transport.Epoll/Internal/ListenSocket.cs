@@ -70,7 +70,7 @@ internal static class ListenSocket
     /// </summary>
     private static void RemoveStaleSocketFile(string path)
     {
-        if (!File.Exists(path))
+        if (!FileSystem.IsSocket(path))
         {
             return;
         }

@@ -64,6 +64,9 @@ internal static unsafe partial class LibC
     [LibraryImport(Library, EntryPoint = "shutdown", SetLastError = true)]
     internal static partial int Shutdown(FileDescriptor fd, int how);
 
+    [LibraryImport(Library, EntryPoint = "statx", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial int Statx(int dirfd, string path, int flags, uint mask, byte* buffer);
+
     [LibraryImport(Library, EntryPoint = "ioctl", SetLastError = true)]
     internal static partial int Ioctl(FileDescriptor fd, nuint request, int* value);
 

@@ -87,10 +87,10 @@ internal static class NativeSocketAddress
 
             case AF_UNIX:
                 var path = address[UnixPathOffset..];
-                if (path.IsEmpty)
+                if (path.IsEmpty || path[0] == 0 && path.Length == 1)
                 {
-                    // An unnamed socket: the client side of most Unix domain connections.
-                    return new UnixDomainSocketEndPoint(string.Empty);
+                    // An unnamed socket: the client side of most Unix domain connections has no address.
+                    return null;
                 }
 
                 if (path[0] != 0)

@@ -1,0 +1,383 @@
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Sockets;
+using EpollTransport.Internal;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
+using Microsoft.Extensions.Logging;
+
+namespace EpollTransport.Tests;
+
+/// <summary>The connection's behaviour through the public ConnectionContext, in both trigger modes.</summary>
+public class EpollConnectionTests
+{
+    public static TheoryData<EpollTriggerMode> Modes => new() { EpollTriggerMode.Edge, EpollTriggerMode.Level };
+
+    [Theory]
+    [MemberData(nameof(Modes))]
+    public async Task EchoesBytesBothWays(EpollTriggerMode mode)
+    {
+        await using var harness = new TransportHarness(o => o.TriggerMode = mode);
+        var listener = await harness.BindAsync();
+        var (client, server) = await harness.ConnectAsync(listener);
+
+        await client.SendAsync("ping"u8.ToArray());
+        var received = await TransportHarness.ReadExactlyAsync(server.Transport.Input, 4);
+        Assert.Equal("ping"u8.ToArray(), received);
+
+        await server.Transport.Output.WriteAsync("pong"u8.ToArray());
+        Assert.Equal("pong"u8.ToArray(), await TransportHarness.ReceiveExactlyAsync(client, 4));
+    }
+
+    [Theory]
+    [MemberData(nameof(Modes))]
+    public async Task LargeTransfersArriveByteForByteInBothDirections(EpollTriggerMode mode)
+    {
+        await using var harness = new TransportHarness(o => o.TriggerMode = mode);
+        var listener = await harness.BindAsync();
+        var (client, server) = await harness.ConnectAsync(listener);
+        var upload = TransportHarness.Pattern(8 * 1024 * 1024, seed: 1);
+        var download = TransportHarness.Pattern(8 * 1024 * 1024, seed: 2);
+
+        var sending = Task.Run(async () =>
+        {
+            for (int offset = 0; offset < upload.Length; offset += 100_000)
+            {
+                await client.SendAsync(upload.AsMemory(offset, Math.Min(100_000, upload.Length - offset)));
+            }
+        });
+        var serverReceived = await TransportHarness.ReadExactlyAsync(server.Transport.Input, upload.Length);
+        await sending.WaitAsync(TransportHarness.Timeout);
+        Assert.True(upload.AsSpan().SequenceEqual(serverReceived));
+
+        var writing = Task.Run(async () =>
+        {
+            for (int offset = 0; offset < download.Length; offset += 70_000)
+            {
+                await server.Transport.Output.WriteAsync(download.AsMemory(offset, Math.Min(70_000, download.Length - offset)));
+            }
+        });
+        var clientReceived = await TransportHarness.ReceiveExactlyAsync(client, download.Length);
+        await writing.WaitAsync(TransportHarness.Timeout);
+        Assert.True(download.AsSpan().SequenceEqual(clientReceived));
+    }
+
+    [Theory]
+    [MemberData(nameof(Modes))]
+    public async Task ClientFinCompletesInputWhileOutputStaysWritable(EpollTriggerMode mode)
+    {
+        await using var harness = new TransportHarness(o => o.TriggerMode = mode);
+        var listener = await harness.BindAsync();
+        var (client, server) = await harness.ConnectAsync(listener);
+
+        await client.SendAsync("last words"u8.ToArray());
+        client.Shutdown(SocketShutdown.Send);
+
+        Assert.Equal("last words"u8.ToArray(), await TransportHarness.ReadExactlyAsync(server.Transport.Input, 10));
+        using var cts = new CancellationTokenSource(TransportHarness.Timeout);
+        var end = await server.Transport.Input.ReadAsync(cts.Token);
+        Assert.True(end.IsCompleted);
+        Assert.True(end.Buffer.IsEmpty);
+
+        await server.Transport.Output.WriteAsync("reply after FIN"u8.ToArray());
+        await server.Transport.Output.CompleteAsync();
+        Assert.Equal("reply after FIN"u8.ToArray(), await TransportHarness.ReceiveToEndAsync(client));
+    }
+
+    [Fact]
+    public async Task CompletingOutputSendsEverythingThenFin()
+    {
+        await using var harness = new TransportHarness();
+        var listener = await harness.BindAsync();
+        var (client, server) = await harness.ConnectAsync(listener);
+        var payload = TransportHarness.Pattern(3 * 1024 * 1024);
+
+        await server.Transport.Output.WriteAsync(payload);
+        await server.Transport.Output.CompleteAsync();
+
+        var received = await TransportHarness.ReceiveToEndAsync(client);
+        Assert.True(payload.AsSpan().SequenceEqual(received));
+        Assert.Contains(harness.Logs.Entries, e => e.EventId.Name == "ConnectionWriteFin");
+    }
+
+    [Theory]
+    [MemberData(nameof(Modes))]
+    public async Task AbortWithAReasonResetsTheClient(EpollTriggerMode mode)
+    {
+        await using var harness = new TransportHarness(o => o.TriggerMode = mode);
+        var listener = await harness.BindAsync();
+        var (client, server) = await harness.ConnectAsync(listener);
+
+        server.Abort(new ConnectionAbortedException("test abort"));
+
+        var ex = await Assert.ThrowsAsync<SocketException>(() => TransportHarness.ReceiveToEndAsync(client));
+        Assert.Equal(SocketError.ConnectionReset, ex.SocketErrorCode);
+        await ((EpollConnection)server).Closed.WaitAsync(TransportHarness.Timeout);
+        await server.DisposeAsync().AsTask().WaitAsync(TransportHarness.Timeout);
+    }
+
+    [Fact]
+    public async Task AbortWithoutAReasonClosesWithFin()
+    {
+        await using var harness = new TransportHarness();
+        var listener = await harness.BindAsync();
+        var (client, server) = await harness.ConnectAsync(listener);
+
+        server.Abort(null!); // what Kestrel passes when the client has already closed
+
+        Assert.Empty(await TransportHarness.ReceiveToEndAsync(client));
+        await server.DisposeAsync().AsTask().WaitAsync(TransportHarness.Timeout);
+    }
+
+    [Fact]
+    public async Task AbortWhileTheEpollThreadIsBusyResetsPromptly()
+    {
+        await using var harness = new TransportHarness(o => o.ThreadCount = 1);
+        var listener = await harness.BindAsync();
+        var (client, server) = await harness.ConnectAsync(listener);
+        var connection = (EpollConnection)server;
+
+        // Occupy the only epoll thread; the reset must not wait for it.
+        using var release = new ManualResetEventSlim();
+        connection.Thread.Post(_ => release.Wait(TransportHarness.Timeout), null);
+        try
+        {
+            server.Abort(new ConnectionAbortedException("busy abort"));
+            var ex = await Assert.ThrowsAsync<SocketException>(() => TransportHarness.ReceiveToEndAsync(client));
+            Assert.Equal(SocketError.ConnectionReset, ex.SocketErrorCode);
+        }
+        finally
+        {
+            release.Set();
+        }
+
+        await server.DisposeAsync().AsTask().WaitAsync(TransportHarness.Timeout);
+    }
+
+    [Fact]
+    public async Task ClientResetEndsTheConnectionQuietly()
+    {
+        await using var harness = new TransportHarness();
+        var listener = await harness.BindAsync();
+        var (client, server) = await harness.ConnectAsync(listener);
+        var closed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        server.ConnectionClosed.Register(() => closed.SetResult());
+
+        client.LingerState = new LingerOption(true, 0);
+        client.Close();
+
+        await closed.Task.WaitAsync(TransportHarness.Timeout);
+        using var cts = new CancellationTokenSource(TransportHarness.Timeout);
+        await Assert.ThrowsAsync<ConnectionResetException>(async () =>
+        {
+            while (true)
+            {
+                var result = await server.Transport.Input.ReadAsync(cts.Token);
+                server.Transport.Input.AdvanceTo(result.Buffer.End);
+                if (result.IsCompleted)
+                {
+                    return;
+                }
+            }
+        });
+
+        await server.DisposeAsync().AsTask().WaitAsync(TransportHarness.Timeout);
+        Assert.Empty(harness.Logs.AtOrAbove(LogLevel.Information));
+        Assert.Contains(harness.Logs.Entries, e => e.EventId.Name == "ConnectionReset" && e.Level == LogLevel.Debug);
+    }
+
+    [Fact]
+    public async Task ConnectionClosedFiresOnTheThreadPoolWhenTheClientLeaves()
+    {
+        await using var harness = new TransportHarness();
+        var listener = await harness.BindAsync();
+        var (client, server) = await harness.ConnectAsync(listener);
+        var fired = new TaskCompletionSource<string?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        server.ConnectionClosed.Register(() => fired.SetResult(Thread.CurrentThread.Name));
+
+        client.Shutdown(SocketShutdown.Send);
+
+        var threadName = await fired.Task.WaitAsync(TransportHarness.Timeout);
+        Assert.False(threadName?.StartsWith("epoll-", StringComparison.Ordinal) ?? false);
+    }
+
+    [Fact]
+    public async Task AThrowingConnectionClosedCallbackIsLoggedNotFatal()
+    {
+        await using var harness = new TransportHarness();
+        var listener = await harness.BindAsync();
+        var (client, server) = await harness.ConnectAsync(listener);
+        server.ConnectionClosed.Register(() => throw new InvalidOperationException("callback failure"));
+
+        client.Shutdown(SocketShutdown.Send);
+
+        var deadline = DateTime.UtcNow + TransportHarness.Timeout;
+        while (!harness.Logs.Entries.Any(e => e.EventId.Name == "ConnectionClosedCallbackFailed"))
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the callback failure was never logged");
+            await Task.Delay(10);
+        }
+    }
+
+    [Fact]
+    public async Task DisposeAsyncFinishesBothDirectionsAndClosesTheSocket()
+    {
+        await using var harness = new TransportHarness();
+        var listener = await harness.BindAsync();
+        var (client, server) = await harness.ConnectAsync(listener);
+        var connection = (EpollConnection)server;
+
+        await server.Transport.Output.WriteAsync("bye"u8.ToArray());
+        await server.DisposeAsync().AsTask().WaitAsync(TransportHarness.Timeout);
+
+        Assert.True(connection.Closed.IsCompletedSuccessfully);
+        Assert.Equal("bye"u8.ToArray(), await TransportHarness.ReceiveToEndAsync(client));
+        Assert.Equal(0, ((EpollConnectionListener)listener).ConnectionCount);
+    }
+
+    [Fact]
+    public async Task FeaturesAndEndPointsDescribeTheSocket()
+    {
+        await using var harness = new TransportHarness();
+        var listener = await harness.BindAsync();
+        var (client, server) = await harness.ConnectAsync(listener);
+
+        Assert.Equal(client.LocalEndPoint, server.RemoteEndPoint);
+        Assert.Equal(client.RemoteEndPoint, server.LocalEndPoint);
+        Assert.Same(server, server.Features.Get<IConnectionIdFeature>());
+        Assert.Same(server.Transport, server.Features.Get<IConnectionTransportFeature>()!.Transport);
+        Assert.NotNull(server.Features.Get<IMemoryPoolFeature>()!.MemoryPool);
+        Assert.Equal(server.ConnectionClosed, server.Features.Get<IConnectionLifetimeFeature>()!.ConnectionClosed);
+        Assert.Equal(server.LocalEndPoint, server.Features.Get<IConnectionEndPointFeature>()!.LocalEndPoint);
+        server.Items["k"] = "v";
+        Assert.Equal("v", server.Features.Get<IConnectionItemsFeature>()!.Items["k"]);
+        Assert.Matches("^[0-9A-V]{13}$", server.ConnectionId);
+
+        // Features added later are found, and replacing one wins over the transport's own.
+        var marker = new object();
+        server.Features.Set(marker);
+        Assert.Same(marker, server.Features.Get<object>());
+        Assert.Contains(server.Features, pair => pair.Key == typeof(IConnectionIdFeature));
+    }
+
+    [Theory]
+    [MemberData(nameof(Modes))]
+    public async Task SlowApplicationPausesReadingAtMaxReadBufferSizeAndResumes(EpollTriggerMode mode)
+    {
+        const int Limit = 64 * 1024;
+        await using var harness = new TransportHarness(o =>
+        {
+            o.TriggerMode = mode;
+            o.MaxReadBufferSize = Limit;
+        });
+        var listener = await harness.BindAsync();
+        var (client, server) = await harness.ConnectAsync(listener);
+        var upload = TransportHarness.Pattern(32 * 1024 * 1024, seed: 3);
+
+        // The application reads nothing: the client must be held back by TCP flow control.
+        client.Blocking = false;
+        int sent = 0;
+        var deadline = DateTime.UtcNow + TransportHarness.Timeout;
+        while (sent < upload.Length && DateTime.UtcNow < deadline)
+        {
+            try
+            {
+                sent += client.Send(upload, sent, Math.Min(64 * 1024, upload.Length - sent), SocketFlags.None);
+            }
+            catch (SocketException ex) when (ex.SocketErrorCode == SocketError.WouldBlock)
+            {
+                await Task.Delay(20);
+                if (harness.Logs.Entries.Any(e => e.EventId.Name == "ConnectionPause"))
+                {
+                    break;
+                }
+            }
+        }
+
+        Assert.True(sent < upload.Length, "the whole upload was accepted although nothing consumed it");
+        Assert.Contains(harness.Logs.Entries, e => e.EventId.Name == "ConnectionPause");
+
+        client.Blocking = true;
+        var rest = Task.Run(() => client.Send(upload, sent, upload.Length - sent, SocketFlags.None));
+        var received = await TransportHarness.ReadExactlyAsync(server.Transport.Input, upload.Length);
+        await rest.WaitAsync(TransportHarness.Timeout);
+
+        Assert.True(upload.AsSpan().SequenceEqual(received));
+        Assert.Contains(harness.Logs.Entries, e => e.EventId.Name == "ConnectionResume");
+    }
+
+    [Theory]
+    [MemberData(nameof(Modes))]
+    public async Task FlushWaitsWhileTheClientDoesNotRead(EpollTriggerMode mode)
+    {
+        await using var harness = new TransportHarness(o =>
+        {
+            o.TriggerMode = mode;
+            o.MaxWriteBufferSize = 64 * 1024;
+        });
+        var listener = await harness.BindAsync();
+        var (client, server) = await harness.ConnectAsync(listener);
+        var chunk = TransportHarness.Pattern(64 * 1024, seed: 4);
+
+        // Write until a flush does not complete: the socket and the 64 KiB allowance are full.
+        int chunks = 0;
+        ValueTask<FlushResult> flush = default;
+        while (chunks < 4096)
+        {
+            flush = server.Transport.Output.WriteAsync(chunk);
+            chunks++;
+            if (!flush.IsCompleted)
+            {
+                break;
+            }
+
+            await flush;
+        }
+
+        Assert.False(flush.IsCompleted, "every flush completed although the client read nothing");
+
+        var receiving = TransportHarness.ReceiveExactlyAsync(client, chunks * chunk.Length);
+        await flush.AsTask().WaitAsync(TransportHarness.Timeout);
+        var received = await receiving;
+        for (int i = 0; i < chunks; i++)
+        {
+            Assert.True(chunk.AsSpan().SequenceEqual(received.AsSpan(i * chunk.Length, chunk.Length)), $"chunk {i} differs");
+        }
+    }
+
+    [Fact]
+    public async Task IdleConnectionsHoldNoReceiveBuffer()
+    {
+        var pools = new CountingMemoryPoolFactory();
+        await using var harness = new TransportHarness(pools: pools);
+        var listener = await harness.BindAsync();
+        var (client, server) = await harness.ConnectAsync(listener);
+        Assert.Equal(0, pools.Outstanding);
+
+        await client.SendAsync(TransportHarness.Pattern(10_000));
+        await TransportHarness.ReadExactlyAsync(server.Transport.Input, 10_000);
+
+        // Everything consumed: the buffers went back to the pool.
+        var deadline = DateTime.UtcNow + TransportHarness.Timeout;
+        while (pools.Outstanding != 0)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"{pools.Outstanding} buffer(s) still rented by an idle connection");
+            await Task.Delay(10);
+        }
+    }
+
+    [Fact]
+    public async Task ConnectionsAreSpreadOverTheEpollThreads()
+    {
+        await using var harness = new TransportHarness(o => o.ThreadCount = 2);
+        var listener = await harness.BindAsync();
+        var threads = new HashSet<int>();
+        for (int i = 0; i < 4; i++)
+        {
+            var (_, server) = await harness.ConnectAsync(listener);
+            threads.Add(((EpollConnection)server).Thread.Index);
+        }
+
+        Assert.Equal(new HashSet<int> { 0, 1 }, threads);
+    }
+}

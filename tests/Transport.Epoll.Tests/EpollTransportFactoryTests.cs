@@ -1,0 +1,273 @@
+using System.Net;
+using System.Net.Sockets;
+using EpollTransport.Internal;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+
+namespace EpollTransport.Tests;
+
+public class EpollTransportFactoryTests
+{
+    [Fact]
+    public async Task PortZeroReportsTheBoundPort()
+    {
+        await using var harness = new TransportHarness();
+        var listener = await harness.BindAsync(new IPEndPoint(IPAddress.Loopback, 0));
+
+        var endPoint = Assert.IsType<IPEndPoint>(listener.EndPoint);
+        Assert.NotEqual(0, endPoint.Port);
+        Assert.Equal(IPAddress.Loopback, endPoint.Address);
+        await harness.ConnectAsync(listener);
+    }
+
+    [Fact]
+    public async Task AddressInUseSurfacesAsAddressInUseException()
+    {
+        await using var harness = new TransportHarness();
+        var first = await harness.BindAsync();
+
+        var ex = await Assert.ThrowsAsync<AddressInUseException>(() => harness.BindAsync(first.EndPoint));
+        Assert.Contains("address already in use", ex.Message, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public async Task ThePortCanBeBoundAgainAfterUnbind()
+    {
+        await using var harness = new TransportHarness();
+        var first = await harness.BindAsync();
+        var (client, _) = await harness.ConnectAsync(first);
+        await first.UnbindAsync();
+        await first.DisposeAsync();
+
+        var second = await harness.BindAsync(first.EndPoint);
+        await harness.ConnectAsync(second);
+    }
+
+    [Fact]
+    public void CanBindIpAndUnixEndPointsOnly()
+    {
+        using var factory = new EpollTransportFactory(Options.Create(new EpollTransportOptions()), NullLoggerFactory.Instance);
+
+        Assert.True(factory.CanBind(new IPEndPoint(IPAddress.Loopback, 0)));
+        Assert.True(factory.CanBind(new UnixDomainSocketEndPoint("/tmp/x.sock")));
+        Assert.False(factory.CanBind(new FileHandleEndPoint(3, FileHandleType.Auto)));
+        Assert.False(factory.CanBind(new NamedPipeEndPoint("pipe")));
+        Assert.False(factory.CanBind(new DnsEndPoint("localhost", 80)));
+    }
+
+    [Fact]
+    public async Task BindingAnUnsupportedEndPointThrowsNotSupported()
+    {
+        await using var harness = new TransportHarness();
+        await Assert.ThrowsAsync<NotSupportedException>(() => harness.BindAsync(new DnsEndPoint("localhost", 0)));
+    }
+
+    [Fact]
+    public async Task AcceptReturnsNullAfterUnbind()
+    {
+        await using var harness = new TransportHarness();
+        var listener = await harness.BindAsync();
+        var pending = listener.AcceptAsync().AsTask();
+
+        await listener.UnbindAsync();
+
+        Assert.Null(await pending.WaitAsync(TransportHarness.Timeout));
+        Assert.Null(await listener.AcceptAsync().AsTask().WaitAsync(TransportHarness.Timeout));
+    }
+
+    [Fact]
+    public async Task AcceptHonoursItsCancellationToken()
+    {
+        await using var harness = new TransportHarness();
+        var listener = await harness.BindAsync();
+        using var cts = new CancellationTokenSource();
+
+        var pending = listener.AcceptAsync(cts.Token).AsTask();
+        cts.Cancel();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => pending.WaitAsync(TransportHarness.Timeout));
+        await harness.ConnectAsync(listener); // still accepting afterwards
+    }
+
+    [Fact]
+    public async Task DisposingTheListenerAbortsItsConnections()
+    {
+        await using var harness = new TransportHarness();
+        var listener = await harness.BindAsync();
+        var (client, _) = await harness.ConnectAsync(listener);
+
+        await listener.DisposeAsync().AsTask().WaitAsync(TransportHarness.Timeout);
+
+        var ex = await Assert.ThrowsAsync<SocketException>(() => TransportHarness.ReceiveToEndAsync(client));
+        Assert.Equal(SocketError.ConnectionReset, ex.SocketErrorCode);
+    }
+
+    [Fact]
+    public async Task IPv6AnyIsDualStack()
+    {
+        if (!Socket.OSSupportsIPv6)
+        {
+            return;
+        }
+
+        await using var harness = new TransportHarness();
+        var listener = await harness.BindAsync(new IPEndPoint(IPAddress.IPv6Any, 0));
+        int port = ((IPEndPoint)listener.EndPoint).Port;
+
+        using var v4 = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await v4.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port)).WaitAsync(TransportHarness.Timeout);
+        using var cts = new CancellationTokenSource(TransportHarness.Timeout);
+        var server = await listener.AcceptAsync(cts.Token);
+
+        var remote = Assert.IsType<IPEndPoint>(server!.RemoteEndPoint);
+        Assert.Equal(IPAddress.Loopback, remote.Address.IsIPv4MappedToIPv6 ? remote.Address.MapToIPv4() : remote.Address);
+    }
+
+    [Fact]
+    public async Task IPv6LoopbackWorks()
+    {
+        if (!Socket.OSSupportsIPv6)
+        {
+            return;
+        }
+
+        await using var harness = new TransportHarness();
+        var listener = await harness.BindAsync(new IPEndPoint(IPAddress.IPv6Loopback, 0));
+        var (client, server) = await harness.ConnectAsync(listener);
+
+        await client.SendAsync("v6"u8.ToArray());
+        Assert.Equal("v6"u8.ToArray(), await TransportHarness.ReadExactlyAsync(server.Transport.Input, 2));
+        Assert.Equal(client.LocalEndPoint, server.RemoteEndPoint);
+    }
+
+    [Fact]
+    public async Task UnixDomainSocketsListenAndRemoveTheirFileOnUnbind()
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"epoll-{Guid.NewGuid():N}.sock");
+        await using var harness = new TransportHarness();
+        var listener = await harness.BindAsync(new UnixDomainSocketEndPoint(path));
+        Assert.True(File.Exists(path));
+
+        var (client, server) = await harness.ConnectAsync(listener);
+        await client.SendAsync("uds"u8.ToArray());
+        Assert.Equal("uds"u8.ToArray(), await TransportHarness.ReadExactlyAsync(server.Transport.Input, 3));
+        Assert.IsType<UnixDomainSocketEndPoint>(server.LocalEndPoint);
+
+        await listener.UnbindAsync();
+        Assert.False(File.Exists(path));
+    }
+
+    [Fact]
+    public async Task AStaleUnixSocketFileIsReplaced()
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"epoll-{Guid.NewGuid():N}.sock");
+        // A socket file whose server is gone: bound, then closed without unlinking (what a crash leaves).
+        EpollTransport.Interop.Sockets.CreateStreamSocket(EpollTransport.Interop.NativeSocketAddress.AF_UNIX, out var stale).ThrowIfError("socket");
+        using (stale)
+        {
+            EpollTransport.Interop.Sockets.Bind(stale, new UnixDomainSocketEndPoint(path)).ThrowIfError("bind");
+        }
+
+        Assert.True(File.Exists(path));
+        await using var harness = new TransportHarness();
+        var listener = await harness.BindAsync(new UnixDomainSocketEndPoint(path));
+        await harness.ConnectAsync(listener);
+    }
+
+    [Fact]
+    public async Task ALiveUnixSocketIsNotStolen()
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"epoll-{Guid.NewGuid():N}.sock");
+        using var live = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        live.Bind(new UnixDomainSocketEndPoint(path));
+        live.Listen();
+        try
+        {
+            await using var harness = new TransportHarness();
+            await Assert.ThrowsAsync<AddressInUseException>(() => harness.BindAsync(new UnixDomainSocketEndPoint(path)));
+            Assert.True(File.Exists(path));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public async Task ARegularFileAtTheSocketPathIsLeftAlone()
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"epoll-{Guid.NewGuid():N}.sock");
+        await File.WriteAllTextAsync(path, "not a socket");
+        try
+        {
+            await using var harness = new TransportHarness();
+            await Assert.ThrowsAsync<AddressInUseException>(() => harness.BindAsync(new UnixDomainSocketEndPoint(path)));
+            Assert.Equal("not a socket", await File.ReadAllTextAsync(path));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public async Task ThreadsAreNamedAndStopWhenTheFactoryIsDisposed()
+    {
+        var harness = new TransportHarness(o => o.ThreadCount = 3);
+        await harness.BindAsync();
+        var threads = harness.Factory.ThreadGroup!.Threads;
+        Assert.Equal(3, threads.Count);
+        Assert.All(threads, t => Assert.Equal(EpollThreadState.Blocked, WaitUntilIdle(t)));
+
+        await harness.DisposeAsync();
+
+        Assert.All(threads, t => Assert.Equal(EpollThreadState.Stopped, t.State));
+    }
+
+    [Theory]
+    [InlineData(nameof(EpollTransportOptions.ThreadCount))]
+    [InlineData(nameof(EpollTransportOptions.Backlog))]
+    [InlineData(nameof(EpollTransportOptions.MaxReadBufferSize))]
+    [InlineData(nameof(EpollTransportOptions.MaxWriteBufferSize))]
+    [InlineData(nameof(EpollTransportOptions.TriggerMode))]
+    public void InvalidOptionsAreRejectedNamingTheOption(string option)
+    {
+        var options = new EpollTransportOptions();
+        switch (option)
+        {
+            case nameof(EpollTransportOptions.ThreadCount): options.ThreadCount = 0; break;
+            case nameof(EpollTransportOptions.Backlog): options.Backlog = -1; break;
+            case nameof(EpollTransportOptions.MaxReadBufferSize): options.MaxReadBufferSize = -1; break;
+            case nameof(EpollTransportOptions.MaxWriteBufferSize): options.MaxWriteBufferSize = -1; break;
+            case nameof(EpollTransportOptions.TriggerMode): options.TriggerMode = (EpollTriggerMode)7; break;
+        }
+
+        var ex = Assert.Throws<ArgumentOutOfRangeException>(() => new EpollTransportFactory(Options.Create(options), NullLoggerFactory.Instance));
+        Assert.Equal(option, ex.ParamName);
+    }
+
+    [Fact]
+    public void DefaultsAreAsDocumented()
+    {
+        var options = new EpollTransportOptions();
+
+        Assert.Equal(Math.Min(Environment.ProcessorCount, 16), options.ThreadCount);
+        Assert.Equal(EpollTriggerMode.Edge, options.TriggerMode);
+        Assert.Equal(512, options.Backlog);
+        Assert.Equal(1024 * 1024, options.MaxReadBufferSize);
+        Assert.Equal(64 * 1024, options.MaxWriteBufferSize);
+        Assert.True(options.NoDelay);
+    }
+
+    private static EpollThreadState WaitUntilIdle(EpollThread thread)
+    {
+        var deadline = DateTime.UtcNow + TransportHarness.Timeout;
+        while (thread.State != EpollThreadState.Blocked && DateTime.UtcNow < deadline)
+        {
+            Thread.Sleep(5);
+        }
+
+        return thread.State;
+    }
+}

@@ -1,0 +1,203 @@
+using EpollTransport.Internal;
+using EpollTransport.Interop;
+using Microsoft.Extensions.Logging;
+
+namespace EpollTransport.Tests.Internal;
+
+public sealed class EpollThreadTests : IDisposable
+{
+    private readonly TestLoggerProvider _logs = new();
+    private readonly EpollThread _thread;
+
+    public EpollThreadTests()
+    {
+        _thread = new EpollThread(7, _logs.CreateLogger("test"));
+        _thread.Start();
+    }
+
+    public void Dispose() => _thread.Dispose();
+
+    [Fact]
+    public async Task PostedWorkRunsOnTheNamedEpollThread()
+    {
+        var ran = new TaskCompletionSource<string?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _thread.Post(_ => ran.SetResult(Thread.CurrentThread.Name), null);
+
+        Assert.Equal("epoll-7", await ran.Task.WaitAsync(TimeSpan.FromSeconds(10)));
+    }
+
+    [Fact]
+    public async Task PostingToABlockedThreadWakesItThroughTheEventFd()
+    {
+        await WaitForStateAsync(EpollThreadState.Blocked);
+        long before = _thread.WakeUpCount;
+
+        var ran = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _thread.Post(_ => ran.SetResult(), null);
+        await ran.Task.WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.Equal(before + 1, _thread.WakeUpCount);
+    }
+
+    [Fact]
+    public async Task PostingFromTheEpollThreadItselfDoesNotWriteTheEventFd()
+    {
+        await WaitForStateAsync(EpollThreadState.Blocked);
+        var done = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
+        long before = _thread.WakeUpCount;
+
+        _thread.Post(_ => _thread.Post(__ => done.SetResult(_thread.WakeUpCount), null), null);
+        long after = await done.Task.WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.Equal(before + 1, after); // only the first post, from this test thread, woke it
+    }
+
+    [Fact]
+    public async Task ManyConcurrentPostsAllRunWithNoLostWakeUp()
+    {
+        const int Posts = 20_000;
+        int count = 0;
+        var all = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await Parallel.ForAsync(0, Posts, async (i, ct) =>
+        {
+            if (i % 1000 == 0)
+            {
+                await Task.Yield();
+            }
+
+            _thread.Post(_ =>
+            {
+                if (++count == Posts)
+                {
+                    all.SetResult();
+                }
+            }, null);
+        });
+
+        await all.Task.WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.Equal(Posts, count);
+    }
+
+    [Fact]
+    public async Task ExceptionsInWorkAreLoggedAndTheThreadKeepsRunning()
+    {
+        _thread.Post(_ => throw new InvalidOperationException("boom"), null);
+        var ran = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _thread.Post(_ => ran.SetResult(), null);
+
+        await ran.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Contains(_logs.Entries, e => e.Level == LogLevel.Error && e.Exception is InvalidOperationException);
+    }
+
+    [Fact]
+    public async Task ReadableSocketIsDispatchedToItsHandlerOnTheEpollThread()
+    {
+        using var pair = Interop.SocketPair.Create();
+        var handler = new RecordingHandler();
+        _thread.Register(pair.Server, handler, Epoll.EPOLLIN | Epoll.EPOLLET).ThrowIfError("register");
+
+        pair.Client.Send("x"u8);
+        var (events, threadName) = await handler.Next.WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.NotEqual(0u, events & Epoll.EPOLLIN);
+        Assert.Equal("epoll-7", threadName);
+        _thread.Unregister(handler.Token);
+    }
+
+    [Fact]
+    public async Task HandlerExceptionDoesNotStopOtherHandlers()
+    {
+        using var bad = Interop.SocketPair.Create();
+        using var good = Interop.SocketPair.Create();
+        var throwing = new RecordingHandler { Throw = true };
+        var recording = new RecordingHandler();
+        _thread.Register(bad.Server, throwing, Epoll.EPOLLIN).ThrowIfError("register");
+        _thread.Register(good.Server, recording, Epoll.EPOLLIN | Epoll.EPOLLET).ThrowIfError("register");
+
+        bad.Client.Send("x"u8);
+        await throwing.Next.WaitAsync(TimeSpan.FromSeconds(10));
+        good.Client.Send("y"u8);
+        await recording.Next.WaitAsync(TimeSpan.FromSeconds(10));
+
+        _thread.Unregister(throwing.Token);
+        _thread.Unregister(recording.Token);
+    }
+
+    [Fact]
+    public async Task UnregisteredTokensAreNotDispatchedEvenIfTheSocketStaysInEpoll()
+    {
+        using var pair = Interop.SocketPair.Create();
+        var handler = new RecordingHandler();
+        _thread.Register(pair.Server, handler, Epoll.EPOLLIN).ThrowIfError("register"); // level: would repeat
+        int before = _thread.RegisteredCount;
+
+        _thread.Unregister(handler.Token);
+        pair.Client.Send("x"u8);
+        await Task.Delay(200);
+
+        Assert.Equal(0, handler.Count);
+        Assert.Equal(before - 1, _thread.RegisteredCount);
+        _thread.Remove(pair.Server);
+    }
+
+    [Fact]
+    public void SlotsAreReusedWithANewGeneration()
+    {
+        using var pair = Interop.SocketPair.Create();
+        var first = new RecordingHandler();
+        _thread.Register(pair.Server, first, 0).ThrowIfError("register");
+        ulong firstToken = first.Token;
+        _thread.Remove(pair.Server);
+        _thread.Unregister(firstToken);
+
+        var second = new RecordingHandler();
+        _thread.Register(pair.Server, second, 0).ThrowIfError("register");
+
+        Assert.Equal((uint)firstToken, (uint)second.Token);        // same slot
+        Assert.NotEqual(firstToken >> 32, second.Token >> 32);      // new generation
+        _thread.Unregister(second.Token);
+    }
+
+    [Fact]
+    public void StopEndsTheLoop()
+    {
+        using var thread = new EpollThread(9, _logs.CreateLogger("test"));
+        thread.Start();
+        thread.Stop(TimeSpan.FromSeconds(10));
+
+        Assert.Equal(EpollThreadState.Stopped, thread.State);
+    }
+
+    private async Task WaitForStateAsync(EpollThreadState state)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (_thread.State != state)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"the thread never reached {state}");
+            await Task.Delay(5);
+        }
+    }
+
+    private sealed class RecordingHandler : IEpollHandler
+    {
+        private TaskCompletionSource<(uint, string?)> _next = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public ulong Token { get; set; }
+
+        public bool Throw { get; init; }
+
+        public int Count;
+
+        public Task<(uint Events, string? Thread)> Next => _next.Task;
+
+        public void OnEvents(uint events)
+        {
+            Interlocked.Increment(ref Count);
+            _next.TrySetResult((events, Thread.CurrentThread.Name));
+            if (Throw)
+            {
+                throw new InvalidOperationException("handler failure");
+            }
+        }
+    }
+}
