@@ -163,10 +163,20 @@ internal sealed class EpollThread : IDisposable
     public void Post(Action<object?> action, object? state)
     {
         _work.Enqueue(new WorkItem(action, state));
-        if (Interlocked.CompareExchange(ref _state, (int)EpollThreadState.Running, (int)EpollThreadState.Blocked) == (int)EpollThreadState.Blocked)
+        int previous = Interlocked.CompareExchange(ref _state, (int)EpollThreadState.Running, (int)EpollThreadState.Blocked);
+        if (previous == (int)EpollThreadState.Blocked)
         {
             Interlocked.Increment(ref _wakeUps);
             Epoll.SignalEventFd(_eventFd);
+        }
+        else if (previous == (int)EpollThreadState.Stopped)
+        {
+            // The loop is gone (the transport is shutting down): run the work here so that connections
+            // still being disposed can finish.
+            lock (_work)
+            {
+                RunPostedWork(int.MaxValue);
+            }
         }
     }
 
@@ -263,6 +273,11 @@ internal sealed class EpollThread : IDisposable
         finally
         {
             Volatile.Write(ref _state, (int)EpollThreadState.Stopped);
+            lock (_work)
+            {
+                RunPostedWork(int.MaxValue); // what was posted before the state changed
+            }
+
             EpollTransportLog.EpollThreadStopped(_logger, Index);
         }
     }
@@ -296,9 +311,9 @@ internal sealed class EpollThread : IDisposable
         }
     }
 
-    private void RunPostedWork()
+    private void RunPostedWork(int limit = MaxWorkItemsPerIteration)
     {
-        for (int i = 0; i < MaxWorkItemsPerIteration && _work.TryDequeue(out var item); i++)
+        for (int i = 0; i < limit && _work.TryDequeue(out var item); i++)
         {
             try
             {

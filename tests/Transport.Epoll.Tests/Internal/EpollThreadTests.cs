@@ -168,6 +168,19 @@ public sealed class EpollThreadTests : IDisposable
         Assert.Equal(EpollThreadState.Stopped, thread.State);
     }
 
+    [Fact]
+    public void WorkPostedAfterStopStillRuns()
+    {
+        using var thread = new EpollThread(10, _logs.CreateLogger("test"));
+        thread.Start();
+        thread.Stop(TimeSpan.FromSeconds(10));
+
+        bool ran = false;
+        thread.Post(_ => ran = true, null);
+
+        Assert.True(ran);
+    }
+
     private async Task WaitForStateAsync(EpollThreadState state)
     {
         var deadline = DateTime.UtcNow.AddSeconds(10);
