@@ -1,0 +1,8 @@
+namespace EpollTransport.WebHost;
+
+/// <summary>The web host's own log messages.</summary>
+internal static partial class StartupLog
+{
+    [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Serving wwwroot through the {Transport} transport on {Addresses}")]
+    public static partial void Serving(ILogger logger, KestrelTransport transport, IEnumerable<string> addresses);
+}
