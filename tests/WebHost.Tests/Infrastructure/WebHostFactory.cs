@@ -19,7 +19,7 @@ namespace EpollTransport.WebHost.Tests.Infrastructure;
 public sealed class WebHostFactory : WebApplicationFactory<Program>
 {
     private readonly string _transport;
-    private readonly string? _urls;
+    private readonly string _urls;
     private readonly IReadOnlyDictionary<string, string?> _settings;
     private IHost? _host;
 
@@ -32,16 +32,14 @@ public sealed class WebHostFactory : WebApplicationFactory<Program>
     public WebHostFactory(string transport, string? urls = null, IReadOnlyDictionary<string, string?>? settings = null)
     {
         _transport = transport;
-        _urls = urls;
+
+        // Not UseKestrel(0): with a minimal-hosting Program the app starts the host on its own thread
+        // right after Build(), and UseKestrel(port) rewrites the server addresses after Build() — a race
+        // that sometimes fails with "Addresses cannot be modified after the server has started". The
+        // address is passed as the ordinary urls setting instead, before the app is built.
+        _urls = urls ?? "http://127.0.0.1:0";
         _settings = settings ?? new Dictionary<string, string?>();
-        if (urls is null)
-        {
-            UseKestrel(0);
-        }
-        else
-        {
-            UseKestrel();
-        }
+        UseKestrel();
     }
 
     /// <summary>Every log entry the server wrote, at every level.</summary>
@@ -94,10 +92,7 @@ public sealed class WebHostFactory : WebApplicationFactory<Program>
         builder.UseContentRoot(TestPaths.ContentRoot);
         builder.UseSetting("Transport", _transport);
         builder.UseSetting("EnableTestEndpoints", "true");
-        if (_urls is not null)
-        {
-            builder.UseSetting(WebHostDefaults.ServerUrlsKey, _urls);
-        }
+        builder.UseSetting(WebHostDefaults.ServerUrlsKey, _urls);
 
         foreach (var (key, value) in _settings)
         {
