@@ -78,9 +78,11 @@ public sealed class WebHostFactory : WebApplicationFactory<Program>
 
     /// <summary>Starts the server and returns it.</summary>
     /// <returns>This factory.</returns>
+    /// <exception cref="TimeoutException">The server did not start within <see cref="Timeouts.Default"/>.</exception>
     public WebHostFactory Start()
     {
-        StartServer();
+        // StartServer waits for the application to report that it started, without a time limit.
+        Task.Run(StartServer).WaitAsync(Timeouts.Default).GetAwaiter().GetResult();
         return this;
     }
 
