@@ -345,6 +345,14 @@ public abstract class TransportTests<TFixture> : IClassFixture<TFixture>, IDispo
         Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
         Assert.Equal("text/html", response.Content.Headers.ContentType?.MediaType);
         Assert.Equal(TestPaths.ReadWebRootFile("404.html"), await response.Content.ReadAsByteArrayAsync(cts.Token));
+
+        // A range of a missing file is still the whole 404 page, not a piece of it.
+        using var rangeRequest = new HttpRequestMessage(HttpMethod.Get, "/no/such/page.html");
+        rangeRequest.Headers.Range = new RangeHeaderValue(0, 9);
+        using var rangeResponse = await client.SendAsync(rangeRequest, cts.Token);
+        Assert.Equal(HttpStatusCode.NotFound, rangeResponse.StatusCode);
+        Assert.Null(rangeResponse.Content.Headers.ContentRange);
+        Assert.Equal(TestPaths.ReadWebRootFile("404.html"), await rangeResponse.Content.ReadAsByteArrayAsync(cts.Token));
     }
 
     [Theory]
