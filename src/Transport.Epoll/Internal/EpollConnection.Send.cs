@@ -176,7 +176,9 @@ internal sealed partial class EpollConnection : IValueTaskSource<bool>
             }
         }
 
-        _output.Reader.Complete(error);
+        // A reset or an abort is how connections end, not a failure: Kestrel's flushes then simply report
+        // completion (as with its Sockets transport). Only an unexpected error reaches the application.
+        _output.Reader.Complete(error is ConnectionResetException or ConnectionAbortedException ? null : error);
 
         // The application is done with the connection (or the socket is dead): stop receiving too, as
         // Kestrel's Sockets transport does, so the descriptor can be closed.
