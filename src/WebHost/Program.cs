@@ -13,14 +13,27 @@ if (!TransportSelection.TryParse(configuredTransport, out var transport))
 
 TransportSelection.Apply(builder, transport);
 
+// Kestrel binds its endpoints, certificates and endpoint defaults from the "Kestrel" section by itself; its
+// other options (Limits, AddServerHeader, ...) are bound here, so that e.g. Kestrel:Limits:RequestHeadersTimeout
+// works from appsettings.json, the environment or the command line.
+KestrelSettings.Bind(builder);
+
 var app = builder.Build();
+
+// Static files are served only from inside wwwroot: a symbolic link that leads out of it is not followed.
+if (app.Environment.WebRootPath is { } webRootPath && Directory.Exists(webRootPath))
+{
+    app.Environment.WebRootFileProvider = new ContainedFileProvider(app.Environment.WebRootFileProvider, webRootPath);
+}
 
 // Missing files (and any other empty 404) get the site's HTML 404 page, with the status kept at 404.
 app.UseNotFoundPage(app.Environment.WebRootFileProvider);
 app.UseDefaultFiles();
 app.UseStaticFiles();
+app.UseWebSockets();
 
 app.MapBenchmarkEndpoints();
+app.MapWebSocketEcho();
 if (app.Configuration.GetValue<bool>(TestEndpoints.ConfigurationKey))
 {
     app.MapTestEndpoints();

@@ -16,8 +16,14 @@ public static class TestEndpoints
     /// <summary>The largest body <c>GET /test/bytes/{count}</c> generates: 1 GiB.</summary>
     public const long MaxGeneratedBytes = 1L << 30;
 
+    /// <summary>The response header of <c>GET /test/connection</c> carrying the connection id.</summary>
+    public const string ConnectionIdHeader = "X-Connection-Id";
+
     /// <summary>The longest wait <c>GET /test/slow?ms=</c> accepts: one minute.</summary>
     public const int MaxSlowMilliseconds = 60_000;
+
+    // What a slow read of POST /test/sha256 consumes at a time.
+    private const int DefaultSlowReadChunk = 64 * 1024;
 
     // A whole number of 256-byte pattern periods, so that every chunk starts at pattern position 0.
     private const int PatternBlockSize = 16 * 1024;
@@ -33,10 +39,14 @@ public static class TestEndpoints
     /// Maps the test endpoints:
     /// <list type="bullet">
     /// <item><c>POST /test/echo</c>: streams the request body back.</item>
-    /// <item><c>POST /test/sha256</c>: reads the body and answers <c>{"length":n,"sha256":"hex"}</c>.</item>
+    /// <item><c>POST /test/sha256?delayMs=&amp;chunk=</c>: reads the body and answers <c>{"length":n,"sha256":"hex"}</c>.
+    /// With <c>delayMs</c> it reads slowly: at most <c>chunk</c> bytes (default 64 KiB) per read, then waits
+    /// <c>delayMs</c> milliseconds, so that a fast client meets backpressure.</item>
     /// <item><c>GET /test/bytes/{count}</c>: <c>count</c> bytes of <see cref="PatternByte"/>, streamed in 16 KiB flushes.</item>
     /// <item><c>GET|POST /test/abort</c>: aborts the connection (<see cref="HttpContext.Abort"/>) without reading the body.</item>
     /// <item><c>GET /test/slow?ms=</c>: sends the headers at once, waits <c>ms</c> milliseconds (default 1000), then sends the body.</item>
+    /// <item><c>GET /test/connection</c>: the connection's id (<see cref="ConnectionInfo.Id"/>) as text, and in the
+    /// <see cref="ConnectionIdHeader"/> header: tells which requests shared a connection.</item>
     /// </list>
     /// </summary>
     /// <param name="endpoints">The route builder.</param>
@@ -51,6 +61,7 @@ public static class TestEndpoints
         group.MapGet("/bytes/{count:long}", Bytes);
         group.MapMethods("/abort", [HttpMethods.Get, HttpMethods.Post], Abort);
         group.MapGet("/slow", Slow);
+        group.MapGet("/connection", Connection);
         return endpoints;
     }
 
@@ -69,12 +80,24 @@ public static class TestEndpoints
         }
         catch (Exception ex) when (ex is IOException or OperationCanceledException)
         {
-            AbortAfterBrokenBody(context);
+            EndAfterBrokenBody(context, ex);
         }
     }
 
     private static async Task Sha256(HttpContext context)
     {
+        var delay = 0;
+        var chunk = DefaultSlowReadChunk;
+        var query = context.Request.Query;
+        if ((query.TryGetValue("delayMs", out var delayText) &&
+             !(int.TryParse(delayText, NumberStyles.None, CultureInfo.InvariantCulture, out delay) && delay <= MaxSlowMilliseconds)) ||
+            (query.TryGetValue("chunk", out var chunkText) &&
+             !(int.TryParse(chunkText, NumberStyles.None, CultureInfo.InvariantCulture, out chunk) && chunk > 0)))
+        {
+            context.Response.StatusCode = StatusCodes.Status400BadRequest;
+            return;
+        }
+
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         var reader = context.Request.BodyReader;
         long length = 0;
@@ -83,22 +106,28 @@ public static class TestEndpoints
             while (true)
             {
                 var result = await reader.ReadAsync();
-                foreach (var segment in result.Buffer)
+                var buffer = delay > 0 ? result.Buffer.Slice(0, Math.Min(chunk, result.Buffer.Length)) : result.Buffer;
+                foreach (var segment in buffer)
                 {
                     hash.AppendData(segment.Span);
                     length += segment.Length;
                 }
 
-                reader.AdvanceTo(result.Buffer.End);
-                if (result.IsCompleted || result.IsCanceled)
+                reader.AdvanceTo(buffer.End);
+                if ((result.IsCompleted && buffer.Length == result.Buffer.Length) || result.IsCanceled)
                 {
                     break;
+                }
+
+                if (delay > 0)
+                {
+                    await Task.Delay(delay, context.RequestAborted);
                 }
             }
         }
         catch (Exception ex) when (ex is IOException or OperationCanceledException)
         {
-            AbortAfterBrokenBody(context);
+            EndAfterBrokenBody(context, ex);
             return;
         }
 
@@ -134,6 +163,14 @@ public static class TestEndpoints
                 return;
             }
         }
+    }
+
+    private static Task Connection(HttpContext context)
+    {
+        var id = context.Connection.Id;
+        context.Response.ContentType = "text/plain";
+        context.Response.Headers[ConnectionIdHeader] = id;
+        return context.Response.WriteAsync(id, context.RequestAborted);
     }
 
     private static Task Abort(HttpContext context)
@@ -172,12 +209,24 @@ public static class TestEndpoints
     }
 
     /// <summary>
-    /// Reading the request body failed: the client reset the connection, closed it early or sent a malformed
-    /// body. Nothing useful can be answered and the connection cannot carry another request, so abort it
-    /// rather than let Kestrel try to drain the rest of a body that will never come. (Body reads take no
-    /// RequestAborted token for the same reason: Kestrel's body reader already fails when the client goes.)
+    /// Reading the request body failed. A malformed body (a bad chunk size, a body shorter than its
+    /// Content-Length) is answered with Kestrel's status for it, normally 400, and the connection closes after
+    /// the response. Otherwise the client reset or closed the connection: nothing useful can be answered and the
+    /// connection cannot carry another request, so abort it rather than let Kestrel try to drain the rest of a
+    /// body that will never come. (Body reads take no RequestAborted token for the same reason: Kestrel's body
+    /// reader already fails when the client goes.)
     /// </summary>
-    private static void AbortAfterBrokenBody(HttpContext context) => context.Abort();
+    private static void EndAfterBrokenBody(HttpContext context, Exception exception)
+    {
+        if (exception is BadHttpRequestException badRequest && !context.Response.HasStarted && !context.RequestAborted.IsCancellationRequested)
+        {
+            context.Response.StatusCode = badRequest.StatusCode;
+            context.Response.Headers.Connection = "close";
+            return;
+        }
+
+        context.Abort();
+    }
 
     private static byte[] CreatePatternBlock()
     {

@@ -19,7 +19,7 @@ namespace EpollTransport.WebHost.Tests;
 /// Every network wait is bounded by <see cref="Timeouts"/>; nothing asserts on timing.
 /// </summary>
 /// <typeparam name="TFixture">The fixture running the web host on the subclass's transport.</typeparam>
-public abstract class TransportTests<TFixture> : IClassFixture<TFixture>, IDisposable
+public abstract partial class TransportTests<TFixture> : IClassFixture<TFixture>, IDisposable
     where TFixture : ServerFixture
 {
     private const string AppSettingsMarker = "\"EnableTestEndpoints\"";
@@ -651,9 +651,18 @@ public abstract class TransportTests<TFixture> : IClassFixture<TFixture>, IDispo
     }
 
     /// <summary>Starts a server of this test's own (its logs go to the test output).</summary>
-    protected WebHostFactory StartOwnServer(string? urls = null)
+    /// <param name="urls">See <see cref="WebHostFactory"/>.</param>
+    /// <param name="settings">More configuration settings.</param>
+    /// <param name="contentRoot">The content root; <see langword="null"/> means the test output's copy of the site.</param>
+    /// <param name="configureKestrel">More Kestrel configuration in code.</param>
+    /// <returns>The started server.</returns>
+    protected WebHostFactory StartOwnServer(
+        string? urls = null,
+        IReadOnlyDictionary<string, string?>? settings = null,
+        string? contentRoot = null,
+        Action<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>? configureKestrel = null)
     {
-        var factory = new WebHostFactory(TransportName, urls);
+        var factory = new WebHostFactory(TransportName, urls, settings, contentRoot, configureKestrel);
         _ownFactories.Add(factory);
         return factory.Start();
     }

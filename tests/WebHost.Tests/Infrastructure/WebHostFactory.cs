@@ -21,17 +21,29 @@ public sealed class WebHostFactory : WebApplicationFactory<Program>
     private readonly string _transport;
     private readonly string _urls;
     private readonly IReadOnlyDictionary<string, string?> _settings;
+    private readonly string _contentRoot;
+    private readonly Action<KestrelServerOptions>? _configureKestrel;
     private IHost? _host;
 
     /// <summary>Creates the factory; the server starts on <see cref="WebApplicationFactory{TEntryPoint}.StartServer"/>.</summary>
     /// <param name="transport">The value of the <c>Transport</c> setting, e.g. <c>Epoll</c>.</param>
     /// <param name="urls">
-    /// The <c>urls</c> to listen on; <see langword="null"/> listens on <c>http://127.0.0.1:0</c> (a dynamic port).
+    /// The <c>urls</c> to listen on; <see langword="null"/> listens on <c>http://127.0.0.1:0</c> (a dynamic port),
+    /// and an empty string sets none (for endpoints configured under <c>Kestrel:Endpoints</c> or in code).
     /// </param>
     /// <param name="settings">More configuration settings.</param>
-    public WebHostFactory(string transport, string? urls = null, IReadOnlyDictionary<string, string?>? settings = null)
+    /// <param name="contentRoot">The content root; <see langword="null"/> means <see cref="TestPaths.ContentRoot"/>.</param>
+    /// <param name="configureKestrel">More Kestrel configuration in code, e.g. <c>ListenHandle</c>.</param>
+    public WebHostFactory(
+        string transport,
+        string? urls = null,
+        IReadOnlyDictionary<string, string?>? settings = null,
+        string? contentRoot = null,
+        Action<KestrelServerOptions>? configureKestrel = null)
     {
         _transport = transport;
+        _contentRoot = contentRoot ?? TestPaths.ContentRoot;
+        _configureKestrel = configureKestrel;
 
         // Not UseKestrel(0): with a minimal-hosting Program the app starts the host on its own thread
         // right after Build(), and UseKestrel(port) rewrites the server addresses after Build() — a race
@@ -57,6 +69,12 @@ public sealed class WebHostFactory : WebApplicationFactory<Program>
 
     /// <summary>The first address as a URI (e.g. <c>http://127.0.0.1:40123/</c>).</summary>
     public Uri BaseAddress => new(Addresses[0]);
+
+    /// <summary>The first address with the given scheme.</summary>
+    /// <param name="scheme"><c>http</c> or <c>https</c>.</param>
+    /// <returns>The address as a URI.</returns>
+    public Uri AddressFor(string scheme) =>
+        new(Addresses.First(a => a.StartsWith(scheme + "://", StringComparison.OrdinalIgnoreCase)));
 
     /// <summary>The first TCP address as an end point for raw sockets.</summary>
     public IPEndPoint EndPoint
@@ -91,7 +109,7 @@ public sealed class WebHostFactory : WebApplicationFactory<Program>
     {
         ArgumentNullException.ThrowIfNull(builder);
 
-        builder.UseContentRoot(TestPaths.ContentRoot);
+        builder.UseContentRoot(_contentRoot);
         builder.UseSetting("Transport", _transport);
         builder.UseSetting("EnableTestEndpoints", "true");
         builder.UseSetting(WebHostDefaults.ServerUrlsKey, _urls);
@@ -112,7 +130,10 @@ public sealed class WebHostFactory : WebApplicationFactory<Program>
         });
 
         builder.ConfigureServices(services => services.Configure<KestrelServerOptions>(options =>
-            options.ConfigureEndpointDefaults(listenOptions => listenOptions.Use(Connections.Middleware))));
+        {
+            options.ConfigureEndpointDefaults(listenOptions => listenOptions.Use(Connections.Middleware));
+            _configureKestrel?.Invoke(options);
+        }));
     }
 
     /// <inheritdoc />

@@ -20,7 +20,7 @@ public sealed partial class WebHostProcess : IAsyncDisposable
 
     private readonly Process _process;
     private readonly ConcurrentQueue<string> _output = new();
-    private readonly TaskCompletionSource<Uri> _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource<string> _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     private WebHostProcess(Process process)
     {
@@ -86,7 +86,74 @@ public sealed partial class WebHostProcess : IAsyncDisposable
     /// <summary>Waits for the <c>Now listening on:</c> line and returns that address.</summary>
     /// <param name="cancellationToken">Bounds the wait.</param>
     /// <returns>The first address the host listens on.</returns>
-    public Task<Uri> WaitForListeningAsync(CancellationToken cancellationToken) => _listening.Task.WaitAsync(cancellationToken);
+    public async Task<Uri> WaitForListeningAsync(CancellationToken cancellationToken) =>
+        new(await _listening.Task.WaitAsync(cancellationToken));
+
+    /// <summary>Waits for the <c>Now listening on:</c> line and returns that address as written (e.g. <c>http://unix:/tmp/x.sock</c>).</summary>
+    /// <param name="cancellationToken">Bounds the wait.</param>
+    /// <returns>The first address the host listens on.</returns>
+    public Task<string> WaitForListeningAddressAsync(CancellationToken cancellationToken) => _listening.Task.WaitAsync(cancellationToken);
+
+    /// <summary>
+    /// Starts the host on <paramref name="transport"/> from the test output directory, listening on
+    /// <paramref name="urls"/>, with the test endpoints on and logging at Warning and above (plus the lifetime
+    /// messages), and waits until it listens.
+    /// </summary>
+    /// <param name="transport">The <c>Transport</c> setting.</param>
+    /// <param name="cancellationToken">Bounds the start.</param>
+    /// <param name="urls">Where to listen.</param>
+    /// <param name="arguments">More command-line arguments.</param>
+    /// <returns>The running host.</returns>
+    public static async Task<WebHostProcess> StartServerAsync(string transport, CancellationToken cancellationToken, string urls = "http://127.0.0.1:0", params string[] arguments)
+    {
+        var host = Start(
+            TestPaths.ContentRoot,
+            [
+                "--urls", urls, "--Transport", transport, "--EnableTestEndpoints", "true",
+                "--Logging:LogLevel:Default", "Warning", "--Logging:LogLevel:Microsoft.Hosting.Lifetime", "Information",
+                .. arguments,
+            ]);
+        try
+        {
+            await host.WaitForListeningAddressAsync(cancellationToken);
+            return host;
+        }
+        catch
+        {
+            await host.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>Whether the child has exited.</summary>
+    public bool HasExited => _process.HasExited;
+
+    /// <summary>The number of descriptors the child has open (<c>/proc/&lt;pid&gt;/fd</c>).</summary>
+    /// <returns>The count.</returns>
+    public int FileDescriptorCount() => Directory.GetFiles($"/proc/{_process.Id}/fd").Length;
+
+    /// <summary>The child's resident memory now (<c>VmRSS</c>) and at its peak (<c>VmHWM</c>), in bytes.</summary>
+    /// <returns>The two figures.</returns>
+    public (long Rss, long PeakRss) Memory()
+    {
+        long rss = 0, peak = 0;
+        foreach (var line in File.ReadLines($"/proc/{_process.Id}/status"))
+        {
+            if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+            {
+                rss = ParseKiloBytes(line);
+            }
+            else if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+            {
+                peak = ParseKiloBytes(line);
+            }
+        }
+
+        return (rss, peak);
+    }
+
+    /// <summary>Sends SIGTERM, as <c>kill</c>, systemd or a container runtime does to stop a service.</summary>
+    public void Terminate() => LibC.Kill(_process.Id, LibC.SigTerm);
 
     /// <summary>Waits for the child to exit.</summary>
     /// <param name="cancellationToken">Bounds the wait.</param>
@@ -158,6 +225,9 @@ public sealed partial class WebHostProcess : IAsyncDisposable
         return "dotnet";
     }
 
+    private static long ParseKiloBytes(string line) =>
+        long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) * 1024;
+
     [GeneratedRegex(@"Now listening on: (?<address>\S+)")]
     private static partial Regex ListeningLine();
 
@@ -172,7 +242,7 @@ public sealed partial class WebHostProcess : IAsyncDisposable
         var match = ListeningLine().Match(line);
         if (match.Success)
         {
-            _listening.TrySetResult(new Uri(match.Groups["address"].Value));
+            _listening.TrySetResult(match.Groups["address"].Value);
         }
     }
 }
