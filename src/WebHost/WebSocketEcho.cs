@@ -15,6 +15,9 @@ public static partial class WebSocketEcho
     /// <summary>The endpoint's path.</summary>
     public const string Path = "/ws/echo";
 
+    /// <summary>The endpoint's log category (not under <c>EpollTransport</c>, which is the transport's).</summary>
+    public const string LogCategory = "WebHost.WebSocketEcho";
+
     /// <summary>The text message that asks the server to close the socket.</summary>
     public const string CloseCommand = "close";
 
@@ -45,7 +48,7 @@ public static partial class WebSocketEcho
             return;
         }
 
-        var logger = context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(WebSocketEcho).FullName!);
+        var logger = context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(LogCategory);
         using var socket = await context.WebSockets.AcceptWebSocketAsync();
         var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
         try
@@ -55,9 +58,8 @@ public static partial class WebSocketEcho
         catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or IOException)
         {
             // The client vanished (reset, closed without a close frame) or broke the protocol: nobody is left
-            // to answer. The connection goes with the socket.
+            // to answer. Returning ends the upgraded request, and the connection with it.
             Log.EchoEnded(logger, context.Connection.Id, ex.Message);
-            socket.Abort();
         }
         finally
         {
