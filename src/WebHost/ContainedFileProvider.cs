@@ -1,5 +1,6 @@
 using System.Collections;
 using Microsoft.Extensions.FileProviders;
+using Microsoft.Extensions.FileProviders.Physical;
 using Microsoft.Extensions.Primitives;
 
 namespace EpollTransport.WebHost;
@@ -38,10 +39,27 @@ public sealed class ContainedFileProvider : IFileProvider
     public string Root => _root;
 
     /// <inheritdoc />
+    /// <remarks>
+    /// A file reached through a link is described by its target (<see cref="PhysicalFileInfo"/> of the resolved
+    /// path): <see cref="FileInfo.Length"/> of the link itself is the length of the link's text, which would
+    /// make the static file middleware send a truncated body.
+    /// </remarks>
     public IFileInfo GetFileInfo(string subpath)
     {
         var info = _inner.GetFileInfo(subpath);
-        return !info.Exists || IsContained(subpath) ? info : new NotFoundFileInfo(info.Name);
+        if (!info.Exists)
+        {
+            return info;
+        }
+
+        if (!TryResolve(subpath, out var resolved))
+        {
+            return new NotFoundFileInfo(info.Name);
+        }
+
+        return info.PhysicalPath is { } physicalPath && physicalPath != resolved
+            ? new PhysicalFileInfo(new FileInfo(resolved))
+            : info;
     }
 
     /// <inheritdoc />
@@ -62,11 +80,13 @@ public sealed class ContainedFileProvider : IFileProvider
     /// <summary>Whether <paramref name="subpath"/>, relative to the root, resolves to the root or below it.</summary>
     /// <param name="subpath">A path below the root, as the static file middleware passes it (e.g. <c>/css/site.css</c>).</param>
     /// <returns><see langword="false"/> if it resolves outside, or cannot be resolved (a link loop, an unreadable link).</returns>
-    public bool IsContained(string subpath)
+    public bool IsContained(string subpath) => TryResolve(subpath, out _);
+
+    private bool TryResolve(string subpath, out string resolved)
     {
         ArgumentNullException.ThrowIfNull(subpath);
-        var resolved = Resolve(_root, subpath);
-        return resolved is not null &&
+        resolved = Resolve(_root, subpath) ?? string.Empty;
+        return resolved.Length > 0 &&
             (resolved == _root ||
              (resolved.StartsWith(_root, StringComparison.Ordinal) &&
               resolved.Length > _root.Length &&

@@ -30,8 +30,7 @@ public static class KestrelSettings
 
     /// <summary>
     /// Reads a <see cref="MinDataRate"/> from <c>BytesPerSecond</c> and <c>GracePeriod</c> keys; a key that is
-    /// absent keeps the current value, and an empty section value (<c>Limits:MinResponseDataRate=""</c>)
-    /// turns the limit off.
+    /// absent keeps the current value.
     /// </summary>
     /// <param name="section">The section, e.g. <c>Kestrel:Limits:MinResponseDataRate</c>.</param>
     /// <param name="current">The value so far.</param>
@@ -39,11 +38,6 @@ public static class KestrelSettings
     public static MinDataRate? ReadRate(IConfigurationSection section, MinDataRate? current)
     {
         ArgumentNullException.ThrowIfNull(section);
-        if (section.Value is { Length: 0 })
-        {
-            return null;
-        }
-
         var bytesPerSecond = section.GetValue<double?>(nameof(MinDataRate.BytesPerSecond));
         var gracePeriod = section.GetValue<TimeSpan?>(nameof(MinDataRate.GracePeriod));
         if (bytesPerSecond is null && gracePeriod is null)

@@ -151,6 +151,33 @@ public sealed class RawHttpConnection : IDisposable
         return total;
     }
 
+    /// <summary>
+    /// Reads until the server ends the connection, with a FIN or a reset, keeping at most <paramref name="maxBytes"/>
+    /// of what came before.
+    /// </summary>
+    /// <param name="cancellationToken">Bounds the wait.</param>
+    /// <param name="maxBytes">How much of the data to keep.</param>
+    /// <returns>The data, and whether the connection ended with a reset.</returns>
+    public async Task<(byte[] Received, bool Reset)> ReadToEndOrResetAsync(CancellationToken cancellationToken, int maxBytes = 1024 * 1024)
+    {
+        using var kept = new MemoryStream();
+        var scratch = new byte[64 * 1024];
+        try
+        {
+            int read;
+            while ((read = await ReceiveAsync(scratch, cancellationToken)) > 0)
+            {
+                kept.Write(scratch, 0, (int)Math.Min(read, Math.Max(0, maxBytes - kept.Length)));
+            }
+
+            return (kept.ToArray(), false);
+        }
+        catch (SocketException ex) when (ex.SocketErrorCode is SocketError.ConnectionReset or SocketError.ConnectionAborted)
+        {
+            return (kept.ToArray(), true);
+        }
+    }
+
     /// <summary>Reads one response.</summary>
     /// <param name="cancellationToken">Bounds the wait.</param>
     /// <param name="isHeadRequest">Whether the request was HEAD (no body follows whatever the headers say).</param>

@@ -1,0 +1,401 @@
+using System.Globalization;
+using System.Net.Sockets;
+using System.Text;
+using EpollTransport.WebHost.Tests.Infrastructure;
+
+namespace EpollTransport.WebHost.Tests;
+
+/// <summary>Clients that send garbage, go slowly, or ask for files outside <c>wwwroot</c>.</summary>
+public abstract partial class TransportTests<TFixture>
+{
+    private const string SecretMarker = "TOP-SECRET-OUTSIDE-WWWROOT";
+
+    // ---------------------------------------------------------------- garbage
+
+    [Theory]
+    [MemberData(nameof(GarbageRequests.Names), MemberType = typeof(GarbageRequests))]
+    public async Task GarbageGetsAnErrorStatusOrACloseAndOthersAreStillServed(string name)
+    {
+        var (payload, halfClose) = GarbageRequests.All[name];
+        var mark = Server.Logs.Mark;
+        using var cts = Timeouts.Create();
+
+        // A well-behaved client with a connection open all along.
+        using var bystander = await RawHttpConnection.ConnectAsync(Server.EndPoint, cts.Token);
+        await bystander.SendAsync(RawHttpConnection.Get("/plaintext"), cts.Token);
+        Assert.Equal("Hello, World!", (await bystander.ReadResponseAsync(cts.Token)).BodyText);
+
+        using (var connection = await RawHttpConnection.ConnectAsync(Server.EndPoint, cts.Token))
+        {
+            var outcome = await SendGarbageAsync(connection, payload, halfClose, cts.Token);
+            Output.WriteLine($"{name}: {outcome}");
+            Assert.True(outcome.IsAcceptable, $"{name}: {outcome}");
+        }
+
+        await bystander.SendAsync(RawHttpConnection.Get("/json"), cts.Token);
+        Assert.Equal("""{"message":"Hello, World!"}""", (await bystander.ReadResponseAsync(cts.Token)).BodyText);
+        await AssertServerStillServesAsync(cts.Token);
+        AssertNoErrorsOrTransportWarnings(mark);
+    }
+
+    [Fact]
+    public async Task AStormOfGarbageConnectionsLeavesGoodClientsServed()
+    {
+        const int rounds = 8;
+        var mark = Server.Logs.Mark;
+        using var cts = Timeouts.Create(TimeSpan.FromSeconds(60));
+        var payloads = GarbageRequests.All.Values.ToList();
+
+        var garbage = Enumerable.Range(0, rounds * payloads.Count).Select(async i =>
+        {
+            var (payload, halfClose) = payloads[i % payloads.Count];
+            using var connection = await RawHttpConnection.ConnectAsync(Server.EndPoint, cts.Token);
+            return await SendGarbageAsync(connection, payload, halfClose, cts.Token);
+        }).ToList();
+
+        // Meanwhile, well-formed requests on keep-alive connections all succeed.
+        var good = Enumerable.Range(0, 10).Select(async _ =>
+        {
+            using var connection = await RawHttpConnection.ConnectAsync(Server.EndPoint, cts.Token);
+            for (var i = 0; i < 20; i++)
+            {
+                await connection.SendAsync(RawHttpConnection.Get("/plaintext"), cts.Token);
+                Assert.Equal("Hello, World!", (await connection.ReadResponseAsync(cts.Token)).BodyText);
+            }
+        }).ToList();
+
+        var outcomes = await Task.WhenAll(garbage);
+        await Task.WhenAll(good);
+        Output.WriteLine(string.Join(Environment.NewLine, outcomes.GroupBy(o => o.ToString()).Select(g => $"{g.Count(),4} × {g.Key}")));
+        Assert.All(outcomes, outcome => Assert.True(outcome.IsAcceptable, outcome.ToString()));
+        await AssertServerStillServesAsync(cts.Token);
+        AssertNoErrorsOrTransportWarnings(mark);
+    }
+
+    // ---------------------------------------------------------------- slow clients
+
+    [Fact]
+    public async Task SlowlorisClientsAreCutOffByTheRequestHeadersTimeoutWhileOthersAreServed()
+    {
+        const int slowClients = 20;
+        using var cts = Timeouts.Create(TimeSpan.FromSeconds(60));
+        await using var factory = StartOwnServer(settings: new Dictionary<string, string?>
+        {
+            ["Kestrel:Limits:RequestHeadersTimeout"] = "00:00:02",
+        });
+
+        var started = DateTime.UtcNow;
+        var slowlorises = Enumerable.Range(0, slowClients).Select(async i =>
+        {
+            using var connection = await RawHttpConnection.ConnectAsync(factory.EndPoint, cts.Token);
+            var request = Encoding.ASCII.GetBytes($"GET / HTTP/1.1\r\nHost: localhost\r\nX-Slow-{i}: " + new string('z', 400));
+            var reply = connection.ReadToEndOrResetAsync(cts.Token);
+            try
+            {
+                // One byte every 100 ms: the headers would take 40 s; the server must not wait that long.
+                foreach (var b in request)
+                {
+                    if (reply.IsCompleted)
+                    {
+                        break;
+                    }
+
+                    await connection.Socket.SendAsync(new[] { b }, SocketFlags.None, cts.Token);
+                    await Task.Delay(100, cts.Token);
+                }
+            }
+            catch (SocketException)
+            {
+                // The server closed while we were still dripping.
+            }
+
+            var (received, reset) = await reply;
+            return (Elapsed: DateTime.UtcNow - started, Text: Encoding.ASCII.GetString(received), Reset: reset);
+        }).ToList();
+
+        // While they drip, everybody else is served.
+        using var client = factory.CreateHttpClient();
+        for (var i = 0; i < 10; i++)
+        {
+            Assert.Equal("Hello, World!", await client.GetStringAsync(new Uri("/plaintext", UriKind.Relative), cts.Token));
+            await Task.Delay(100, cts.Token);
+        }
+
+        var results = await Task.WhenAll(slowlorises);
+        foreach (var result in results)
+        {
+            Output.WriteLine($"closed after {result.Elapsed.TotalSeconds:F1} s, reset: {result.Reset}, got: {result.Text.Split('\r')[0]}");
+            Assert.True(result.Text.Length == 0 || result.Text.StartsWith("HTTP/1.1 408 ", StringComparison.Ordinal), result.Text);
+
+            // 2 s timeout, checked on Kestrel's 1 s heartbeat; far less than the 40 s the headers would take.
+            Assert.True(result.Elapsed < TimeSpan.FromSeconds(15), $"A slowloris client lasted {result.Elapsed}.");
+        }
+
+        Assert.Equal("Hello, World!", await client.GetStringAsync(new Uri("/plaintext", UriKind.Relative), cts.Token));
+    }
+
+    [Fact]
+    public async Task ClientsThatNeverReadAreCutOffByTheMinimumResponseDataRateWithBoundedMemory()
+    {
+        const int stalledClients = 10;
+        const long responseSize = 256L * 1024 * 1024;
+        using var cts = Timeouts.Create(TimeSpan.FromSeconds(60));
+        await using var factory = StartOwnServer(settings: new Dictionary<string, string?>
+        {
+            ["Kestrel:Limits:MinResponseDataRate:BytesPerSecond"] = "1048576",
+            ["Kestrel:Limits:MinResponseDataRate:GracePeriod"] = "00:00:02",
+        });
+        var baseline = GC.GetTotalMemory(forceFullCollection: true);
+
+        var stalled = new List<RawHttpConnection>();
+        try
+        {
+            for (var i = 0; i < stalledClients; i++)
+            {
+                // A small fixed receive window; the client then reads nothing at all.
+                var connection = await RawHttpConnection.ConnectAsync(factory.EndPoint, cts.Token, receiveBufferSize: 64 * 1024);
+                stalled.Add(connection);
+                await connection.SendAsync(RawHttpConnection.Get($"/test/bytes/{responseSize}"), cts.Token);
+            }
+
+            // Others are served while they stall, and the server's memory stays flat.
+            using var client = factory.CreateHttpClient();
+            long peakGrowth = 0;
+            for (var i = 0; i < 10; i++)
+            {
+                Assert.Equal("Hello, World!", await client.GetStringAsync(new Uri("/plaintext", UriKind.Relative), cts.Token));
+                peakGrowth = Math.Max(peakGrowth, GC.GetTotalMemory(forceFullCollection: true) - baseline);
+                await Task.Delay(100, cts.Token);
+            }
+
+            // Kestrel aborts each stalled response once its rate stays under 1 MiB/s past the grace period.
+            foreach (var connection in stalled)
+            {
+                await factory.Connections.WaitForServerToCloseAsync(connection.LocalEndPoint, cts.Token);
+            }
+
+            Output.WriteLine($"Peak managed memory growth with {stalledClients} stalled {responseSize / (1024 * 1024)} MiB responses: {peakGrowth / 1024} KiB.");
+            Assert.True(peakGrowth < 32L * 1024 * 1024, $"Memory grew by {peakGrowth} bytes.");
+            Assert.Equal("Hello, World!", await client.GetStringAsync(new Uri("/plaintext", UriKind.Relative), cts.Token));
+        }
+        finally
+        {
+            foreach (var connection in stalled)
+            {
+                connection.Dispose();
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- static-file security
+
+    [Theory]
+    [InlineData("/..\\appsettings.json")]
+    [InlineData("/css\\..\\..\\appsettings.json")]
+    [InlineData("/..%5c..%5cappsettings.json")]
+    [InlineData("/%5c..%5cappsettings.json")]
+    [InlineData("/%c0%ae%c0%ae/appsettings.json")]
+    [InlineData("/%c0%ae%c0%ae%c0%afappsettings.json")]
+    [InlineData("/%e0%80%ae%e0%80%ae/appsettings.json")]
+    [InlineData("/..%c0%afappsettings.json")]
+    [InlineData("/%252e%252e/appsettings.json")]
+    [InlineData("/%252e%252e%252fappsettings.json")]
+    [InlineData("/.%2e/appsettings.json")]
+    [InlineData("/%2e./appsettings.json")]
+    [InlineData("/css/..%2f..%2fappsettings.json")]
+    [InlineData("/..;/appsettings.json")]
+    [InlineData("/%u002e%u002e/appsettings.json")]
+    [InlineData("/index.html%00")]
+    [InlineData("/..%00/appsettings.json")]
+    [InlineData("/%00../appsettings.json")]
+    [InlineData("/etc/passwd")]
+    [InlineData("//etc/passwd")]
+    [InlineData("///etc/passwd")]
+    [InlineData("/%2fetc%2fpasswd")]
+    [InlineData("/%2Fetc/passwd")]
+    [InlineData("http://localhost/../appsettings.json")]
+    [InlineData("http://localhost/%2e%2e/appsettings.json")]
+    [InlineData("http://localhost//etc/passwd")]
+    [InlineData("file:///etc/passwd")]
+    [InlineData("/C:/Windows/win.ini")]
+    public async Task HostileRequestTargetsNeverServeAFileOutsideWwwroot(string target)
+    {
+        Assert.True(File.Exists(Path.Combine(TestPaths.ContentRoot, "appsettings.json")));
+        using var cts = Timeouts.Create();
+        using var connection = await RawHttpConnection.ConnectAsync(Server.EndPoint, cts.Token);
+        await connection.SendAsync(Encoding.UTF8.GetBytes($"GET {target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"), cts.Token);
+        var (received, _) = await connection.ReadToEndOrResetAsync(cts.Token);
+        var text = Encoding.UTF8.GetString(received);
+
+        Output.WriteLine($"{target} -> {text.Split('\r')[0]}");
+        Assert.True(text.Length == 0 || text.StartsWith("HTTP/1.1 400 ", StringComparison.Ordinal) || text.StartsWith("HTTP/1.1 404 ", StringComparison.Ordinal), text.Split('\r')[0]);
+        Assert.DoesNotContain(AppSettingsMarker, text, StringComparison.Ordinal);
+        Assert.DoesNotContain(PasswdMarker, text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task SymbolicLinksThatLeaveWwwrootAreNotFollowed()
+    {
+        using var site = SymlinkSite.Create();
+        using var cts = Timeouts.Create();
+        await using var factory = StartOwnServer(contentRoot: site.ContentRoot);
+        using var client = factory.CreateHttpClient();
+
+        foreach (var path in new[]
+        {
+            "/escape.txt", "/escape-absolute.txt", "/outside/secret.txt", "/outside/index.html", "/outside/", "/outside",
+            "/chain.txt", "/css/chain-step.txt", "/content-root-file.txt", "/up/appsettings-copy.json", "/loop.txt",
+            "/css/up/escape.txt", "/dangling.txt",
+        })
+        {
+            foreach (var method in new[] { HttpMethod.Get, HttpMethod.Head })
+            {
+                using var request = new HttpRequestMessage(method, path);
+                request.Headers.Range = path.EndsWith(".txt", StringComparison.Ordinal) ? new System.Net.Http.Headers.RangeHeaderValue(0, 5) : null;
+                using var response = await client.SendAsync(request, cts.Token);
+                var body = await response.Content.ReadAsStringAsync(cts.Token);
+                Output.WriteLine($"{method} {path} -> {(int)response.StatusCode}");
+                Assert.Equal(System.Net.HttpStatusCode.NotFound, response.StatusCode);
+                Assert.DoesNotContain(SecretMarker, body, StringComparison.Ordinal);
+            }
+        }
+
+        // Links that stay inside wwwroot are served.
+        Assert.Equal(TestPaths.ReadWebRootFile("index.html"), await client.GetByteArrayAsync(new Uri("/alias.html", UriKind.Relative), cts.Token));
+        Assert.Equal(TestPaths.ReadWebRootFile("css/site.css"), await client.GetByteArrayAsync(new Uri("/css/up/css/site.css", UriKind.Relative), cts.Token));
+        Assert.Equal(TestPaths.ReadWebRootFile("css/site.css"), await client.GetByteArrayAsync(new Uri("/styles/site.css", UriKind.Relative), cts.Token));
+        Assert.Equal(TestPaths.ReadWebRootFile("index.html"), await client.GetByteArrayAsync(new Uri("/", UriKind.Relative), cts.Token));
+        AssertConnectionsCameFromThisTransport(factory);
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    /// <summary>Sends <paramref name="payload"/> and reads whatever comes back until the server ends the connection.</summary>
+    private static async Task<GarbageOutcome> SendGarbageAsync(RawHttpConnection connection, byte[] payload, bool halfClose, CancellationToken cancellationToken)
+    {
+        var reply = connection.ReadToEndOrResetAsync(cancellationToken);
+        var sendFailed = false;
+        try
+        {
+            await connection.SendAsync(payload, cancellationToken);
+            if (halfClose)
+            {
+                connection.Socket.Shutdown(SocketShutdown.Send);
+            }
+        }
+        catch (SocketException)
+        {
+            // The server answered and closed before it had all of it (e.g. 431 after the first 32 KiB).
+            sendFailed = true;
+        }
+
+        var (received, reset) = await reply;
+        return new GarbageOutcome(received, reset, sendFailed);
+    }
+
+    /// <summary>What a garbage-sending client saw.</summary>
+    private sealed record GarbageOutcome(byte[] Response, bool Reset, bool SendFailed)
+    {
+        /// <summary>The status code of the HTTP/1.1 response, if one came.</summary>
+        public int? Status =>
+            Response.AsSpan().StartsWith("HTTP/1.1 "u8) && Response.Length >= 12 &&
+            int.TryParse(Response.AsSpan(9, 3), NumberStyles.None, CultureInfo.InvariantCulture, out var status)
+                ? status
+                : null;
+
+        /// <summary>
+        /// Whether the reply is an HTTP/2 GOAWAY frame: Kestrel's answer to the HTTP/2 preface on an endpoint that
+        /// speaks HTTP/1.1 without TLS (HTTP_1_1_REQUIRED).
+        /// </summary>
+        public bool IsHttp2GoAway => Response.Length >= 9 && Response[3] == 0x07 && Response[5..9].All(b => b == 0);
+
+        /// <summary>
+        /// The connection ended (the caller's read only returns then), and if anything came back it was one
+        /// error response (400, 408, 413, 414, 431 or 505) or an HTTP/2 GOAWAY, never a success.
+        /// </summary>
+        public bool IsAcceptable =>
+            Response.Length == 0 || Status is 400 or 408 or 413 or 414 or 431 or 505 || IsHttp2GoAway;
+
+        public override string ToString() =>
+            (Status is { } status ? $"status {status}" :
+             IsHttp2GoAway ? "HTTP/2 GOAWAY" :
+             Response.Length == 0 ? "no response" :
+             $"unparsable reply {Convert.ToHexString(Response.AsSpan(0, Math.Min(24, Response.Length)))}") +
+            (Reset ? ", then reset" : ", then closed") + (SendFailed ? " (before the whole payload was sent)" : string.Empty);
+    }
+
+    /// <summary>
+    /// A temporary content root: a copy of the site in <c>wwwroot</c>, plus symbolic links in and out of it,
+    /// and files outside it holding <see cref="SecretMarker"/>. Nothing is created in the repository.
+    /// </summary>
+    private sealed class SymlinkSite : IDisposable
+    {
+        private SymlinkSite(string root)
+        {
+            Root = root;
+        }
+
+        public string Root { get; }
+
+        public string ContentRoot => Path.Combine(Root, "site");
+
+        public static SymlinkSite Create()
+        {
+            var site = new SymlinkSite(Directory.CreateTempSubdirectory("webhost-symlinks-").FullName);
+            var outside = Directory.CreateDirectory(Path.Combine(site.Root, "outside")).FullName;
+            File.WriteAllText(Path.Combine(outside, "secret.txt"), SecretMarker + " secret.txt\n");
+            File.WriteAllText(Path.Combine(outside, "index.html"), "<html>" + SecretMarker + "</html>\n");
+
+            var contentRoot = Directory.CreateDirectory(site.ContentRoot).FullName;
+            File.WriteAllText(Path.Combine(contentRoot, "content-root-secret.txt"), SecretMarker + " in the content root, outside wwwroot\n");
+            File.WriteAllText(Path.Combine(contentRoot, "appsettings-copy.json"), "{ \"" + SecretMarker + "\": true }\n");
+
+            var webRoot = Path.Combine(contentRoot, "wwwroot");
+            CopyDirectory(TestPaths.WebRoot, webRoot);
+
+            // Out of wwwroot: relative, absolute, to a directory, through a chain, to the content root, a loop.
+            File.CreateSymbolicLink(Path.Combine(webRoot, "escape.txt"), "../../outside/secret.txt");
+            File.CreateSymbolicLink(Path.Combine(webRoot, "escape-absolute.txt"), Path.Combine(outside, "secret.txt"));
+            Directory.CreateSymbolicLink(Path.Combine(webRoot, "outside"), outside);
+            File.CreateSymbolicLink(Path.Combine(webRoot, "css", "chain-step.txt"), "../../../outside/secret.txt");
+            File.CreateSymbolicLink(Path.Combine(webRoot, "chain.txt"), "css/chain-step.txt");
+            File.CreateSymbolicLink(Path.Combine(webRoot, "content-root-file.txt"), "../content-root-secret.txt");
+            Directory.CreateSymbolicLink(Path.Combine(webRoot, "up"), "..");
+            File.CreateSymbolicLink(Path.Combine(webRoot, "loop.txt"), "loop.txt");
+            File.CreateSymbolicLink(Path.Combine(webRoot, "dangling.txt"), "../../outside/missing.txt");
+
+            // Inside wwwroot: a file alias, a directory alias, and a link to wwwroot itself (whose own
+            // escaping links stay refused through it: /css/up/escape.txt).
+            File.CreateSymbolicLink(Path.Combine(webRoot, "alias.html"), "index.html");
+            Directory.CreateSymbolicLink(Path.Combine(webRoot, "styles"), "css");
+            Directory.CreateSymbolicLink(Path.Combine(webRoot, "css", "up"), "..");
+            return site;
+        }
+
+        public void Dispose()
+        {
+            try
+            {
+                // Deletes the links, not what they point to.
+                Directory.Delete(Root, recursive: true);
+            }
+            catch (IOException)
+            {
+            }
+        }
+
+        private static void CopyDirectory(string source, string destination)
+        {
+            Directory.CreateDirectory(destination);
+            foreach (var file in Directory.GetFiles(source))
+            {
+                File.Copy(file, Path.Combine(destination, Path.GetFileName(file)));
+            }
+
+            foreach (var directory in Directory.GetDirectories(source))
+            {
+                CopyDirectory(directory, Path.Combine(destination, Path.GetFileName(directory)));
+            }
+        }
+    }
+}
