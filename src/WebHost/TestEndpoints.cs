@@ -47,6 +47,8 @@ public static class TestEndpoints
     /// <item><c>GET /test/slow?ms=</c>: sends the headers at once, waits <c>ms</c> milliseconds (default 1000), then sends the body.</item>
     /// <item><c>GET /test/connection</c>: the connection's id (<see cref="ConnectionInfo.Id"/>) as text, and in the
     /// <see cref="ConnectionIdHeader"/> header: tells which requests shared a connection.</item>
+    /// <item><c>GET /test/memory</c>: forces a full, compacting garbage collection, then answers
+    /// <c>{"heapBytes":n,"workingSetBytes":n}</c>: what is still reachable, for leak checks.</item>
     /// </list>
     /// </summary>
     /// <param name="endpoints">The route builder.</param>
@@ -62,6 +64,7 @@ public static class TestEndpoints
         group.MapMethods("/abort", [HttpMethods.Get, HttpMethods.Post], Abort);
         group.MapGet("/slow", Slow);
         group.MapGet("/connection", Connection);
+        group.MapGet("/memory", Memory);
         return endpoints;
     }
 
@@ -159,7 +162,10 @@ public static class TestEndpoints
             sent += chunk;
             if (result.IsCompleted || result.IsCanceled || context.RequestAborted.IsCancellationRequested)
             {
-                // The connection is gone; nobody is left to read the rest.
+                // The connection is gone; nobody is left to read the rest. Say so: the transport may have seen the
+                // reset before Kestrel has, and returning short of Content-Length on a connection Kestrel still
+                // thinks alive is an application error ("Content-Length mismatch").
+                context.Abort();
                 return;
             }
         }
@@ -171,6 +177,16 @@ public static class TestEndpoints
         context.Response.ContentType = "text/plain";
         context.Response.Headers[ConnectionIdHeader] = id;
         return context.Response.WriteAsync(id, context.RequestAborted);
+    }
+
+    private static Task Memory(HttpContext context)
+    {
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
+        GC.WaitForPendingFinalizers();
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
+        using var process = System.Diagnostics.Process.GetCurrentProcess();
+        var stats = new MemoryStats(GC.GetTotalMemory(forceFullCollection: false), process.WorkingSet64);
+        return context.Response.WriteAsJsonAsync(stats, BenchmarkJsonContext.Default.MemoryStats, cancellationToken: context.RequestAborted);
     }
 
     private static Task Abort(HttpContext context)

@@ -21,6 +21,8 @@ public sealed partial class WebHostProcess : IAsyncDisposable
     private readonly Process _process;
     private readonly ConcurrentQueue<string> _output = new();
     private readonly TaskCompletionSource<string> _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly ConcurrentQueue<string> _addresses = new();
 
     private WebHostProcess(Process process)
     {
@@ -43,11 +45,16 @@ public sealed partial class WebHostProcess : IAsyncDisposable
     /// <param name="workingDirectory">The child's current directory.</param>
     /// <param name="arguments">Command-line arguments after the dll.</param>
     /// <param name="environment">Environment variables to set.</param>
+    /// <param name="descriptorLimit">If set, the child's RLIMIT_NOFILE (<c>ulimit -n</c>, applied by a shell that then becomes dotnet).</param>
     /// <returns>The running child.</returns>
-    public static WebHostProcess Start(string workingDirectory, IEnumerable<string> arguments, IReadOnlyDictionary<string, string>? environment = null)
+    public static WebHostProcess Start(
+        string workingDirectory,
+        IEnumerable<string> arguments,
+        IReadOnlyDictionary<string, string>? environment = null,
+        int? descriptorLimit = null)
     {
         ArgumentNullException.ThrowIfNull(arguments);
-        var startInfo = new ProcessStartInfo(DotnetHost())
+        var startInfo = new ProcessStartInfo(descriptorLimit is null ? DotnetHost() : "/bin/sh")
         {
             WorkingDirectory = workingDirectory,
             RedirectStandardOutput = true,
@@ -55,6 +62,14 @@ public sealed partial class WebHostProcess : IAsyncDisposable
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
+        if (descriptorLimit is { } limit)
+        {
+            // The shell lowers the limit for itself, then execs dotnet in its place (same pid).
+            startInfo.ArgumentList.Add("-c");
+            startInfo.ArgumentList.Add(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"ulimit -n {limit} && exec \"$0\" \"$@\""));
+            startInfo.ArgumentList.Add(DotnetHost());
+        }
+
         startInfo.ArgumentList.Add(WebHostDll);
         foreach (var argument in arguments)
         {
@@ -75,8 +90,12 @@ public sealed partial class WebHostProcess : IAsyncDisposable
         var child = new WebHostProcess(process);
         process.OutputDataReceived += (_, e) => child.OnLine(e.Data, isError: false);
         process.ErrorDataReceived += (_, e) => child.OnLine(e.Data, isError: true);
-        process.Exited += (_, _) => child._listening.TrySetException(
-            new InvalidOperationException("The web host exited before listening." + Environment.NewLine + child.Output));
+        process.Exited += (_, _) =>
+        {
+            var error = new InvalidOperationException("The web host exited before it started." + Environment.NewLine + child.Output);
+            child._listening.TrySetException(error);
+            child._started.TrySetException(error);
+        };
         process.Start();
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
@@ -94,6 +113,20 @@ public sealed partial class WebHostProcess : IAsyncDisposable
     /// <returns>The first address the host listens on.</returns>
     public Task<string> WaitForListeningAddressAsync(CancellationToken cancellationToken) => _listening.Task.WaitAsync(cancellationToken);
 
+    /// <summary>Waits for the <c>Application started.</c> line: every endpoint listens.</summary>
+    /// <param name="cancellationToken">Bounds the wait.</param>
+    /// <returns>A task.</returns>
+    public Task WaitForStartedAsync(CancellationToken cancellationToken) => _started.Task.WaitAsync(cancellationToken);
+
+    /// <summary>Every address of a <c>Now listening on:</c> line so far, as written.</summary>
+    public IReadOnlyList<string> Addresses => [.. _addresses];
+
+    /// <summary>The first TCP address with <paramref name="scheme"/>, as an URI.</summary>
+    /// <param name="scheme"><c>http</c> or <c>https</c>.</param>
+    /// <returns>The address.</returns>
+    public Uri AddressFor(string scheme) =>
+        new(Addresses.First(a => a.StartsWith(scheme + "://", StringComparison.OrdinalIgnoreCase) && !a.Contains("://unix:", StringComparison.Ordinal)));
+
     /// <summary>
     /// Starts the host on <paramref name="transport"/> from the test output directory, listening on
     /// <paramref name="urls"/>, with the test endpoints on and logging at Warning and above (plus the lifetime
@@ -101,21 +134,30 @@ public sealed partial class WebHostProcess : IAsyncDisposable
     /// </summary>
     /// <param name="transport">The <c>Transport</c> setting.</param>
     /// <param name="cancellationToken">Bounds the start.</param>
-    /// <param name="urls">Where to listen.</param>
+    /// <param name="urls">Where to listen; <see langword="null"/> for none (endpoints given under <c>Kestrel:Endpoints</c>).</param>
     /// <param name="arguments">More command-line arguments.</param>
+    /// <param name="descriptorLimit">See <see cref="Start"/>.</param>
     /// <returns>The running host.</returns>
-    public static async Task<WebHostProcess> StartServerAsync(string transport, CancellationToken cancellationToken, string urls = "http://127.0.0.1:0", params string[] arguments)
+    public static async Task<WebHostProcess> StartServerAsync(
+        string transport,
+        CancellationToken cancellationToken,
+        string? urls = "http://127.0.0.1:0",
+        IEnumerable<string>? arguments = null,
+        int? descriptorLimit = null)
     {
         var host = Start(
             TestPaths.ContentRoot,
             [
-                "--urls", urls, "--Transport", transport, "--EnableTestEndpoints", "true",
+                .. urls is null ? Array.Empty<string>() : ["--urls", urls],
+                "--Transport", transport, "--EnableTestEndpoints", "true",
                 "--Logging:LogLevel:Default", "Warning", "--Logging:LogLevel:Microsoft.Hosting.Lifetime", "Information",
-                .. arguments,
-            ]);
+                "--Logging:Console:FormatterName", "simple",
+                .. arguments ?? [],
+            ],
+            descriptorLimit: descriptorLimit);
         try
         {
-            await host.WaitForListeningAddressAsync(cancellationToken);
+            await host.WaitForStartedAsync(cancellationToken);
             return host;
         }
         catch
@@ -128,9 +170,39 @@ public sealed partial class WebHostProcess : IAsyncDisposable
     /// <summary>Whether the child has exited.</summary>
     public bool HasExited => _process.HasExited;
 
+    /// <summary>The CPU time the child has used, user and system, in clock ticks (normally 100 a second).</summary>
+    /// <returns>The ticks.</returns>
+    public long CpuTicks()
+    {
+        var stat = File.ReadAllText($"/proc/{_process.Id}/stat");
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        return long.Parse(fields[11], System.Globalization.CultureInfo.InvariantCulture) + long.Parse(fields[12], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
     /// <summary>The number of descriptors the child has open (<c>/proc/&lt;pid&gt;/fd</c>).</summary>
     /// <returns>The count.</returns>
     public int FileDescriptorCount() => Directory.GetFiles($"/proc/{_process.Id}/fd").Length;
+
+    /// <summary>What the child's descriptors refer to (<c>socket:[inode]</c>, <c>anon_inode:[eventpoll]</c>, a path…), by descriptor number.</summary>
+    /// <returns>The targets.</returns>
+    public IReadOnlyDictionary<int, string> FileDescriptorTargets()
+    {
+        var targets = new SortedDictionary<int, string>();
+        foreach (var entry in Directory.GetFiles($"/proc/{_process.Id}/fd"))
+        {
+            try
+            {
+                targets[int.Parse(Path.GetFileName(entry), System.Globalization.CultureInfo.InvariantCulture)] =
+                    new FileInfo(entry).LinkTarget ?? "?";
+            }
+            catch (IOException)
+            {
+                // Closed between the listing and the read.
+            }
+        }
+
+        return targets;
+    }
 
     /// <summary>The child's resident memory now (<c>VmRSS</c>) and at its peak (<c>VmHWM</c>), in bytes.</summary>
     /// <returns>The two figures.</returns>
@@ -242,7 +314,13 @@ public sealed partial class WebHostProcess : IAsyncDisposable
         var match = ListeningLine().Match(line);
         if (match.Success)
         {
+            _addresses.Enqueue(match.Groups["address"].Value);
             _listening.TrySetResult(match.Groups["address"].Value);
+        }
+
+        if (line.Contains("Application started.", StringComparison.Ordinal))
+        {
+            _started.TrySetResult();
         }
     }
 }
