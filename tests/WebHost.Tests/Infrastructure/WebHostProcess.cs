@@ -183,6 +183,36 @@ public sealed partial class WebHostProcess : IAsyncDisposable
     /// <returns>The count.</returns>
     public int FileDescriptorCount() => Directory.GetFiles($"/proc/{_process.Id}/fd").Length;
 
+    /// <summary>
+    /// The child's descriptor count once it has stopped changing for a second, or has come down to
+    /// <paramref name="target"/>; at most 20 s of waiting.
+    /// </summary>
+    /// <param name="cancellationToken">Bounds the wait.</param>
+    /// <param name="target">A count to wait for instead of a steady one.</param>
+    /// <returns>The count.</returns>
+    public async Task<int> SettledFileDescriptorCountAsync(CancellationToken cancellationToken, int? target = null)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        var count = FileDescriptorCount();
+        var stableSince = DateTime.UtcNow;
+        while (DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(100, cancellationToken);
+            var now = FileDescriptorCount();
+            if (now != count)
+            {
+                count = now;
+                stableSince = DateTime.UtcNow;
+            }
+            else if ((target is { } t && count <= t) || (target is null && DateTime.UtcNow - stableSince > TimeSpan.FromSeconds(1)))
+            {
+                break;
+            }
+        }
+
+        return count;
+    }
+
     /// <summary>What the child's descriptors refer to (<c>socket:[inode]</c>, <c>anon_inode:[eventpoll]</c>, a path…), by descriptor number.</summary>
     /// <returns>The targets.</returns>
     public IReadOnlyDictionary<int, string> FileDescriptorTargets()

@@ -68,7 +68,7 @@ public sealed class ChurnTests(ITestOutputHelper output)
             Assert.Equal(0, warmUp.Failures);
             var heapBefore = await HeapBytesAsync(client, cts.Token);
             var rssBefore = host.Memory().Rss;
-            var descriptorsBefore = await SettledDescriptorCountAsync(host, cts.Token);
+            var descriptorsBefore = await host.SettledFileDescriptorCountAsync(cts.Token);
             var targetsBefore = host.FileDescriptorTargets();
 
             var stopwatch = Stopwatch.StartNew();
@@ -76,7 +76,7 @@ public sealed class ChurnTests(ITestOutputHelper output)
             stopwatch.Stop();
 
             // The server finishes closing on its own time; wait (bounded) for its descriptors to come back.
-            var descriptorsAfter = await SettledDescriptorCountAsync(host, cts.Token, target: descriptorsBefore);
+            var descriptorsAfter = await host.SettledFileDescriptorCountAsync(cts.Token, target: descriptorsBefore);
             var targetsAfter = host.FileDescriptorTargets();
             var heapAfter = await HeapBytesAsync(client, cts.Token);
             var (rssAfter, peakRss) = host.Memory();
@@ -193,33 +193,6 @@ public sealed class ChurnTests(ITestOutputHelper output)
         {
             throw new InvalidDataException(message);
         }
-    }
-
-    /// <summary>
-    /// The server's descriptor count once it stops changing (or has come down to <paramref name="target"/>),
-    /// waiting at most 20 s.
-    /// </summary>
-    private static async Task<int> SettledDescriptorCountAsync(WebHostProcess host, CancellationToken cancellationToken, int? target = null)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
-        var count = host.FileDescriptorCount();
-        var stableSince = DateTime.UtcNow;
-        while (DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(100, cancellationToken);
-            var now = host.FileDescriptorCount();
-            if (now != count)
-            {
-                count = now;
-                stableSince = DateTime.UtcNow;
-            }
-            else if ((target is { } t && count <= t) || (target is null && DateTime.UtcNow - stableSince > TimeSpan.FromSeconds(1)))
-            {
-                break;
-            }
-        }
-
-        return count;
     }
 
     private static async Task<long> HeapBytesAsync(HttpClient client, CancellationToken cancellationToken)
