@@ -1,0 +1,180 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace EpollTransport.WebHost.Tests.Infrastructure;
+
+/// <summary>
+/// A private nginx (the Debian package's binary) in the foreground, with its own prefix, configuration, pid
+/// file, logs and temporary directories in a temporary directory, listening on a free 127.0.0.1 port and
+/// proxying everything to an HTTP server on a Unix domain socket, with upstream keep-alive and request bodies
+/// streamed rather than spooled to disk. Disposing stops it
+/// and deletes the directory.
+/// </summary>
+public sealed class NginxProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly StringBuilder _stdout;
+    private readonly StringBuilder _stderr;
+
+    private NginxProcess(Process process, string directory, int port, StringBuilder stdout, StringBuilder stderr)
+    {
+        _process = process;
+        Directory = directory;
+        Port = port;
+        _stdout = stdout;
+        _stderr = stderr;
+    }
+
+    /// <summary>The prefix directory.</summary>
+    public string Directory { get; }
+
+    /// <summary>The port nginx listens on, on 127.0.0.1.</summary>
+    public int Port { get; }
+
+    /// <summary>The base address of the proxy.</summary>
+    public Uri BaseAddress => new($"http://127.0.0.1:{Port}/");
+
+    /// <summary>What nginx wrote: its output and its error log.</summary>
+    public string Output
+    {
+        get
+        {
+            var errorLog = Path.Combine(Directory, "error.log");
+            return ExternalTool.Snapshot(_stdout) + ExternalTool.Snapshot(_stderr) +
+                (File.Exists(errorLog) ? File.ReadAllText(errorLog) : string.Empty);
+        }
+    }
+
+    /// <summary>The configuration <see cref="StartAsync"/> writes.</summary>
+    /// <param name="directory">The prefix directory.</param>
+    /// <param name="port">The port to listen on.</param>
+    /// <param name="upstreamSocket">The Unix domain socket of the upstream server.</param>
+    /// <param name="upstreamKeepAlive">Idle upstream connections each worker keeps open.</param>
+    /// <returns>The nginx.conf text.</returns>
+    public static string Configuration(string directory, int port, string upstreamSocket, int upstreamKeepAlive) =>
+        string.Create(CultureInfo.InvariantCulture, $$"""
+        # A private nginx for a test: one process in the foreground, everything under {{directory}}.
+        daemon off;
+        master_process off;
+        worker_processes 1;
+        pid {{directory}}/nginx.pid;
+        error_log {{directory}}/error.log warn;
+
+        events {
+            worker_connections 512;
+        }
+
+        http {
+            access_log off;
+            client_body_temp_path {{directory}}/client_body;
+            proxy_temp_path {{directory}}/proxy;
+            fastcgi_temp_path {{directory}}/fastcgi;
+            uwsgi_temp_path {{directory}}/uwsgi;
+            scgi_temp_path {{directory}}/scgi;
+            client_max_body_size 64m;
+
+            upstream webhost {
+                server unix:{{upstreamSocket}};
+                keepalive {{upstreamKeepAlive}};
+            }
+
+            server {
+                listen 127.0.0.1:{{port}};
+
+                location / {
+                    proxy_pass http://webhost;
+                    proxy_http_version 1.1;
+                    proxy_set_header Connection "";
+                    proxy_set_header Host $host;
+                    proxy_set_header X-Forwarded-For $remote_addr;
+                    proxy_request_buffering off;
+                }
+            }
+        }
+        """);
+
+    /// <summary>Starts nginx and waits until it accepts connections.</summary>
+    /// <param name="upstreamSocket">The Unix domain socket of the upstream server.</param>
+    /// <param name="upstreamKeepAlive">Idle upstream connections to keep.</param>
+    /// <param name="cancellationToken">Bounds the start.</param>
+    /// <returns>The running nginx.</returns>
+    public static async Task<NginxProcess> StartAsync(string upstreamSocket, int upstreamKeepAlive, CancellationToken cancellationToken)
+    {
+        var nginx = ExternalTool.Find("nginx") ?? throw new InvalidOperationException("nginx is not installed.");
+        var directory = System.IO.Directory.CreateTempSubdirectory("webhost-nginx-").FullName;
+        var port = FreePort();
+        var configPath = Path.Combine(directory, "nginx.conf");
+        await File.WriteAllTextAsync(configPath, Configuration(directory, port, upstreamSocket, upstreamKeepAlive), cancellationToken);
+
+        // -e: the error log before the configuration is read (the default is under /var/log).
+        var process = ExternalTool.Start(nginx, ["-p", directory + "/", "-c", configPath, "-e", Path.Combine(directory, "error.log")], out var stdout, out var stderr);
+        var result = new NginxProcess(process, directory, port, stdout, stderr);
+        try
+        {
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
+            while (true)
+            {
+                if (process.HasExited)
+                {
+                    throw new InvalidOperationException($"nginx exited with {process.ExitCode}:{Environment.NewLine}{result.Output}");
+                }
+
+                try
+                {
+                    using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                    await probe.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port), cancellationToken);
+                    return result;
+                }
+                catch (SocketException) when (DateTime.UtcNow < deadline)
+                {
+                    await Task.Delay(50, cancellationToken);
+                }
+            }
+        }
+        catch
+        {
+            await result.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            if (!_process.HasExited)
+            {
+                _process.Kill(entireProcessTree: true);
+            }
+
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+            await _process.WaitForExitAsync(cts.Token);
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or OperationCanceledException)
+        {
+        }
+        finally
+        {
+            _process.Dispose();
+            try
+            {
+                System.IO.Directory.Delete(Directory, recursive: true);
+            }
+            catch (IOException)
+            {
+            }
+        }
+    }
+
+    private static int FreePort()
+    {
+        // Free now; nginx binds it a moment later (a tiny race, on loopback only).
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        return ((IPEndPoint)socket.LocalEndPoint!).Port;
+    }
+}
