@@ -11,6 +11,7 @@ namespace EpollTransport.WebHost.Tests.Reliability;
 /// prior knowledge) and h2load (many multiplexed HTTP/2 requests).
 /// </summary>
 /// <param name="output">The test output.</param>
+[Collection(LoadTests.Name)]
 public sealed partial class ExternalClientTests(ITestOutputHelper output)
 {
     [RequiresToolsTheory("curl")]

@@ -1,9 +1,10 @@
 namespace EpollTransport.WebHost.Tests.Reliability;
 
 /// <summary>
-/// The load tests (churn, backpressure, shutdown with many connections, descriptor exhaustion) run one at a
-/// time, after everything else and with nothing alongside: their figures (memory, descriptors, CPU time) are
-/// read from the server process and should be its own.
+/// The tests that put load on a host in its own process (churn, backpressure, shutdown with many connections,
+/// descriptor exhaustion, nginx, curl and h2load) run one at a time, after everything else and with nothing
+/// alongside: their figures (memory, descriptors, CPU time) are read from the server process and should be its
+/// own, and they would otherwise disturb the in-process tests that measure this process's memory.
 /// </summary>
 [CollectionDefinition(Name, DisableParallelization = true)]
 public sealed class LoadTests
