@@ -63,6 +63,7 @@ internal sealed partial class EpollConnection
                 if (result.Value > 0)
                 {
                     int read = (int)result.Value;
+                    _thread.Stats.BytesRead += read;
                     writer.Advance(read);
                     var flush = writer.FlushAsync();
                     if (!flush.IsCompleted)
@@ -123,6 +124,7 @@ internal sealed partial class EpollConnection
         if (error is Errno.ECONNRESET or Errno.EPIPE or Errno.ETIMEDOUT)
         {
             EpollTransportLog.ConnectionReset(_logger, ConnectionId, error);
+            CountReset();
             exception = new ConnectionResetException($"The connection was reset by the peer ({error}).", PosixResult.CreateException("read", error));
         }
         else
@@ -143,6 +145,7 @@ internal sealed partial class EpollConnection
     {
         _receiveState = ReceiveState.Paused;
         _pendingFlush = flush;
+        _thread.Stats.ReadPauses++;
         EpollTransportLog.ConnectionPause(_logger, ConnectionId);
         if (_levelTriggered)
         {

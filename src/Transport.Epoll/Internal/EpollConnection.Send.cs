@@ -52,6 +52,7 @@ internal sealed partial class EpollConnection : IValueTaskSource<bool>
                     var sent = Send(buffer);
                     if (sent.IsSuccess)
                     {
+                        Interlocked.Add(ref _thread.Stats.BytesWritten, sent.Value);
                         buffer = buffer.Slice(sent.Value);
                         continue;
                     }
@@ -150,6 +151,7 @@ internal sealed partial class EpollConnection : IValueTaskSource<bool>
         if (error is Errno.EPIPE or Errno.ECONNRESET or Errno.ETIMEDOUT)
         {
             EpollTransportLog.ConnectionReset(_logger, ConnectionId, error);
+            CountReset();
             exception = new ConnectionResetException($"The connection was reset by the peer ({error}).", PosixResult.CreateException("sendmsg", error));
         }
         else

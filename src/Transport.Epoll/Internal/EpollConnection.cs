@@ -57,6 +57,7 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
     private int _aborted;
     private int _connectionClosedFired;
     private int _directionsDone;
+    private int _resetCounted;
 
     public EpollConnection(
         FileDescriptor socket,
@@ -279,10 +280,20 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
 
         int fd = _socket.Number;
         _socket.Dispose();
+        Interlocked.Increment(ref _thread.Stats.ConnectionsClosed);
         _thread.Unregister(Token);
         EpollTransportLog.ConnectionClosed(_logger, ConnectionId, fd);
         _onClosed?.Invoke(this);
         _closed.TrySetResult();
+    }
+
+    /// <summary>Counts a reset once, however many of the two directions saw it.</summary>
+    private void CountReset()
+    {
+        if (Interlocked.Exchange(ref _resetCounted, 1) == 0)
+        {
+            Interlocked.Increment(ref _thread.Stats.ConnectionResets);
+        }
     }
 
     private sealed class DuplexPipe(PipeReader input, PipeWriter output) : IDuplexPipe

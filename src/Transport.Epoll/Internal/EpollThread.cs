@@ -84,6 +84,9 @@ internal sealed class EpollThread : IDisposable
         };
     }
 
+    /// <summary>Totals for the metrics: this thread's waits and events, its connections' I/O.</summary>
+    public EpollThreadStats Stats { get; } = new();
+
     /// <summary>The thread's number, as in its name <c>epoll-N</c>.</summary>
     public int Index { get; }
 
@@ -281,6 +284,8 @@ internal sealed class EpollThread : IDisposable
                     continue;
                 }
 
+                Stats.Waits++;
+                Stats.Events += result.Value;
                 Dispatch(events, (int)result.Value);
             }
         }
