@@ -94,10 +94,11 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
             useSynchronizationContext: false));
 
         // Output: the application writes and, when paused, resumes on the thread pool; the send loop
-        // reads inline on whichever thread flushed.
+        // runs on the epoll thread, after the current iteration's events, so that everything flushed
+        // meanwhile (pipelined responses, HTTP/2 frames) goes out in one sendmsg.
         _output = new Pipe(new PipeOptions(
             memoryPool,
-            readerScheduler: PipeScheduler.Inline,
+            readerScheduler: thread.Scheduler,
             writerScheduler: PipeScheduler.ThreadPool,
             pauseWriterThreshold: maxWrite,
             resumeWriterThreshold: maxWrite / 2,

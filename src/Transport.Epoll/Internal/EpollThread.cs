@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.IO.Pipelines;
 using EpollTransport.Interop;
 using Microsoft.Extensions.Logging;
 
@@ -51,6 +52,8 @@ internal sealed class EpollThread : IDisposable
     private readonly Stack<int> _freeSlots = new();
 
     private readonly List<ScheduledItem> _timers = []; // touched by the epoll thread only
+    private List<WorkItem> _deferred = [];              // touched by the epoll thread only
+    private List<WorkItem> _deferredRunning = [];
 
     private IEpollHandler?[] _slots = new IEpollHandler?[256];
     private int _slotsUsed;
@@ -63,6 +66,7 @@ internal sealed class EpollThread : IDisposable
     {
         Index = index;
         _logger = logger;
+        Scheduler = new ThreadScheduler(this);
 
         Epoll.Create(out _epoll).ThrowIfError("epoll_create1");
         try
@@ -83,6 +87,13 @@ internal sealed class EpollThread : IDisposable
             IsBackground = true,
         };
     }
+
+    /// <summary>
+    /// A <see cref="PipeScheduler"/> that runs callbacks on this thread: scheduled from the thread itself,
+    /// they run once the current iteration's events have been dispatched; from any other thread, they
+    /// are posted. Used for the send loops, so that every flush of one iteration goes out in one write.
+    /// </summary>
+    public PipeScheduler Scheduler { get; }
 
     /// <summary>Totals for the metrics: this thread's waits and events, its connections' I/O.</summary>
     public EpollThreadStats Stats { get; } = new();
@@ -262,6 +273,7 @@ internal sealed class EpollThread : IDisposable
             {
                 RunPostedWork();
                 RunDueTimers();
+                RunDeferredWork();
                 if (_stopRequested)
                 {
                     break;
@@ -345,6 +357,28 @@ internal sealed class EpollThread : IDisposable
         }
     }
 
+    /// <summary>Runs work deferred during this iteration, and what that work defers in turn.</summary>
+    private void RunDeferredWork()
+    {
+        while (_deferred.Count > 0)
+        {
+            (_deferred, _deferredRunning) = (_deferredRunning, _deferred);
+            foreach (var item in _deferredRunning)
+            {
+                try
+                {
+                    item.Action(item.State);
+                }
+                catch (Exception ex)
+                {
+                    EpollTransportLog.EpollThreadError(_logger, Index, ex);
+                }
+            }
+
+            _deferredRunning.Clear();
+        }
+    }
+
     private void RunDueTimers()
     {
         if (_timers.Count == 0)
@@ -394,4 +428,19 @@ internal sealed class EpollThread : IDisposable
     private readonly record struct WorkItem(Action<object?> Action, object? State);
 
     private readonly record struct ScheduledItem(long Due, Action<object?> Action, object? State);
+
+    private sealed class ThreadScheduler(EpollThread thread) : PipeScheduler
+    {
+        public override void Schedule(Action<object?> action, object? state)
+        {
+            if (thread.IsCurrentThread)
+            {
+                thread._deferred.Add(new WorkItem(action, state));
+            }
+            else
+            {
+                thread.Post(action, state);
+            }
+        }
+    }
 }
