@@ -116,7 +116,7 @@ trap 'exit 143' TERM HUP
 
 export BENCH_PGID_FILE="$PGID_FILE"
 export BENCH_COMMAND="bench/run.sh${args[*]:+ ${args[*]}}"
-export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 PYTHONDONTWRITEBYTECODE=1
 "$PYTHON" "$BENCH_DIR/bench.py" "${args[@]}" &
 PY_PID=$!
 set +e
