@@ -607,7 +607,7 @@ def parse_h2load(stdout, log_file):
         latency_samples=len(durations))
 
 
-def run_load(scenario, server, duration, client_cpus, tmp, measure=True):
+def run_load(scenario, server, duration, client_cpus, tmp):
     """Runs the load generator once. Returns the run record (numbers, command, CPU, RSS, errors)."""
     cmd, log_file = load_command(scenario, server, duration, client_cpus, tmp)
     rec = dict(server=server.key, scenario=scenario, command=cmdline(cmd))
@@ -1026,6 +1026,10 @@ def parse_args(argv):
     return args
 
 
+def _cores(cpus):
+    return ("core " if len(cpus) == 1 else "cores ") + cpu_spec(cpus)
+
+
 def cpu_spec(cpus):
     return ",".join(str(c) for c in cpus)
 
@@ -1077,8 +1081,7 @@ def main(argv):
                                note="repository wwwroot/ plus generated bench/1k.txt and bench/1m.bin, one copy served by all servers")
 
         modes = [dict(key=f"{len(args.server_cpu_list)}core",
-                      label=f"server on {len(args.server_cpu_list)} core(s) ({cpu_spec(args.server_cpu_list)}), "
-                            f"load generator on {cpu_spec(args.client_cpu_list)}",
+                      label=f"server on {_cores(args.server_cpu_list)}, load generator on {_cores(args.client_cpu_list)}",
                       server_cpus=cpu_spec(args.server_cpu_list), client_cpus=cpu_spec(args.client_cpu_list),
                       scenarios=args.scenarios.split(","))]
         scaling = [s for s in args.scaling_scenarios.split(",") if s]
@@ -1092,9 +1095,13 @@ def main(argv):
             f"{args.rounds} round(s) x {args.duration} s, {args.warmup} s warm-up")
         for mode in modes:
             log(f"=== mode {mode['key']}: {mode['label']}")
+            # The harness itself (RSS sampling, h2load log sorting) stays off the server's cores when it can.
+            os.sched_setaffinity(0, parse_cpus(mode["client_cpus"]))
             run_mode(mode, mode["scenarios"], servers, args, results)
         if args.idle_connections:
+            os.sched_setaffinity(0, parse_cpus(modes[0]["client_cpus"]))
             run_idle(servers, args, results)
+        os.sched_setaffinity(0, args.all_cpus)
 
         summarize(results)
         meta["machine"]["loadavg_end"] = open("/proc/loadavg").read().split()[:3]

@@ -55,8 +55,10 @@ def _short(v):
         return f"{v / 1e3:.0f}k"
     if v >= 1e3:
         return f"{v / 1e3:.1f}k"
-    if v >= 10:
+    if v >= 100:
         return f"{v:.0f}"
+    if v >= 10:
+        return f"{v:.1f}"
     if v >= 1:
         return f"{v:.2f}"
     return f"{v:.3f}"
