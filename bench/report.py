@@ -107,15 +107,17 @@ def markdown(results, svg_rel=None):
             continue
         w(f"## {mode['label'][0].upper()}{mode['label'][1:]}")
         w("")
-        w("| Scenario | Server | Requests/s | p50 latency | p99 latency | Server CPU s / 100k req | Server cores busy | Peak RSS MiB | Errors |")
-        w("|---|---|---:|---:|---:|---:|---:|---:|---|")
+        w("| Scenario | Server | Requests/s | Spread | p50 latency | p99 latency | Server CPU s / 100k req | Server cores busy | Peak RSS MiB | Errors |")
+        w("|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
         for s in rows:
             util = "n/a" if s["server_core_util"] is None else f"{100 * s['server_core_util']:.0f} %"
-            w(f"| {_scenario_title(results, s['scenario'])} | {LABELS[s['server']]} | {_num(s['rps'])} | "
+            spread = "n/a" if not s.get("rps") or s.get("rps_max") is None else \
+                f"{100 * (s['rps_max'] - s['rps_min']) / s['rps']:.0f} %"
+            w(f"| {_scenario_title(results, s['scenario'])} | {LABELS[s['server']]} | {_num(s['rps'])} | {spread} | "
               f"{_num(s['p50_ms'], 2, ' ms')} | {_num(s['p99_ms'], 2, ' ms')} | {_num(s['cpu_per_100k_s'], 3)} | "
               f"{util} | {_mib(s['rss_peak_kb'])} | {_errors(s)} |")
         w("")
-        w("*Server cores busy* is the server's CPU time over the run's wall time and its cores: well below 100 % "
+        w("*Spread* is (max − min) / median of the rounds' requests/s. *Server cores busy* is the server's CPU time over the run's wall time and its cores: well below 100 % "
           "means the server was not the bottleneck (the load generator or the machine was), so compare CPU per "
           "request there rather than requests/s.")
         w("")
@@ -220,8 +222,9 @@ def markdown(results, svg_rel=None):
       "read before and after each measured run, divided by the requests completed, × 100,000.")
     w("- **Memory.** Peak RSS = `VmHWM` (nginx: summed over master and workers) at the end of the scenario, i.e. the "
       "peak of a fresh server over warm-up and all rounds; a 200 ms VmRSS sampling maximum is in the JSON too.")
-    w(f"- **Priority.** The harness, servers and load generators run at niceness {st.get('nice', 0)} "
-      f"(`--nice`), so that background work on a shared machine disturbs them less.")
+    if st.get("nice"):
+        w(f"- **Priority.** The harness, servers and load generators ran at niceness {st['nice']} (`--nice`, "
+          f"applied to their scheduler autogroups too) so that background work disturbed them less.")
     w("- **Noise.** The JSON records per run the CPU the rest of the machine used meanwhile (`other_cpu_s`, "
       "tick-based: machine user+system minus server, load generator and harness) and hypervisor steal.")
     w(f"- **Raw data.** `bench/results/latest.json` has every run's numbers, the exact commands and the load "

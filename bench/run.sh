@@ -109,6 +109,12 @@ cleanup() {
         done <"$PGID_FILE"
         rm -f "$PGID_FILE"
     fi
+    # The harness's temporary directory, if it could not remove it itself.
+    if [[ -f "$PGID_FILE.tmpdir" ]]; then
+        read -r dir <"$PGID_FILE.tmpdir" || true
+        [[ "$dir" == */epoll-bench-* && -d "$dir" ]] && rm -rf -- "$dir"
+        rm -f "$PGID_FILE.tmpdir"
+    fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT
