@@ -50,6 +50,14 @@ public sealed class EpollTransportOptions
     /// </summary>
     public bool NoDelay { get; set; } = true;
 
+    /// <summary>
+    /// Whether Kestrel and the application run inline on the epoll thread when data arrives, instead
+    /// of on the thread pool. This removes a thread hop per read, but any blocking or long-running work
+    /// in the application then stalls every connection on that epoll thread. Measure before enabling.
+    /// Defaults to <see langword="false"/>.
+    /// </summary>
+    public bool UnsafePreferInlineScheduling { get; set; }
+
     internal void Validate()
     {
         if (ThreadCount < 1)

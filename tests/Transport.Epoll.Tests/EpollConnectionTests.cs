@@ -29,11 +29,23 @@ public class EpollConnectionTests
         Assert.Equal("pong"u8.ToArray(), await TransportHarness.ReceiveExactlyAsync(client, 4));
     }
 
-    [Theory]
-    [MemberData(nameof(Modes))]
-    public async Task LargeTransfersArriveByteForByteInBothDirections(EpollTriggerMode mode)
+    public static TheoryData<EpollTriggerMode, bool> ModesAndScheduling => new()
     {
-        await using var harness = new TransportHarness(o => o.TriggerMode = mode);
+        { EpollTriggerMode.Edge, false },
+        { EpollTriggerMode.Level, false },
+        { EpollTriggerMode.Edge, true },
+        { EpollTriggerMode.Level, true },
+    };
+
+    [Theory]
+    [MemberData(nameof(ModesAndScheduling))]
+    public async Task LargeTransfersArriveByteForByteInBothDirections(EpollTriggerMode mode, bool inline)
+    {
+        await using var harness = new TransportHarness(o =>
+        {
+            o.TriggerMode = mode;
+            o.UnsafePreferInlineScheduling = inline;
+        });
         var listener = await harness.BindAsync();
         var (client, server) = await harness.ConnectAsync(listener);
         var upload = TransportHarness.Pattern(8 * 1024 * 1024, seed: 1);
@@ -343,6 +355,25 @@ public class EpollConnectionTests
         {
             Assert.True(chunk.AsSpan().SequenceEqual(received.AsSpan(i * chunk.Length, chunk.Length)), $"chunk {i} differs");
         }
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task ApplicationContinuationsRunWhereTheOptionSays(bool inline)
+    {
+        await using var harness = new TransportHarness(o => o.UnsafePreferInlineScheduling = inline);
+        var listener = await harness.BindAsync();
+        var (client, server) = await harness.ConnectAsync(listener);
+
+        var pending = server.Transport.Input.ReadAsync();
+        Assert.False(pending.IsCompleted);
+        var reading = pending.AsTask().ContinueWith(_ => Thread.CurrentThread.Name, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+
+        await client.SendAsync("x"u8.ToArray());
+        string? threadName = await reading.WaitAsync(TransportHarness.Timeout);
+
+        Assert.Equal(inline, threadName?.StartsWith("epoll-", StringComparison.Ordinal) ?? false);
     }
 
     [Fact]

@@ -258,6 +258,7 @@ public class EpollTransportFactoryTests
         Assert.Equal(1024 * 1024, options.MaxReadBufferSize);
         Assert.Equal(64 * 1024, options.MaxWriteBufferSize);
         Assert.True(options.NoDelay);
+        Assert.False(options.UnsafePreferInlineScheduling);
     }
 
     private static EpollThreadState WaitUntilIdle(EpollThread thread)

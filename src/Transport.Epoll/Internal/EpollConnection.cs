@@ -82,10 +82,10 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
         long maxWrite = options.MaxWriteBufferSize ?? 0;
 
         // Input: the epoll thread writes (its flush continuation is inline: it only posts a resume);
-        // the application reads on the thread pool.
+        // the application reads on the thread pool, or inline on the epoll thread if asked to.
         _input = new Pipe(new PipeOptions(
             memoryPool,
-            readerScheduler: PipeScheduler.ThreadPool,
+            readerScheduler: options.UnsafePreferInlineScheduling ? PipeScheduler.Inline : PipeScheduler.ThreadPool,
             writerScheduler: PipeScheduler.Inline,
             pauseWriterThreshold: maxRead,
             resumeWriterThreshold: maxRead / 2,

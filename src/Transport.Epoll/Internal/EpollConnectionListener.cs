@@ -35,7 +35,6 @@ internal sealed class EpollConnectionListener : IConnectionListener, IEpollHandl
         new UnboundedChannelOptions { SingleReader = true, SingleWriter = false, AllowSynchronousContinuations = false });
     private readonly ConcurrentDictionary<EpollConnection, byte> _connections = new();
     private readonly Action<EpollConnection> _onConnectionClosed;
-    private readonly Timer _backoffTimer;
 
     private int _backoffMilliseconds;
     private bool _backingOff;
@@ -63,7 +62,6 @@ internal sealed class EpollConnectionListener : IConnectionListener, IEpollHandl
         _unixSocketPath = unixSocketPath;
         _acceptEvents = options.TriggerMode == EpollTriggerMode.Edge ? Epoll.EPOLLIN | Epoll.EPOLLET : Epoll.EPOLLIN;
         _onConnectionClosed = connection => _connections.TryRemove(connection, out _);
-        _backoffTimer = new Timer(static state => ((EpollConnectionListener)state!).OnBackoffElapsed(), this, Timeout.Infinite, Timeout.Infinite);
     }
 
     public EndPoint EndPoint { get; }
@@ -109,7 +107,6 @@ internal sealed class EpollConnectionListener : IConnectionListener, IEpollHandl
         if (!_unbound)
         {
             _unbound = true;
-            _backoffTimer.Change(Timeout.Infinite, Timeout.Infinite);
 
             // Closing removes the socket from epoll; a late event for its token is dropped.
             _socket.Dispose();
@@ -130,7 +127,6 @@ internal sealed class EpollConnectionListener : IConnectionListener, IEpollHandl
         }
 
         await UnbindAsync().ConfigureAwait(false);
-        await _backoffTimer.DisposeAsync().ConfigureAwait(false);
 
         // Whatever Kestrel has not closed by now is aborted, including connections it never picked up.
         while (_accepted.Reader.TryRead(out var queued))
@@ -251,11 +247,9 @@ internal sealed class EpollConnectionListener : IConnectionListener, IEpollHandl
             _suppressedWarnings++;
         }
 
-        _backoffTimer.Change(_backoffMilliseconds, Timeout.Infinite);
+        // Timed by the epoll thread itself: starting a timer thread needs resources we are out of.
+        _acceptThread.Schedule(_backoffMilliseconds, static state => ((EpollConnectionListener)state!).ResumeAccepting(), this);
     }
-
-    private void OnBackoffElapsed()
-        => _acceptThread.Post(static state => ((EpollConnectionListener)state!).ResumeAccepting(), this);
 
     private void ResumeAccepting()
     {

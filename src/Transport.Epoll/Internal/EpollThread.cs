@@ -50,6 +50,8 @@ internal sealed class EpollThread : IDisposable
     private readonly Lock _slotLock = new();
     private readonly Stack<int> _freeSlots = new();
 
+    private readonly List<ScheduledItem> _timers = []; // touched by the epoll thread only
+
     private IEpollHandler?[] _slots = new IEpollHandler?[256];
     private int _slotsUsed;
     private uint _generation;
@@ -180,6 +182,17 @@ internal sealed class EpollThread : IDisposable
         }
     }
 
+    /// <summary>
+    /// Runs <paramref name="action"/> on this thread once <paramref name="delayMilliseconds"/> have passed.
+    /// Call it on this thread only. The delay bounds the next <c>epoll_wait</c>, so no timer thread is
+    /// needed: that matters when the process is out of descriptors and cannot start one.
+    /// </summary>
+    public void Schedule(int delayMilliseconds, Action<object?> action, object? state)
+    {
+        Debug.Assert(IsCurrentThread, "Schedule must be called on the epoll thread.");
+        _timers.Add(new ScheduledItem(Environment.TickCount64 + delayMilliseconds, action, state));
+    }
+
     /// <summary>Asks the loop to end and waits for it.</summary>
     public void Stop(TimeSpan timeout)
     {
@@ -245,6 +258,7 @@ internal sealed class EpollThread : IDisposable
             while (true)
             {
                 RunPostedWork();
+                RunDueTimers();
                 if (_stopRequested)
                 {
                     break;
@@ -252,7 +266,7 @@ internal sealed class EpollThread : IDisposable
 
                 // Announce the block first, then look at the queue one last time (see the essay above).
                 Interlocked.Exchange(ref _state, (int)EpollThreadState.Blocked);
-                int timeout = _work.IsEmpty && !_stopRequested ? -1 : 0;
+                int timeout = _work.IsEmpty && !_stopRequested ? MillisecondsUntilNextTimer() : 0;
                 var result = Epoll.Wait(_epoll, events, timeout);
                 Volatile.Write(ref _state, (int)EpollThreadState.Running);
 
@@ -326,6 +340,53 @@ internal sealed class EpollThread : IDisposable
         }
     }
 
+    private void RunDueTimers()
+    {
+        if (_timers.Count == 0)
+        {
+            return;
+        }
+
+        long now = Environment.TickCount64;
+        for (int i = _timers.Count - 1; i >= 0; i--)
+        {
+            var timer = _timers[i];
+            if (timer.Due > now)
+            {
+                continue;
+            }
+
+            _timers.RemoveAt(i);
+            try
+            {
+                timer.Action(timer.State);
+            }
+            catch (Exception ex)
+            {
+                EpollTransportLog.EpollThreadError(_logger, Index, ex);
+            }
+        }
+    }
+
+    /// <summary>The epoll_wait timeout: -1 (forever) with no timer pending.</summary>
+    private int MillisecondsUntilNextTimer()
+    {
+        if (_timers.Count == 0)
+        {
+            return -1;
+        }
+
+        long next = long.MaxValue;
+        foreach (var timer in _timers)
+        {
+            next = Math.Min(next, timer.Due);
+        }
+
+        return (int)Math.Clamp(next - Environment.TickCount64, 0, int.MaxValue);
+    }
+
     [DebuggerDisplay("{Action.Method.Name}")]
     private readonly record struct WorkItem(Action<object?> Action, object? State);
+
+    private readonly record struct ScheduledItem(long Due, Action<object?> Action, object? State);
 }

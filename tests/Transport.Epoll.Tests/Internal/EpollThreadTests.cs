@@ -169,6 +169,26 @@ public sealed class EpollThreadTests : IDisposable
     }
 
     [Fact]
+    public async Task ScheduledWorkRunsAfterItsDelayOnTheEpollThread()
+    {
+        var ran = new TaskCompletionSource<string?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        long scheduledAt = 0;
+        long ranAt = 0;
+        _thread.Post(_ =>
+        {
+            scheduledAt = Environment.TickCount64;
+            _thread.Schedule(100, __ =>
+            {
+                ranAt = Environment.TickCount64;
+                ran.SetResult(Thread.CurrentThread.Name);
+            }, null);
+        }, null);
+
+        Assert.Equal("epoll-7", await ran.Task.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.True(ranAt - scheduledAt >= 100, "a scheduled item ran before its delay");
+    }
+
+    [Fact]
     public void WorkPostedAfterStopStillRuns()
     {
         using var thread = new EpollThread(10, _logs.CreateLogger("test"));
