@@ -16,7 +16,7 @@ TransportSelection.Apply(builder, transport);
 var app = builder.Build();
 
 // Missing files (and any other empty 404) get the site's HTML 404 page, with the status kept at 404.
-app.UseStatusCodePagesWithReExecute("/404.html");
+app.UseNotFoundPage(app.Environment.WebRootFileProvider);
 app.UseDefaultFiles();
 app.UseStaticFiles();
 

@@ -63,7 +63,14 @@ public static class TestEndpoints
             response.ContentLength = length;
         }
 
-        await context.Request.BodyReader.CopyToAsync(response.BodyWriter, context.RequestAborted);
+        try
+        {
+            await context.Request.BodyReader.CopyToAsync(response.BodyWriter);
+        }
+        catch (Exception ex) when (ex is IOException or OperationCanceledException)
+        {
+            AbortAfterBrokenBody(context);
+        }
     }
 
     private static async Task Sha256(HttpContext context)
@@ -71,20 +78,28 @@ public static class TestEndpoints
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         var reader = context.Request.BodyReader;
         long length = 0;
-        while (true)
+        try
         {
-            var result = await reader.ReadAsync(context.RequestAborted);
-            foreach (var segment in result.Buffer)
+            while (true)
             {
-                hash.AppendData(segment.Span);
-                length += segment.Length;
-            }
+                var result = await reader.ReadAsync();
+                foreach (var segment in result.Buffer)
+                {
+                    hash.AppendData(segment.Span);
+                    length += segment.Length;
+                }
 
-            reader.AdvanceTo(result.Buffer.End);
-            if (result.IsCompleted || result.IsCanceled)
-            {
-                break;
+                reader.AdvanceTo(result.Buffer.End);
+                if (result.IsCompleted || result.IsCanceled)
+                {
+                    break;
+                }
             }
+        }
+        catch (Exception ex) when (ex is IOException or OperationCanceledException)
+        {
+            AbortAfterBrokenBody(context);
+            return;
         }
 
         var digest = new BodyDigest(length, Convert.ToHexStringLower(hash.GetHashAndReset()));
@@ -155,6 +170,14 @@ public static class TestEndpoints
 
         await response.WriteAsync(string.Create(CultureInfo.InvariantCulture, $"Waited {milliseconds} ms.\n"), context.RequestAborted);
     }
+
+    /// <summary>
+    /// Reading the request body failed: the client reset the connection, closed it early or sent a malformed
+    /// body. Nothing useful can be answered and the connection cannot carry another request, so abort it
+    /// rather than let Kestrel try to drain the rest of a body that will never come. (Body reads take no
+    /// RequestAborted token for the same reason: Kestrel's body reader already fails when the client goes.)
+    /// </summary>
+    private static void AbortAfterBrokenBody(HttpContext context) => context.Abort();
 
     private static byte[] CreatePatternBlock()
     {

@@ -1,0 +1,80 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging;
+
+namespace EpollTransport.WebHost.Tests.Infrastructure;
+
+/// <summary>One captured log entry.</summary>
+/// <param name="Sequence">Its position in the sink.</param>
+/// <param name="Category">The logger category.</param>
+/// <param name="Level">The level.</param>
+/// <param name="EventId">The event id.</param>
+/// <param name="Message">The formatted message.</param>
+/// <param name="Exception">The exception, if any.</param>
+public sealed record LogEntry(long Sequence, string Category, LogLevel Level, EventId EventId, string Message, Exception? Exception)
+{
+    /// <inheritdoc />
+    public override string ToString() =>
+        $"{Level} {Category}[{EventId.Id}]: {Message}{(Exception is null ? string.Empty : Environment.NewLine + Exception)}";
+}
+
+/// <summary>Collects every log entry of a test server, at every level.</summary>
+public sealed class LogSink
+{
+    private readonly ConcurrentQueue<LogEntry> _entries = new();
+    private long _sequence;
+
+    /// <summary>The sequence number the next entry will get; pass it to <see cref="Since"/>.</summary>
+    public long Mark => Interlocked.Read(ref _sequence);
+
+    /// <summary>Every entry so far.</summary>
+    public IReadOnlyList<LogEntry> All => [.. _entries];
+
+    /// <summary>Entries logged since <paramref name="mark"/>.</summary>
+    /// <param name="mark">A value of <see cref="Mark"/>.</param>
+    /// <returns>The entries, oldest first.</returns>
+    public IReadOnlyList<LogEntry> Since(long mark) => [.. _entries.Where(e => e.Sequence >= mark).OrderBy(e => e.Sequence)];
+
+    /// <summary>Whether <paramref name="category"/> belongs to a transport or to Kestrel.</summary>
+    /// <param name="category">A logger category.</param>
+    /// <returns><see langword="true"/> for <c>EpollTransport</c>, <c>EpollTransport.*</c> and <c>Microsoft.AspNetCore.Server.Kestrel*</c>.</returns>
+    public static bool IsTransportOrKestrel(string category) =>
+        category == "EpollTransport" ||
+        category.StartsWith("EpollTransport.", StringComparison.Ordinal) ||
+        category.StartsWith("Microsoft.AspNetCore.Server.Kestrel", StringComparison.Ordinal);
+
+    internal void Add(string category, LogLevel level, EventId eventId, string message, Exception? exception)
+    {
+        var sequence = Interlocked.Increment(ref _sequence) - 1;
+        _entries.Enqueue(new LogEntry(sequence, category, level, eventId, message, exception));
+    }
+}
+
+/// <summary>An <see cref="ILoggerProvider"/> writing into a <see cref="LogSink"/>.</summary>
+/// <param name="sink">Where entries go.</param>
+[ProviderAlias("Capture")]
+public sealed class CapturingLoggerProvider(LogSink sink) : ILoggerProvider
+{
+    /// <inheritdoc />
+    public ILogger CreateLogger(string categoryName) => new CapturingLogger(sink, categoryName);
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+    }
+
+    private sealed class CapturingLogger(LogSink sink, string category) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => logLevel != LogLevel.None;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (IsEnabled(logLevel))
+            {
+                sink.Add(category, logLevel, eventId, formatter(state, exception), exception);
+            }
+        }
+    }
+}

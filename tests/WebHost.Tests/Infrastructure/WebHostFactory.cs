@@ -1,0 +1,125 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace EpollTransport.WebHost.Tests.Infrastructure;
+
+/// <summary>
+/// Runs the web host's real <c>Program</c> on real Kestrel (.NET 10's <see cref="WebApplicationFactory{TEntryPoint}.UseKestrel()"/>)
+/// with the transport chosen through configuration, exactly as a user would choose it, and with the
+/// test endpoints on. Captures the logs and the connections.
+/// </summary>
+public sealed class WebHostFactory : WebApplicationFactory<Program>
+{
+    private readonly string _transport;
+    private readonly string _urls;
+    private readonly IReadOnlyDictionary<string, string?> _settings;
+    private IHost? _host;
+
+    /// <summary>Creates the factory; the server starts on <see cref="WebApplicationFactory{TEntryPoint}.StartServer"/>.</summary>
+    /// <param name="transport">The value of the <c>Transport</c> setting, e.g. <c>Epoll</c>.</param>
+    /// <param name="urls">
+    /// The <c>urls</c> to listen on; <see langword="null"/> listens on <c>http://127.0.0.1:0</c> (a dynamic port).
+    /// </param>
+    /// <param name="settings">More configuration settings.</param>
+    public WebHostFactory(string transport, string? urls = null, IReadOnlyDictionary<string, string?>? settings = null)
+    {
+        _transport = transport;
+
+        // Not UseKestrel(0): with a minimal-hosting Program the app starts the host on its own thread
+        // right after Build(), and UseKestrel(port) rewrites the server addresses after Build() — a race
+        // that sometimes fails with "Addresses cannot be modified after the server has started". The
+        // address is passed as the ordinary urls setting instead, before the app is built.
+        _urls = urls ?? "http://127.0.0.1:0";
+        _settings = settings ?? new Dictionary<string, string?>();
+        UseKestrel();
+    }
+
+    /// <summary>Every log entry the server wrote, at every level.</summary>
+    public LogSink Logs { get; } = new();
+
+    /// <summary>The connections Kestrel dispatched.</summary>
+    public ConnectionTracker Connections { get; } = new();
+
+    /// <summary>The running host (after <see cref="WebApplicationFactory{TEntryPoint}.StartServer"/>).</summary>
+    public IHost Host => _host ?? throw new InvalidOperationException("The server has not started.");
+
+    /// <summary>The addresses Kestrel listens on, with the real ports.</summary>
+    public IReadOnlyList<string> Addresses =>
+        [.. Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses];
+
+    /// <summary>The first address as a URI (e.g. <c>http://127.0.0.1:40123/</c>).</summary>
+    public Uri BaseAddress => new(Addresses[0]);
+
+    /// <summary>The first TCP address as an end point for raw sockets.</summary>
+    public IPEndPoint EndPoint
+    {
+        get
+        {
+            var uri = BaseAddress;
+            return new IPEndPoint(IPAddress.Parse(uri.Host.Trim('[', ']')), uri.Port);
+        }
+    }
+
+    /// <summary>An <see cref="HttpClient"/> for <see cref="BaseAddress"/>, bounded by <see cref="Timeouts.Default"/>.</summary>
+    /// <returns>A new client; dispose it.</returns>
+    public HttpClient CreateHttpClient() => new(new SocketsHttpHandler { AllowAutoRedirect = false, UseCookies = false })
+    {
+        BaseAddress = BaseAddress,
+        Timeout = Timeouts.Default,
+    };
+
+    /// <summary>Starts the server and returns it.</summary>
+    /// <returns>This factory.</returns>
+    /// <exception cref="TimeoutException">The server did not start within <see cref="Timeouts.Default"/>.</exception>
+    public WebHostFactory Start()
+    {
+        // StartServer waits for the application to report that it started, without a time limit.
+        Task.Run(StartServer).WaitAsync(Timeouts.Default).GetAwaiter().GetResult();
+        return this;
+    }
+
+    /// <inheritdoc />
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+
+        builder.UseContentRoot(TestPaths.ContentRoot);
+        builder.UseSetting("Transport", _transport);
+        builder.UseSetting("EnableTestEndpoints", "true");
+        builder.UseSetting(WebHostDefaults.ServerUrlsKey, _urls);
+
+        foreach (var (key, value) in _settings)
+        {
+            builder.UseSetting(key, value);
+        }
+
+        builder.ConfigureLogging(logging =>
+        {
+            // The tests read the logs from the sink (and print what matters); no console noise.
+            logging.ClearProviders();
+            logging.AddProvider(new CapturingLoggerProvider(Logs));
+
+            // The app's own filters stop most Kestrel categories below Warning; this provider sees everything.
+            logging.AddFilter<CapturingLoggerProvider>(category: null, LogLevel.Trace);
+        });
+
+        builder.ConfigureServices(services => services.Configure<KestrelServerOptions>(options =>
+            options.ConfigureEndpointDefaults(listenOptions => listenOptions.Use(Connections.Middleware))));
+    }
+
+    /// <inheritdoc />
+    protected override IHost CreateHost(IHostBuilder builder)
+    {
+        var host = base.CreateHost(builder);
+        _host = host;
+        return host;
+    }
+}

@@ -1,0 +1,87 @@
+namespace EpollTransport.WebHost.Tests;
+
+/// <summary>The web host's parsing of the <c>Transport</c> setting and its content root fallback.</summary>
+public sealed class TransportSelectionTests
+{
+    [Theory]
+    [InlineData(null, KestrelTransport.Epoll)]
+    [InlineData("Epoll", KestrelTransport.Epoll)]
+    [InlineData("epoll", KestrelTransport.Epoll)]
+    [InlineData("EPOLL", KestrelTransport.Epoll)]
+    [InlineData("Sockets", KestrelTransport.Sockets)]
+    [InlineData(" sockets ", KestrelTransport.Sockets)]
+    public void AcceptsTransportNamesInAnyCase(string? value, KestrelTransport expected)
+    {
+        Assert.True(TransportSelection.TryParse(value, out var transport));
+        Assert.Equal(expected, transport);
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("0")]
+    [InlineData("1")]
+    [InlineData("Foo")]
+    [InlineData("Libuv")]
+    [InlineData("Epoll,Sockets")]
+    public void RejectsEverythingElse(string value)
+    {
+        Assert.False(TransportSelection.TryParse(value, out _));
+        Assert.Equal($"Invalid Transport '{value}'. Valid values: Epoll, Sockets.", TransportSelection.InvalidValueMessage(value));
+    }
+
+    [Fact]
+    public void ContentRootFallsBackToTheAppDirectoryWhenTheCurrentOneHasNoSite()
+    {
+        var directory = Directory.CreateTempSubdirectory("webhost-root-").FullName;
+        try
+        {
+            Assert.Equal(AppContext.BaseDirectory, ContentRootSelection.FallbackContentRoot([], directory));
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Theory]
+    [InlineData("wwwroot")]
+    [InlineData("appsettings.json")]
+    public void ContentRootStaysTheCurrentDirectoryWhenItHasASite(string entry)
+    {
+        var directory = Directory.CreateTempSubdirectory("webhost-root-").FullName;
+        try
+        {
+            if (entry == "wwwroot")
+            {
+                Directory.CreateDirectory(Path.Combine(directory, entry));
+            }
+            else
+            {
+                File.WriteAllText(Path.Combine(directory, entry), "{}");
+            }
+
+            Assert.Null(ContentRootSelection.FallbackContentRoot([], directory));
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Theory]
+    [InlineData("--contentRoot=/srv/site")]
+    [InlineData("--contentRoot", "/srv/site")]
+    [InlineData("--urls=http://127.0.0.1:0", "--contentroot=/srv/site")]
+    public void ContentRootGivenOnTheCommandLineIsLeftToTheHost(params string[] args)
+    {
+        var directory = Directory.CreateTempSubdirectory("webhost-root-").FullName;
+        try
+        {
+            Assert.Null(ContentRootSelection.FallbackContentRoot(args, directory));
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+}

@@ -1,0 +1,757 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using EpollTransport.WebHost.Tests.Infrastructure;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Xunit.Abstractions;
+
+namespace EpollTransport.WebHost.Tests;
+
+/// <summary>
+/// The functional suite. It knows nothing of any transport: each subclass runs all of it against the web
+/// host on one transport (<see cref="EpollTransportTests"/>, <see cref="SocketsTransportTests"/>).
+/// Every network wait is bounded by <see cref="Timeouts"/>; nothing asserts on timing.
+/// </summary>
+/// <typeparam name="TFixture">The fixture running the web host on the subclass's transport.</typeparam>
+public abstract class TransportTests<TFixture> : IClassFixture<TFixture>, IDisposable
+    where TFixture : ServerFixture
+{
+    private const string AppSettingsMarker = "\"EnableTestEndpoints\"";
+    private const string PasswdMarker = "root:x:0:0";
+
+    private readonly long _logMark;
+    private readonly List<WebHostFactory> _ownFactories = [];
+
+    /// <summary>Creates the tests.</summary>
+    /// <param name="fixture">The shared server.</param>
+    /// <param name="output">The test output.</param>
+    protected TransportTests(TFixture fixture, ITestOutputHelper output)
+    {
+        ArgumentNullException.ThrowIfNull(fixture);
+        Fixture = fixture;
+        Output = output;
+        _logMark = fixture.Factory.Logs.Mark;
+    }
+
+    /// <summary>The shared server's fixture.</summary>
+    protected TFixture Fixture { get; }
+
+    /// <summary>The shared server.</summary>
+    protected WebHostFactory Server => Fixture.Factory;
+
+    /// <summary>The test output.</summary>
+    protected ITestOutputHelper Output { get; }
+
+    /// <summary>The <c>Transport</c> setting under test.</summary>
+    protected string TransportName => Fixture.Transport;
+
+    /// <summary>The namespace of the <see cref="ConnectionContext"/> types this transport creates.</summary>
+    protected abstract string ConnectionTypeNamespace { get; }
+
+    /// <summary>Whether the epoll transport's listener factory must be registered.</summary>
+    protected abstract bool ExpectsEpollListenerFactory { get; }
+
+    // ---------------------------------------------------------------- the transport under test
+
+    [Fact]
+    public async Task ServerRunsOnTheConfiguredTransport()
+    {
+        using var cts = Timeouts.Create();
+        using var client = Server.CreateHttpClient();
+        Assert.Equal("Hello, World!", await client.GetStringAsync(new Uri("/plaintext", UriKind.Relative), cts.Token));
+
+        AssertConnectionsCameFromThisTransport(Server);
+
+        var factories = Server.Services.GetServices<IConnectionListenerFactory>().ToList();
+        Assert.Equal(ExpectsEpollListenerFactory, factories.Any(f => f is EpollTransportFactory));
+    }
+
+    // ---------------------------------------------------------------- benchmark endpoints
+
+    [Fact]
+    public async Task PlaintextReturnsExactlyHelloWorld()
+    {
+        using var cts = Timeouts.Create();
+        using var client = Server.CreateHttpClient();
+        using var response = await client.GetAsync(new Uri("/plaintext", UriKind.Relative), cts.Token);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("text/plain", response.Content.Headers.ContentType?.ToString());
+        Assert.Equal(13, response.Content.Headers.ContentLength);
+        Assert.Equal("Hello, World!"u8.ToArray(), await response.Content.ReadAsByteArrayAsync(cts.Token));
+    }
+
+    [Fact]
+    public async Task JsonReturnsTheHelloWorldMessage()
+    {
+        using var cts = Timeouts.Create();
+        using var client = Server.CreateHttpClient();
+        using var response = await client.GetAsync(new Uri("/json", UriKind.Relative), cts.Token);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("application/json", response.Content.Headers.ContentType?.ToString());
+        var body = await response.Content.ReadAsStringAsync(cts.Token);
+        Assert.Equal("""{"message":"Hello, World!"}""", body);
+        Assert.Equal(body.Length, response.Content.Headers.ContentLength);
+    }
+
+    // ---------------------------------------------------------------- connection handling
+
+    [Fact]
+    public async Task KeepAliveServesSeveralRequestsOnOneConnection()
+    {
+        using var cts = Timeouts.Create();
+        using var connection = await RawHttpConnection.ConnectAsync(Server.EndPoint, cts.Token);
+
+        for (var i = 0; i < 5; i++)
+        {
+            await connection.SendAsync(RawHttpConnection.Get(i % 2 == 0 ? "/plaintext" : "/json"), cts.Token);
+            var response = await connection.ReadResponseAsync(cts.Token);
+
+            Assert.Equal(200, response.StatusCode);
+            Assert.Equal(i % 2 == 0 ? "Hello, World!" : """{"message":"Hello, World!"}""", response.BodyText);
+            Assert.NotEqual("close", response.Header("Connection"));
+        }
+    }
+
+    [Fact]
+    public async Task SixteenPipelinedRequestsInOneWriteGetSixteenResponsesInOrder()
+    {
+        using var cts = Timeouts.Create();
+        using var connection = await RawHttpConnection.ConnectAsync(Server.EndPoint, cts.Token);
+
+        // Response i has i bytes, so any reordering or loss shows.
+        var requests = string.Concat(Enumerable.Range(1, 16).Select(i => RawHttpConnection.Get($"/test/bytes/{i}")));
+        await connection.SendAsync(requests, cts.Token);
+
+        for (var i = 1; i <= 16; i++)
+        {
+            var response = await connection.ReadResponseAsync(cts.Token);
+            Assert.Equal(200, response.StatusCode);
+            Assert.Equal(i, response.Body.Length);
+            AssertPattern(response.Body, offset: 0);
+        }
+    }
+
+    [Fact]
+    public async Task ConnectionCloseMakesTheServerCloseAfterTheResponse()
+    {
+        using var cts = Timeouts.Create();
+        using var connection = await RawHttpConnection.ConnectAsync(Server.EndPoint, cts.Token);
+
+        await connection.SendAsync(RawHttpConnection.Get("/plaintext", "Connection: close"), cts.Token);
+        var response = await connection.ReadResponseAsync(cts.Token);
+
+        Assert.Equal(200, response.StatusCode);
+        Assert.Equal("Hello, World!", response.BodyText);
+        Assert.Equal("close", response.Header("Connection"));
+        Assert.Equal(0, await connection.ReadToEndAsync(cts.Token));
+    }
+
+    [Fact]
+    public async Task HundredConcurrentConnectionsEachGetTheirResponses()
+    {
+        const int connectionCount = 100;
+        const int requestsPerConnection = 3;
+        using var cts = Timeouts.Create();
+
+        // Open all of them first, so that they really are open at the same time.
+        var connections = await Task.WhenAll(Enumerable.Range(0, connectionCount)
+            .Select(_ => RawHttpConnection.ConnectAsync(Server.EndPoint, cts.Token)));
+        try
+        {
+            await Task.WhenAll(connections.Select(async (connection, index) =>
+            {
+                for (var request = 0; request < requestsPerConnection; request++)
+                {
+                    var length = index * requestsPerConnection + request + 1;
+                    await connection.SendAsync(RawHttpConnection.Get($"/test/bytes/{length}"), cts.Token);
+                    var response = await connection.ReadResponseAsync(cts.Token);
+                    Assert.Equal(200, response.StatusCode);
+                    Assert.Equal(length, response.Body.Length);
+                    AssertPattern(response.Body, offset: 0);
+                }
+            }));
+        }
+        finally
+        {
+            foreach (var connection in connections)
+            {
+                connection.Dispose();
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- large bodies
+
+    [Fact]
+    public async Task TenMegabyteUploadArrivesByteForByte()
+    {
+        var data = new byte[10 * 1024 * 1024];
+        new Random(20240601).NextBytes(data);
+        var expected = Convert.ToHexStringLower(SHA256.HashData(data));
+
+        using var cts = Timeouts.Create();
+        using var client = Server.CreateHttpClient();
+        using var content = new ByteArrayContent(data);
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+        using var response = await client.PostAsync(new Uri("/test/sha256", UriKind.Relative), content, cts.Token);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        using var digest = JsonDocument.Parse(await response.Content.ReadAsStringAsync(cts.Token));
+        Assert.Equal(data.Length, digest.RootElement.GetProperty("length").GetInt64());
+        Assert.Equal(expected, digest.RootElement.GetProperty("sha256").GetString());
+    }
+
+    [Fact]
+    public async Task ChunkedUploadIsEchoedBackByteForByte()
+    {
+        var data = new byte[1024 * 1024 + 17];
+        new Random(7).NextBytes(data);
+
+        using var cts = Timeouts.Create();
+        using var client = Server.CreateHttpClient();
+        using var content = new StreamContent(new NonSeekableStream(data)); // no length: sent chunked
+        using var response = await client.PostAsync(new Uri("/test/echo", UriKind.Relative), content, cts.Token);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(data, await response.Content.ReadAsByteArrayAsync(cts.Token));
+    }
+
+    [Fact]
+    public async Task FourMegabyteDownloadArrivesByteForByte()
+    {
+        const long size = 4 * 1024 * 1024;
+        using var cts = Timeouts.Create();
+        using var client = Server.CreateHttpClient();
+        using var response = await client.GetAsync(new Uri($"/test/bytes/{size}", UriKind.Relative), HttpCompletionOption.ResponseHeadersRead, cts.Token);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(size, response.Content.Headers.ContentLength);
+        await using var body = await response.Content.ReadAsStreamAsync(cts.Token);
+        var buffer = new byte[64 * 1024];
+        long offset = 0;
+        int read;
+        while ((read = await body.ReadAsync(buffer, cts.Token)) > 0)
+        {
+            AssertPattern(buffer.AsSpan(0, read), offset);
+            offset += read;
+        }
+
+        Assert.Equal(size, offset);
+    }
+
+    // ---------------------------------------------------------------- static files
+
+    [Fact]
+    public async Task RootServesIndexHtml()
+    {
+        using var cts = Timeouts.Create();
+        using var client = Server.CreateHttpClient();
+        using var response = await client.GetAsync(new Uri("/", UriKind.Relative), cts.Token);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("text/html", response.Content.Headers.ContentType?.MediaType);
+        Assert.Equal(TestPaths.ReadWebRootFile("index.html"), await response.Content.ReadAsByteArrayAsync(cts.Token));
+    }
+
+    [Theory]
+    [InlineData("index.html", "text/html")]
+    [InlineData("404.html", "text/html")]
+    [InlineData("css/site.css", "text/css")]
+    [InlineData("img/logo.svg", "image/svg+xml")]
+    public async Task StaticFilesAreServedWithTheirContentType(string file, string contentType)
+    {
+        using var cts = Timeouts.Create();
+        using var client = Server.CreateHttpClient();
+        using var response = await client.GetAsync(new Uri("/" + file, UriKind.Relative), cts.Token);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(contentType, response.Content.Headers.ContentType?.MediaType);
+        Assert.Equal(TestPaths.ReadWebRootFile(file), await response.Content.ReadAsByteArrayAsync(cts.Token));
+    }
+
+    [Fact]
+    public async Task HeadReturnsTheHeadersAndNoBody()
+    {
+        using var cts = Timeouts.Create();
+        using var connection = await RawHttpConnection.ConnectAsync(Server.EndPoint, cts.Token);
+
+        // A body after the HEAD response would be parsed as the second response and fail.
+        await connection.SendAsync(RawHttpConnection.Request("HEAD", "/") + RawHttpConnection.Get("/plaintext"), cts.Token);
+        var head = await connection.ReadResponseAsync(cts.Token, isHeadRequest: true);
+        var next = await connection.ReadResponseAsync(cts.Token);
+
+        Assert.Equal(200, head.StatusCode);
+        Assert.Equal("text/html", head.Header("Content-Type"));
+        Assert.Equal(TestPaths.ReadWebRootFile("index.html").Length.ToString(CultureInfo.InvariantCulture), head.Header("Content-Length"));
+        Assert.NotNull(head.Header("ETag"));
+        Assert.NotNull(head.Header("Last-Modified"));
+        Assert.Equal(200, next.StatusCode);
+        Assert.Equal("Hello, World!", next.BodyText);
+    }
+
+    [Fact]
+    public async Task ConditionalRequestsGet304NotModified()
+    {
+        using var cts = Timeouts.Create();
+        using var client = Server.CreateHttpClient();
+        using var first = await client.GetAsync(new Uri("/css/site.css", UriKind.Relative), cts.Token);
+        var etag = first.Headers.ETag;
+        var lastModified = first.Content.Headers.LastModified;
+        Assert.NotNull(etag);
+        Assert.NotNull(lastModified);
+
+        using var byETag = new HttpRequestMessage(HttpMethod.Get, "/css/site.css");
+        byETag.Headers.IfNoneMatch.Add(etag);
+        using var notModifiedByETag = await client.SendAsync(byETag, cts.Token);
+        Assert.Equal(HttpStatusCode.NotModified, notModifiedByETag.StatusCode);
+        Assert.Empty(await notModifiedByETag.Content.ReadAsByteArrayAsync(cts.Token));
+
+        using var byDate = new HttpRequestMessage(HttpMethod.Get, "/css/site.css");
+        byDate.Headers.IfModifiedSince = lastModified;
+        using var notModifiedByDate = await client.SendAsync(byDate, cts.Token);
+        Assert.Equal(HttpStatusCode.NotModified, notModifiedByDate.StatusCode);
+    }
+
+    [Fact]
+    public async Task SingleByteRangeGets206PartialContent()
+    {
+        var file = TestPaths.ReadWebRootFile("index.html");
+        using var cts = Timeouts.Create();
+        using var client = Server.CreateHttpClient();
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/index.html");
+        request.Headers.Range = new RangeHeaderValue(0, 9);
+        using var response = await client.SendAsync(request, cts.Token);
+
+        Assert.Equal(HttpStatusCode.PartialContent, response.StatusCode);
+        Assert.Equal($"bytes 0-9/{file.Length}", response.Content.Headers.ContentRange?.ToString());
+        Assert.Equal(file.AsSpan(0, 10).ToArray(), await response.Content.ReadAsByteArrayAsync(cts.Token));
+    }
+
+    [Fact]
+    public async Task MissingFileGets404WithTheHtml404Page()
+    {
+        using var cts = Timeouts.Create();
+        using var client = Server.CreateHttpClient();
+        using var response = await client.GetAsync(new Uri("/no/such/page.html", UriKind.Relative), cts.Token);
+
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.Equal("text/html", response.Content.Headers.ContentType?.MediaType);
+        Assert.Equal(TestPaths.ReadWebRootFile("404.html"), await response.Content.ReadAsByteArrayAsync(cts.Token));
+
+        // A range of a missing file is still the whole 404 page, not a piece of it.
+        using var rangeRequest = new HttpRequestMessage(HttpMethod.Get, "/no/such/page.html");
+        rangeRequest.Headers.Range = new RangeHeaderValue(0, 9);
+        using var rangeResponse = await client.SendAsync(rangeRequest, cts.Token);
+        Assert.Equal(HttpStatusCode.NotFound, rangeResponse.StatusCode);
+        Assert.Null(rangeResponse.Content.Headers.ContentRange);
+        Assert.Equal(TestPaths.ReadWebRootFile("404.html"), await rangeResponse.Content.ReadAsByteArrayAsync(cts.Token));
+    }
+
+    [Theory]
+    [InlineData("/../appsettings.json")]
+    [InlineData("/%2e%2e/appsettings.json")]
+    [InlineData("/%2E%2E/appsettings.json")]
+    [InlineData("/..%2fappsettings.json")]
+    [InlineData("/%2e%2e%2fappsettings.json")]
+    [InlineData("/css/../../appsettings.json")]
+    [InlineData("/css/%2e%2e/%2e%2e/appsettings.json")]
+    [InlineData("/..%5cappsettings.json")]
+    [InlineData("/../../../../../../../../etc/passwd")]
+    [InlineData("/%2e%2e/%2e%2e/%2e%2e/%2e%2e/%2e%2e/%2e%2e/%2e%2e/etc/passwd")]
+    [InlineData("/..%2f..%2f..%2f..%2f..%2f..%2f..%2fetc%2fpasswd")]
+    public async Task PathTraversalNeverServesAFileOutsideWwwroot(string target)
+    {
+        // The content root itself holds appsettings.json, one level above wwwroot.
+        Assert.True(File.Exists(Path.Combine(TestPaths.ContentRoot, "appsettings.json")));
+
+        using var cts = Timeouts.Create();
+        using var connection = await RawHttpConnection.ConnectAsync(Server.EndPoint, cts.Token);
+        await connection.SendAsync(RawHttpConnection.Get(target, "Connection: close"), cts.Token);
+        var response = await connection.ReadResponseAsync(cts.Token);
+
+        Output.WriteLine($"{target} -> {response.StatusCode}");
+        Assert.True(response.StatusCode is 400 or 404, $"Unexpected status {response.StatusCode}.");
+        Assert.DoesNotContain(AppSettingsMarker, response.BodyText, StringComparison.Ordinal);
+        Assert.DoesNotContain(PasswdMarker, response.BodyText, StringComparison.Ordinal);
+    }
+
+    // ---------------------------------------------------------------- half-close and resets
+
+    [Fact]
+    public async Task ClientFinBeforeAnyRequestMakesTheServerCloseCleanly()
+    {
+        using var cts = Timeouts.Create();
+        using var connection = await RawHttpConnection.ConnectAsync(Server.EndPoint, cts.Token);
+
+        connection.Socket.Shutdown(SocketShutdown.Send);
+
+        Assert.Equal(0, await connection.ReadToEndAsync(cts.Token));
+    }
+
+    [Fact]
+    public async Task ClientFinBetweenRequestsMakesTheServerCloseCleanly()
+    {
+        using var cts = Timeouts.Create();
+        using var connection = await RawHttpConnection.ConnectAsync(Server.EndPoint, cts.Token);
+        await connection.SendAsync(RawHttpConnection.Get("/plaintext"), cts.Token);
+        Assert.Equal("Hello, World!", (await connection.ReadResponseAsync(cts.Token)).BodyText);
+
+        connection.Socket.Shutdown(SocketShutdown.Send);
+
+        Assert.Equal(0, await connection.ReadToEndAsync(cts.Token));
+    }
+
+    [Fact]
+    public async Task ClientResetMidUploadLeavesTheServerHealthyAndQuiet()
+    {
+        var mark = Server.Logs.Mark;
+        using var cts = Timeouts.Create();
+        using (var connection = await RawHttpConnection.ConnectAsync(Server.EndPoint, cts.Token))
+        {
+            await connection.SendAsync(
+                "POST /test/sha256 HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/octet-stream\r\n" +
+                "Content-Length: 10485760\r\nExpect: 100-continue\r\n\r\n",
+                cts.Token);
+
+            // Kestrel sends 100 Continue when the endpoint starts reading the body: the upload is under way.
+            var (status, _) = await connection.ReadResponseHeadAsync(cts.Token);
+            Assert.Equal(100, status);
+            await connection.SendAsync(new byte[1024 * 1024], cts.Token);
+
+            var clientEndPoint = connection.LocalEndPoint;
+            connection.Reset();
+            await Server.Connections.WaitForServerToCloseAsync(clientEndPoint, cts.Token);
+        }
+
+        await AssertServerStillServesAsync(cts.Token);
+        AssertNoTransportWarnings(mark);
+    }
+
+    [Fact]
+    public async Task ClientResetMidDownloadLeavesTheServerHealthyAndQuiet()
+    {
+        var mark = Server.Logs.Mark;
+        using var cts = Timeouts.Create();
+        using (var connection = await RawHttpConnection.ConnectAsync(Server.EndPoint, cts.Token))
+        {
+            await connection.SendAsync(RawHttpConnection.Get($"/test/bytes/{64 * 1024 * 1024}"), cts.Token);
+            var (status, _) = await connection.ReadResponseHeadAsync(cts.Token);
+            Assert.Equal(200, status);
+            AssertPattern(await connection.ReadExactlyAsync(256 * 1024, cts.Token), offset: 0);
+
+            var clientEndPoint = connection.LocalEndPoint;
+            connection.Reset();
+            await Server.Connections.WaitForServerToCloseAsync(clientEndPoint, cts.Token);
+        }
+
+        await AssertServerStillServesAsync(cts.Token);
+        AssertNoTransportWarnings(mark);
+    }
+
+    [Fact]
+    public async Task ServerAbortResetsTheClientConnection()
+    {
+        using var cts = Timeouts.Create();
+        using var connection = await RawHttpConnection.ConnectAsync(Server.EndPoint, cts.Token);
+
+        // The endpoint aborts without reading the request body. Kestrel's transports answer an application
+        // abort with an RST; the unread body also means that even a plain close(2) could not end in a clean
+        // FIN. Either way the client must see a reset, not an end of stream.
+        var body = new byte[64 * 1024];
+        var request = Encoding.ASCII.GetBytes(
+            $"POST /test/abort HTTP/1.1\r\nHost: localhost\r\nContent-Length: {body.Length}\r\n\r\n");
+        await connection.SendAsync(request.Concat(body).ToArray(), cts.Token);
+
+        var error = await Assert.ThrowsAsync<SocketException>(() => connection.ReadToEndAsync(cts.Token));
+        Assert.Equal(SocketError.ConnectionReset, error.SocketErrorCode);
+        await AssertServerStillServesAsync(cts.Token);
+    }
+
+    // ---------------------------------------------------------------- flow control
+
+    [Fact]
+    public async Task SlowReaderGetsBackpressureThenTheWholeResponse()
+    {
+        const long size = 64L * 1024 * 1024;
+        using var cts = Timeouts.Create(TimeSpan.FromSeconds(90));
+
+        // A small, fixed receive buffer (no autotuning) keeps the kernel's share small and predictable.
+        using var connection = await RawHttpConnection.ConnectAsync(Server.EndPoint, cts.Token, receiveBufferSize: 64 * 1024);
+        await connection.SendAsync(RawHttpConnection.Get("/plaintext"), cts.Token);
+        Assert.Equal(200, (await connection.ReadResponseAsync(cts.Token)).StatusCode);
+
+        var baseline = GC.GetTotalMemory(forceFullCollection: true);
+        await connection.SendAsync(RawHttpConnection.Get($"/test/bytes/{size}"), cts.Token);
+        var (status, headers) = await connection.ReadResponseHeadAsync(cts.Token);
+        Assert.Equal(200, status);
+        Assert.Equal(size.ToString(CultureInfo.InvariantCulture), headers["Content-Length"]);
+
+        // Read nothing for a while. Without backpressure the server would buffer the whole 64 MB in
+        // memory within this time; with it, the endpoint's writes wait once the buffers are full.
+        long peakGrowth = 0;
+        for (var i = 0; i < 10; i++)
+        {
+            await Task.Delay(200, cts.Token);
+            peakGrowth = Math.Max(peakGrowth, GC.GetTotalMemory(forceFullCollection: true) - baseline);
+        }
+
+        Output.WriteLine($"Peak managed memory growth while the client read nothing: {peakGrowth / 1024} KiB of a {size / 1024} KiB response.");
+        Assert.True(peakGrowth < size / 8, $"The server's memory grew by {peakGrowth} bytes while the client read nothing.");
+
+        var buffer = new byte[256 * 1024];
+        long offset = 0;
+        while (offset < size)
+        {
+            var read = await connection.ReceiveAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, size - offset)), cts.Token);
+            Assert.NotEqual(0, read);
+            AssertPattern(buffer.AsSpan(0, read), offset);
+            offset += read;
+        }
+
+        Assert.Equal(size, offset);
+    }
+
+    // ---------------------------------------------------------------- lifetime and addresses
+
+    [Fact]
+    public async Task GracefulShutdownCompletesAnInFlightRequest()
+    {
+        using var cts = Timeouts.Create();
+        await using var factory = StartOwnServer();
+        using var connection = await RawHttpConnection.ConnectAsync(factory.EndPoint, cts.Token);
+        await connection.SendAsync(RawHttpConnection.Get("/test/slow?ms=1500"), cts.Token);
+
+        // The endpoint sends its headers before it waits: once they are here, the request is in flight.
+        var (status, headers) = await connection.ReadResponseHeadAsync(cts.Token);
+        Assert.Equal(200, status);
+
+        var stopping = factory.Host.StopAsync(cts.Token);
+        var body = await connection.ReadBodyAsync(headers, cts.Token);
+        await stopping;
+
+        Assert.Equal("Waited 1500 ms.\n", Encoding.UTF8.GetString(body));
+        Assert.Equal(0, await connection.ReadToEndAsync(cts.Token));
+        AssertConnectionsCameFromThisTransport(factory);
+    }
+
+    [Fact]
+    public async Task PortZeroYieldsARealPort()
+    {
+        var address = new Uri(Assert.Single(Server.Addresses));
+
+        Assert.Equal("127.0.0.1", address.Host);
+        Assert.InRange(address.Port, 1, 65535);
+
+        using var cts = Timeouts.Create();
+        using var connection = await RawHttpConnection.ConnectAsync(new IPEndPoint(IPAddress.Loopback, address.Port), cts.Token);
+        await connection.SendAsync(RawHttpConnection.Get("/plaintext"), cts.Token);
+        Assert.Equal("Hello, World!", (await connection.ReadResponseAsync(cts.Token)).BodyText);
+    }
+
+    [Ipv6Fact]
+    public async Task ListensOnTheIpv6Loopback()
+    {
+        using var cts = Timeouts.Create();
+        await using var factory = StartOwnServer(urls: "http://[::1]:0");
+        var address = new Uri(Assert.Single(factory.Addresses));
+        Assert.Equal("[::1]", address.Host);
+        Assert.InRange(address.Port, 1, 65535);
+
+        using var connection = await RawHttpConnection.ConnectAsync(new IPEndPoint(IPAddress.IPv6Loopback, address.Port), cts.Token);
+        await connection.SendAsync(RawHttpConnection.Get("/plaintext"), cts.Token);
+        Assert.Equal("Hello, World!", (await connection.ReadResponseAsync(cts.Token)).BodyText);
+        AssertConnectionsCameFromThisTransport(factory);
+    }
+
+    [Fact]
+    public async Task ListensOnAUnixDomainSocket()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"webhost-tests-{Guid.NewGuid():N}.sock");
+        try
+        {
+            using var cts = Timeouts.Create();
+            await using var factory = StartOwnServer(urls: $"http://unix:{path}");
+            Assert.Contains($"http://unix:{path}", factory.Addresses);
+
+            using var connection = await RawHttpConnection.ConnectAsync(new UnixDomainSocketEndPoint(path), cts.Token);
+            await connection.SendAsync(RawHttpConnection.Get("/plaintext"), cts.Token);
+            var response = await connection.ReadResponseAsync(cts.Token);
+            Assert.Equal(200, response.StatusCode);
+            Assert.Equal("Hello, World!", response.BodyText);
+            AssertConnectionsCameFromThisTransport(factory);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public void BindingAnAddressInUseFailsAtStart()
+    {
+        using var holder = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        holder.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        holder.Listen();
+        var port = ((IPEndPoint)holder.LocalEndPoint!).Port;
+
+        using var factory = new WebHostFactory(TransportName, urls: $"http://127.0.0.1:{port}");
+        _ownFactories.Add(factory);
+        var error = Record.Exception(() => factory.StartServer());
+
+        Assert.NotNull(error);
+        Output.WriteLine(error.ToString());
+        var io = Flatten(error).OfType<IOException>().FirstOrDefault();
+        Assert.True(io is not null, $"Expected an IOException, got: {error}");
+        Assert.Contains("address already in use", io.Message, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public async Task TheSamePortCanBeBoundAgainAfterTheHostStopped()
+    {
+        using var cts = Timeouts.Create();
+        int port;
+        await using (var first = StartOwnServer())
+        {
+            port = first.EndPoint.Port;
+
+            // The server closes first, so its side of this connection is left in TIME_WAIT.
+            using var connection = await RawHttpConnection.ConnectAsync(first.EndPoint, cts.Token);
+            await connection.SendAsync(RawHttpConnection.Get("/plaintext", "Connection: close"), cts.Token);
+            Assert.Equal(200, (await connection.ReadResponseAsync(cts.Token)).StatusCode);
+            Assert.Equal(0, await connection.ReadToEndAsync(cts.Token));
+        }
+
+        await using var second = StartOwnServer(urls: $"http://127.0.0.1:{port}");
+        Assert.Equal(port, second.EndPoint.Port);
+        using var client = second.CreateHttpClient();
+        Assert.Equal("Hello, World!", await client.GetStringAsync(new Uri("/plaintext", UriKind.Relative), cts.Token));
+        AssertConnectionsCameFromThisTransport(second);
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    /// <summary>Writes the server logs of this test to its output (shown when it fails).</summary>
+    public void Dispose()
+    {
+        WriteLogs("shared server", Server.Logs.Since(_logMark));
+        foreach (var factory in _ownFactories)
+        {
+            WriteLogs("test's own server", factory.Logs.All);
+        }
+
+        GC.SuppressFinalize(this);
+    }
+
+    /// <summary>Starts a server of this test's own (its logs go to the test output).</summary>
+    protected WebHostFactory StartOwnServer(string? urls = null)
+    {
+        var factory = new WebHostFactory(TransportName, urls);
+        _ownFactories.Add(factory);
+        return factory.Start();
+    }
+
+    private void WriteLogs(string title, IReadOnlyList<LogEntry> entries)
+    {
+        Output.WriteLine($"---- {title}: {entries.Count} log entries");
+        foreach (var entry in entries)
+        {
+            Output.WriteLine(entry.ToString());
+        }
+    }
+
+    /// <summary>Asserts that <paramref name="span"/> is the <c>/test/bytes</c> pattern starting at <paramref name="offset"/>.</summary>
+    protected static void AssertPattern(ReadOnlySpan<byte> span, long offset)
+    {
+        for (var i = 0; i < span.Length; i++)
+        {
+            if (span[i] != TestEndpoints.PatternByte(offset + i))
+            {
+                Assert.Fail($"Byte {offset + i} is {span[i]}, expected {TestEndpoints.PatternByte(offset + i)}.");
+            }
+        }
+    }
+
+    /// <summary>Asserts that every connection <paramref name="factory"/> accepted came from this transport.</summary>
+    protected void AssertConnectionsCameFromThisTransport(WebHostFactory factory)
+    {
+        ArgumentNullException.ThrowIfNull(factory);
+        var types = factory.Connections.ConnectionTypes;
+        Assert.NotEmpty(types);
+        Assert.All(types, type => Assert.StartsWith(ConnectionTypeNamespace + ".", type, StringComparison.Ordinal));
+    }
+
+    private async Task AssertServerStillServesAsync(CancellationToken cancellationToken)
+    {
+        using var client = Server.CreateHttpClient();
+        Assert.Equal("Hello, World!", await client.GetStringAsync(new Uri("/plaintext", UriKind.Relative), cancellationToken));
+    }
+
+    private void AssertNoTransportWarnings(long mark)
+    {
+        var entries = Server.Logs.Since(mark);
+        var warnings = entries.Where(e => e.Level >= LogLevel.Warning && LogSink.IsTransportOrKestrel(e.Category)).ToList();
+        Assert.True(warnings.Count == 0, "Transport or Kestrel warnings:" + Environment.NewLine + string.Join(Environment.NewLine, warnings));
+    }
+
+    private static IEnumerable<Exception> Flatten(Exception exception)
+    {
+        for (Exception? current = exception; current is not null; current = current.InnerException)
+        {
+            yield return current;
+            if (current is AggregateException aggregate)
+            {
+                foreach (var inner in aggregate.InnerExceptions.SelectMany(Flatten))
+                {
+                    yield return inner;
+                }
+            }
+        }
+    }
+
+    /// <summary>A read-only stream without a length, so that <see cref="StreamContent"/> sends it chunked.</summary>
+    private sealed class NonSeekableStream(byte[] data) : Stream
+    {
+        private int _position;
+
+        public override bool CanRead => true;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => false;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position
+        {
+            get => throw new NotSupportedException();
+            set => throw new NotSupportedException();
+        }
+
+        public override int Read(byte[] buffer, int offset, int count)
+        {
+            // Uneven pieces, so the chunk boundaries fall all over the place.
+            var length = Math.Min(Math.Min(count, 7919), data.Length - _position);
+            Array.Copy(data, _position, buffer, offset, length);
+            _position += length;
+            return length;
+        }
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+}
