@@ -369,7 +369,7 @@ class Server:
         self.log_path = os.path.join(self.tmp, "logs", f"{self.key}-{tag}.log")
         check_ports([self.h1_port, self.h2_port])
         if self.kind == "dotnet":
-            cmd = ["taskset", "-c", cpus, "dotnet", WEBHOST_DLL,
+            cmd = ["taskset", "-c", cpus, "dotnet", os.path.relpath(WEBHOST_DLL, REPO),
                    "--contentRoot", self.args.content_root,
                    "--Transport", SERVERS[self.key]["transport"],
                    "--Kestrel:Endpoints:h1:Url", f"http://127.0.0.1:{self.h1_port}",
@@ -385,13 +385,14 @@ class Server:
             os.makedirs(os.path.join(prefix, "logs"), exist_ok=True)
             os.chmod(prefix, 0o755)
             conf = os.path.join(prefix, "nginx.conf")
+            self.config = nginx_config(self, prefix, len(parse_cpus(cpus)), max_conns)
             with open(conf, "w") as f:
-                f.write(nginx_config(self, prefix, len(parse_cpus(cpus)), max_conns))
+                f.write(self.config)
             cmd = ["taskset", "-c", cpus, "nginx", "-p", prefix + "/", "-c", conf,
                    "-e", os.path.join(prefix, "logs", "error.log"), "-g", "daemon off;"]
         self.command = cmdline(cmd)
         self.logf = open(self.log_path, "w")
-        self.proc = spawn(cmd, stdout=self.logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        self.proc = spawn(cmd, stdout=self.logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=REPO)
 
     def wait_ready(self, timeout=60.0):
         deadline = time.monotonic() + timeout
@@ -429,11 +430,14 @@ class Server:
             self.logf.close()
             self.logf = None
 
-    def log_tail(self, n=15):
+    def log_tail(self, head=6, tail=10):
+        """The start of the server's log (where an exception's message is) and its end."""
         try:
             with open(self.log_path, errors="replace") as f:
-                lines = f.readlines()[-n:]
-            return "--- last lines of " + self.log_path + " ---\n" + "".join(lines)
+                lines = f.readlines()
+            if len(lines) > head + tail:
+                lines = lines[:head] + ["...\n"] + lines[-tail:]
+            return "--- " + self.log_path + " ---\n" + "".join(lines)
         except OSError:
             return ""
 
@@ -722,6 +726,8 @@ def run_mode(mode, scenarios, servers, args, results):
             try:
                 s.launch(server_cpus, f"{mode['key']}-{scenario}", max_conns=1024)
                 info["start_command"] = s.command
+                if s.kind == "nginx":
+                    info["config"] = s.config
                 launched.append(s)
             except (BenchError, OSError) as e:
                 info["error"] = str(e)
@@ -791,7 +797,7 @@ def run_idle(servers, args, results):
     per_client = max(1, min(n, hard - 256, 16000))
     chunks = [min(per_client, n - i) for i in range(0, n, per_client)]
     mode = results["modes"][0]
-    info = dict(requested=n_req, connections=n, note=note, settle_s=1.0 if args.quick else 2.0, idle_s=args.idle_seconds,
+    info = dict(requested=n_req, connections=n, note=note, settle_s=1.0 if args.quick else 3.0, idle_s=args.idle_seconds,
                 server_cpus=mode["server_cpus"], client_cpus=mode["client_cpus"],
                 client_processes=len(chunks), servers={})
     results["idle"] = info

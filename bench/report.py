@@ -111,7 +111,7 @@ def markdown(results, svg_rel=None):
         w("|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
         for s in rows:
             util = "n/a" if s["server_core_util"] is None else f"{100 * s['server_core_util']:.0f} %"
-            spread = "n/a" if not s.get("rps") or s.get("rps_max") is None else \
+            spread = "n/a" if not s.get("rps") or s.get("rps_max") is None or s["rounds"] < 2 else \
                 f"{100 * (s['rps_max'] - s['rps_min']) / s['rps']:.0f} %"
             w(f"| {_scenario_title(results, s['scenario'])} | {LABELS[s['server']]} | {_num(s['rps'])} | {spread} | "
               f"{_num(s['p50_ms'], 2, ' ms')} | {_num(s['p99_ms'], 2, ' ms')} | {_num(s['cpu_per_100k_s'], 3)} | "
@@ -200,7 +200,7 @@ def markdown(results, svg_rel=None):
     w("")
     w("- **Servers.** `src/WebHost` built in Release and started once per scenario and transport "
       "(`--Transport Epoll` / `--Transport Sockets`; Kestrel defaults, Server GC, logging at Warning), "
-      "and nginx " + (v.get("nginx") or "").replace("nginx version: ", "") + " (Debian package) as a private instance with a generated "
+      "and " + (v.get("nginx") or "nginx").replace("nginx version: ", "").replace("/", " ") + " (Debian package) as a private instance with a generated "
       "config (`access_log off`, `sendfile on`, `keepalive_requests` raised so that it does not close busy keep-alive "
       "connections after 1000 requests, `worker_processes` = server cores) serving the same content root. "
       "`/plaintext` and `/json` are `return 200` locations in nginx. Kestrel has an HTTP/1.1 endpoint and an h2c "
@@ -267,6 +267,8 @@ def markdown(results, svg_rel=None):
             if info and info.get("start_command"):
                 w(info["start_command"])
     w("```")
+    w("")
+    w("The generated nginx configuration is in the JSON (`scenarios[].servers.nginx.config`).")
     w("")
     w("Load, per scenario (shown against the Epoll server; the others differ only in the port):")
     w("")
