@@ -893,6 +893,7 @@ def summarize(results):
                 cpu_per_100k_s=median([r["cpu_per_100k_s"] for r in ok]),
                 server_core_util=median([r["server_core_util"] for r in ok]),
                 other_cpu_s=median([r["other_cpu_s"] for r in ok]),
+                other_cpu_pct=median([100.0 * r["other_cpu_s"] / r["wall_s"] for r in ok if r["wall_s"]]),
                 rss_peak_kb=info.get("vmhwm_kb"),
                 rss_max_sampled_kb=max([r["rss_max_sampled_kb"] for r in ok], default=None),
                 errors_total=sum(r["errors_total"] for r in ok),

@@ -107,19 +107,26 @@ def markdown(results, svg_rel=None):
             continue
         w(f"## {mode['label'][0].upper()}{mode['label'][1:]}")
         w("")
-        w("| Scenario | Server | Requests/s | Spread | p50 latency | p99 latency | Server CPU s / 100k req | Server cores busy | Peak RSS MiB | Errors |")
-        w("|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
+        w("| Scenario | Server | Requests/s | Spread | p50 latency | p99 latency | Server CPU s / 100k req | Server cores busy | Background CPU | Peak RSS MiB | Errors |")
+        w("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+        noisy = False
         for s in rows:
             util = "n/a" if s["server_core_util"] is None else f"{100 * s['server_core_util']:.0f} %"
             spread = "n/a" if not s.get("rps") or s.get("rps_max") is None or s["rounds"] < 2 else \
                 f"{100 * (s['rps_max'] - s['rps_min']) / s['rps']:.0f} %"
+            other = s.get("other_cpu_pct")
+            bg = "n/a" if other is None else f"{other:.0f} %" + (" ⚠" if other > 50 else "")
+            noisy = noisy or (other is not None and other > 50)
             w(f"| {_scenario_title(results, s['scenario'])} | {LABELS[s['server']]} | {_num(s['rps'])} | {spread} | "
               f"{_num(s['p50_ms'], 2, ' ms')} | {_num(s['p99_ms'], 2, ' ms')} | {_num(s['cpu_per_100k_s'], 3)} | "
-              f"{util} | {_mib(s['rss_peak_kb'])} | {_errors(s)} |")
+              f"{util} | {bg} | {_mib(s['rss_peak_kb'])} | {_errors(s)} |")
         w("")
-        w("*Spread* is (max − min) / median of the rounds' requests/s. *Server cores busy* is the server's CPU time over the run's wall time and its cores: well below 100 % "
-          "means the server was not the bottleneck (the load generator or the machine was), so compare CPU per "
-          "request there rather than requests/s.")
+        w("*Spread* is (max − min) / median of the rounds' requests/s. *Server cores busy* is the server's CPU "
+          "time over the run's wall time and its cores: well below 100 % means the server was not the bottleneck "
+          "(the load generator or the machine was), so compare CPU per request there rather than requests/s. "
+          "*Background CPU* is the median share of a core that other processes on the machine used during the "
+          "runs" + ("; ⚠ marks more than half a core: those rows are disturbed, rerun them when the machine is "
+                    "quiet (or with `--nice -10`)." if noisy else "."))
         w("")
         ratios = [r for r in results["ratios"] if r["mode"] == mode["key"]]
         if ratios and any(r["rps_epoll_over_sockets"] or r["rps_epoll_over_nginx"] for r in ratios):
