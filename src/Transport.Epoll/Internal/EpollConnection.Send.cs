@@ -53,6 +53,7 @@ internal sealed partial class EpollConnection : IValueTaskSource<bool>
                     if (sent.IsSuccess)
                     {
                         Interlocked.Add(ref _thread.Stats.BytesWritten, sent.Value);
+                        Interlocked.Increment(ref _thread.Stats.Sends);
                         buffer = buffer.Slice(sent.Value);
                         continue;
                     }

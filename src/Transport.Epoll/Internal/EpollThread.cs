@@ -89,9 +89,11 @@ internal sealed class EpollThread : IDisposable
     }
 
     /// <summary>
-    /// A <see cref="PipeScheduler"/> that runs callbacks on this thread: scheduled from the thread itself,
-    /// they run once the current iteration's events have been dispatched; from any other thread, they
-    /// are posted. Used for the send loops, so that every flush of one iteration goes out in one write.
+    /// The send loops' <see cref="PipeScheduler"/>. Scheduled from this thread, a callback runs once the
+    /// current iteration's events have been dispatched; from any other thread, it runs on the thread pool
+    /// after the work in progress there (see <see cref="BatchingThreadPoolQueue"/>). Either way a send
+    /// loop starts only once the code that flushed has moved on, so that everything it flushed meanwhile
+    /// (pipelined responses, HTTP/2 frames) goes out in one sendmsg.
     /// </summary>
     public PipeScheduler Scheduler { get; }
 
@@ -431,6 +433,8 @@ internal sealed class EpollThread : IDisposable
 
     private sealed class ThreadScheduler(EpollThread thread) : PipeScheduler
     {
+        private readonly BatchingThreadPoolQueue _threadPool = new();
+
         public override void Schedule(Action<object?> action, object? state)
         {
             if (thread.IsCurrentThread)
@@ -439,7 +443,7 @@ internal sealed class EpollThread : IDisposable
             }
             else
             {
-                thread.Post(action, state);
+                _threadPool.Schedule(action, state);
             }
         }
     }

@@ -17,6 +17,7 @@ internal sealed class EpollThreadStats
 
     // Written from any thread.
     public long BytesWritten;
+    public long Sends;
     public long ConnectionsClosed;
     public long ConnectionResets;
 }

@@ -27,6 +27,7 @@ internal sealed class EpollTransportMetrics : IDisposable
         Meter.CreateObservableCounter("epoll.accept.backoffs", () => Sum(s => s.AcceptBackoffs), "{backoff}", "Times a listener paused accepting because descriptors or memory ran out.");
         Meter.CreateObservableCounter("epoll.io.read", () => Sum(s => s.BytesRead), "By", "Bytes read from sockets.");
         Meter.CreateObservableCounter("epoll.io.written", () => Sum(s => s.BytesWritten), "By", "Bytes written to sockets.");
+        Meter.CreateObservableCounter("epoll.io.sends", () => Sum(s => s.Sends), "{call}", "sendmsg calls that wrote data (bytes per send = epoll.io.written / epoll.io.sends).");
         Meter.CreateObservableCounter("epoll.read.pauses", () => Sum(s => s.ReadPauses), "{pause}", "Times a connection stopped reading because the application had MaxReadBufferSize unconsumed.");
         Meter.CreateObservableCounter("epoll.waits", () => Sum(s => s.Waits), "{wait}", "epoll_wait calls that returned.");
         Meter.CreateObservableCounter("epoll.events", () => Sum(s => s.Events), "{event}", "Events epoll_wait returned (events per wait = epoll.events / epoll.waits).");
