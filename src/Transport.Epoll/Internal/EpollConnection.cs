@@ -15,9 +15,11 @@ namespace EpollTransport.Internal;
 //   input  (socket -> app): written only by the epoll thread (EpollConnection.Receive.cs), read by Kestrel
 //                           on the thread pool.
 //   output (app -> socket): written by Kestrel; read by the send loop (EpollConnection.Send.cs). Its reader
-//                           scheduler is inline, so the bytes Kestrel flushes are written to the socket on
-//                           the flushing thread with no hop; only when the socket is full does the loop
-//                           wait for EPOLLOUT, and then it carries on on the epoll thread.
+//                           scheduler (EpollThread.Scheduler) starts the loop only after the flushing code
+//                           has moved on: at the end of the epoll thread's iteration when Kestrel runs
+//                           there, on a batching thread-pool queue otherwise. So every flush made
+//                           meanwhile goes out in one sendmsg. When the socket is full the loop waits for
+//                           EPOLLOUT and carries on on the epoll thread.
 //
 // The connection ends in one of three ways, and in each the fd is closed once both directions are done:
 //   graceful:  the app completes output -> remaining bytes sent -> FIN (shutdown SHUT_WR) -> receiving stops
