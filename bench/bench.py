@@ -580,7 +580,7 @@ def load_command(scenario, server, duration, client_cpus, tmp):
                "-d", f"{duration}s", "--timeout", "5s", "--latency"]
         for h in sc.get("headers", []):
             cmd += ["-H", h]
-        cmd += ["-s", WRK_SCRIPT, f"http://127.0.0.1:{server.h1_port}{sc['path']}"]
+        cmd += ["-s", os.path.relpath(WRK_SCRIPT, REPO), f"http://127.0.0.1:{server.h1_port}{sc['path']}"]
         if sc.get("pipeline", 1) > 1:
             cmd += ["--", str(sc["pipeline"])]
         return cmd, None
@@ -665,7 +665,7 @@ def run_load(scenario, server, duration, client_cpus, tmp):
     window = CpuWindow(server)
     # The load generator gets SIGKILL should the harness die. It is started before the sampling
     # thread, since preexec_fn is not safe while other threads run.
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_child_setup)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_child_setup, cwd=REPO)
     sampler = RssSampler(server)
     sampler.start()
     try:
@@ -711,48 +711,84 @@ def run_load(scenario, server, duration, client_cpus, tmp):
 # Phases
 # --------------------------------------------------------------------------------------------------
 
-def run_mode(mode, scenarios, servers, args, results):
-    server_cpus, client_cpus = mode["server_cpus"], mode["client_cpus"]
-    for scenario in scenarios:
-        log(f"== {mode['key']}: {scenario} ({SCENARIOS[scenario]['desc']})")
-        entry = dict(mode=mode["key"], scenario=scenario, servers={}, runs=[])
-        results["scenarios"].append(entry)
-        live = []
-        launched = []
-        for s in servers:       # all start at once; then each must answer every URL of the scenario
-            s.ncpus = len(parse_cpus(server_cpus))
-            info = dict(start_command=None, error=None)
-            entry["servers"][s.key] = info
-            try:
-                s.launch(server_cpus, f"{mode['key']}-{scenario}", max_conns=1024)
-                info["start_command"] = s.command
-                if s.kind == "nginx":
-                    info["config"] = s.config
-                launched.append(s)
-            except (BenchError, OSError) as e:
-                info["error"] = str(e)
-                log(f"   {s.label}: NOT MEASURED: {e}")
-                s.stop()
-        for s in launched:
-            info = entry["servers"][s.key]
-            try:
-                s.ready()
-                preflight(s, scenario, args)
-                live.append(s)
-            except (BenchError, OSError, subprocess.SubprocessError) as e:
-                info["error"] = str(e)
-                log(f"   {s.label}: NOT MEASURED: {e}")
-                s.stop()
+def start_servers(servers, cpus, tag, max_conns, paths, infos):
+    """Starts every server at once, then waits for each and checks it answers `paths` (scenario
+    names) correctly. Returns the servers that are up; failures are logged and put in infos[key]."""
+    launched, live = [], []
+    for s in servers:
+        s.ncpus = len(parse_cpus(cpus))
+        info = infos.setdefault(s.key, {})
         try:
-            for s in live if args.warmup else []:
-                w = run_load(scenario, s, args.warmup, client_cpus, args.tmp)
-                if not w.get("ok"):
-                    log(f"   {s.label}: warm-up failed: {w.get('error')}")
+            s.launch(cpus, tag, max_conns=max_conns)
+            info["start_command"] = s.command
+            if s.kind == "nginx":
+                info["config"] = s.config
+            launched.append(s)
+        except (BenchError, OSError) as e:
+            info["error"] = str(e)
+            log(f"   {s.label}: NOT STARTED: {e}")
+            s.stop()
+    for s in launched:
+        try:
+            s.ready()
+            for scenario in paths:
+                preflight(s, scenario, s.args)
+            live.append(s)
+        except (BenchError, OSError, subprocess.SubprocessError) as e:
+            infos[s.key]["error"] = str(e)
+            log(f"   {s.label}: NOT MEASURED: {e}")
+            s.stop()
+    return live
+
+
+def warm_up(server, scenarios, seconds, client_cpus, args, info):
+    """Discarded load: `seconds` in all, shared by the scenarios (at least 1 s each), so that every
+    code path (HTTP/1.1, pipelining, static files, connection setup, HTTP/2) is compiled and tiered."""
+    each = max(1, round(seconds / len(scenarios)))
+    done = []
+    for scenario in scenarios:
+        w = run_load(scenario, server, each, client_cpus, args.tmp)
+        done.append(dict(scenario=scenario, seconds=each, rps=w.get("rps"), error=w.get("error")))
+        if not w.get("ok"):
+            log(f"   warm-up {server.label:8s} {scenario}: FAILED: {w.get('error')}")
+    rates = ", ".join(f"{d['scenario']} {d['rps']:,.0f}" for d in done if d["rps"])
+    log(f"   warm-up {server.label:8s} {each * len(scenarios)} s (discarded): {rates} req/s")
+    info.setdefault("warmups", []).append(done)
+
+
+def run_mode(mode, servers, args, results):
+    """One CPU mode: the servers start once, get a warm-up over all the mode's scenarios, then each
+    scenario is measured in rounds that alternate the servers (A B C A B C ...)."""
+    server_cpus, client_cpus = mode["server_cpus"], mode["client_cpus"]
+    scenarios = mode["scenarios"]
+    infos = mode.setdefault("servers", {})
+    live = start_servers(servers, server_cpus, mode["key"], 1024, scenarios, infos)
+    try:
+        for s in live:
+            if args.warmup:
+                warm_up(s, scenarios, args.warmup, client_cpus, args, infos[s.key])
+        for scenario in scenarios:
+            log(f"== {mode['key']}: {scenario} ({SCENARIOS[scenario]['desc']})")
+            entry = dict(mode=mode["key"], scenario=scenario, servers={}, runs=[])
+            results["scenarios"].append(entry)
+            for s in servers:
+                entry["servers"][s.key] = dict(error=infos.get(s.key, {}).get("error") if s not in live else None)
+            # A server that died in an earlier scenario is restarted (and warmed up on this one).
+            for s in [x for x in live if not x.alive()]:
+                log(f"   {s.label} is not running; restarting it")
+                infos[s.key]["restarts"] = infos[s.key].get("restarts", 0) + 1
+                live.remove(s)
+                again = start_servers([s], server_cpus, f"{mode['key']}-{scenario}", 1024, [scenario], infos)
+                if again:
+                    live.append(again[0])
+                    if args.warmup:
+                        warm_up(s, [scenario], args.warmup, client_cpus, args, infos[s.key])
                 else:
-                    log(f"   warm-up {s.label:8s} {w['rps']:>11,.0f} req/s (discarded)")
+                    entry["servers"][s.key]["error"] = infos[s.key].get("error")
+            order = [s for s in servers if s in live]
             for rnd in range(1, args.rounds + 1):
-                for s in live:      # A B C, A B C, ...: drift hits every server alike
-                    if s.failed:
+                for s in order:      # A B C, A B C, ...: drift hits every server alike
+                    if not s.alive():
                         continue
                     rec = run_load(scenario, s, args.duration, client_cpus, args.tmp)
                     rec["round"] = rnd
@@ -763,17 +799,16 @@ def run_mode(mode, scenarios, servers, args, results):
                             f"CPU {rec['cpu_per_100k_s']:.2f} s/100k  other CPU {rec['other_cpu_s']:.1f} s{errs}")
                     else:
                         log(f"   round {rnd} {s.label:8s} FAILED: {rec.get('error')}")
-            for s in live:
-                info = entry["servers"][s.key]
-                info["vmhwm_kb"] = sum_over(s.pids(), lambda p: proc_status_kb(p, "VmHWM"))
-                info["vmrss_end_kb"] = sum_over(s.pids(), lambda p: proc_status_kb(p, "VmRSS"))
-                info["processes"] = len(s.pids())
-                if s.failed:
-                    info["error"] = s.failed
-        finally:
-            for s in live:
-                s.stop()
-        time.sleep(1.0)
+                        entry["servers"][s.key]["error"] = rec.get("error")
+        for s in live:
+            info = infos[s.key]
+            info["vmhwm_kb"] = sum_over(s.pids(), lambda p: proc_status_kb(p, "VmHWM"))
+            info["vmrss_end_kb"] = sum_over(s.pids(), lambda p: proc_status_kb(p, "VmRSS"))
+            info["processes"] = len(s.pids())
+    finally:
+        for s in servers:
+            s.stop()
+    time.sleep(1.0)
 
 
 def established_count(port):
@@ -783,6 +818,8 @@ def established_count(port):
 
 
 def run_idle(servers, args, results):
+    """All servers at once (they are idle, so they do not disturb each other): N keep-alive
+    connections each, every one served a request, then held; RSS per connection and idle CPU."""
     n_req = args.idle_connections
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     n = n_req
@@ -797,53 +834,67 @@ def run_idle(servers, args, results):
     per_client = max(1, min(n, hard - 256, 16000))
     chunks = [min(per_client, n - i) for i in range(0, n, per_client)]
     mode = results["modes"][0]
-    info = dict(requested=n_req, connections=n, note=note, settle_s=1.0 if args.quick else 3.0, idle_s=args.idle_seconds,
-                server_cpus=mode["server_cpus"], client_cpus=mode["client_cpus"],
-                client_processes=len(chunks), servers={})
+    cpus, ccpus = mode["server_cpus"], mode["client_cpus"]
+    info = dict(requested=n_req, connections=n, note=note, settle_s=1.0 if args.quick else 3.0,
+                idle_s=args.idle_seconds, server_cpus=cpus, client_cpus=ccpus,
+                client_processes_per_server=len(chunks), servers={})
     results["idle"] = info
-    log(f"== idle connections: {n} per server ({len(chunks)} client process(es)), {args.idle_seconds} s idle")
+    log(f"== idle connections: {n} per server ({len(chunks)} client process(es) each), {args.idle_seconds} s idle")
+    infos = {}
+    live = start_servers(servers, cpus, "idle", n, ["plaintext"], infos)
     for s in servers:
-        r = dict()
-        info["servers"][s.key] = r
-        clients = []
-        try:
-            s.ncpus = len(parse_cpus(mode["server_cpus"]))
-            s.start(mode["server_cpus"], "idle", max_conns=n)
-            r["start_command"] = s.command
-            # A short load so that the request path is compiled before the baseline is taken.
-            warm = ["taskset", "-c", mode["client_cpus"], "wrk", "-t", "1", "-c", "16", "-d", "1s",
-                    f"http://127.0.0.1:{s.h1_port}/plaintext"]
+        info["servers"][s.key] = dict(infos.get(s.key, {}), ok=False)
+        info["servers"][s.key].pop("config", None)
+    clients = {s.key: [] for s in live}
+    try:
+        # A short load so that the request path is compiled before the baseline is taken.
+        for s in live:
+            warm = ["taskset", "-c", ccpus, "wrk", "-t", "1", "-c", "16", "-d", "1s", f"http://127.0.0.1:{s.h1_port}/plaintext"]
             subprocess.run(warm, capture_output=True, timeout=30, preexec_fn=_child_setup)
-            time.sleep(2.0)
-            pids = s.pids()
-            r["rss_baseline_kb"] = sum_over(pids, lambda p: proc_status_kb(p, "VmRSS"))
+        time.sleep(2.0)
+        rss = lambda s: sum_over(s.pids(), lambda p: proc_status_kb(p, "VmRSS"))
+        for s in live:
+            info["servers"][s.key]["rss_baseline_kb"] = rss(s)
+        for s in list(live):
+            r = info["servers"][s.key]
             t0 = time.monotonic()
-            for i, count in enumerate(chunks):
-                cmd = ["taskset", "-c", mode["client_cpus"], IDLECONN, "-p", str(s.h1_port), "-n", str(count),
-                       "-f", str(1 + i), "-s", "1", "-u", "/plaintext"]
-                if i == 0:
-                    r["client_command"] = cmdline(cmd) + (f"  (x{len(chunks)}, source 127.0.0.1..{len(chunks)})" if len(chunks) > 1 else "")
-                p = spawn(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-                clients.append(p)
-                line = p.stdout.readline()   # "READY n seconds" once all its connections are served
-                if not line.startswith("READY"):
-                    err = p.stderr.read() if p.poll() is not None else ""
-                    raise BenchError(f"idle client failed: {line.strip()} {err.strip()}")
-            r["connect_s"] = round(time.monotonic() - t0, 3)
-            time.sleep(info["settle_s"])
-            r["rss_with_idle_kb"] = sum_over(s.pids(), lambda p: proc_status_kb(p, "VmRSS"))
-            ticks0 = sum_over(s.pids(), proc_ticks)
-            time.sleep(args.idle_seconds)
+            try:
+                for i, count in enumerate(chunks):
+                    cmd = ["taskset", "-c", ccpus, os.path.relpath(IDLECONN, REPO), "-p", str(s.h1_port), "-n", str(count),
+                           "-f", str(1 + i), "-s", "1", "-u", "/plaintext"]
+                    if i == 0:
+                        r["client_command"] = cmdline(cmd) + (f"  (x{len(chunks)}, source 127.0.0.1..{len(chunks)})" if len(chunks) > 1 else "")
+                    p = spawn(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+                    clients[s.key].append(p)
+                    line = p.stdout.readline()   # "READY n seconds" once all its connections are served
+                    if not line.startswith("READY"):
+                        err = p.stderr.read() if p.poll() is not None else ""
+                        raise BenchError(f"idle client failed: {line.strip()} {err.strip()}")
+                r["connect_s"] = round(time.monotonic() - t0, 3)
+            except (BenchError, OSError) as e:
+                r["error"] = str(e)
+                log(f"   {s.label}: idle test FAILED: {e}")
+                live.remove(s)
+        time.sleep(info["settle_s"])
+        ticks0 = {}
+        for s in live:
+            info["servers"][s.key]["rss_with_idle_kb"] = rss(s)
+            ticks0[s.key] = sum_over(s.pids(), proc_ticks)
+        time.sleep(args.idle_seconds)
+        for s in live:
+            r = info["servers"][s.key]
             ticks1 = sum_over(s.pids(), proc_ticks)
-            r["rss_end_kb"] = sum_over(s.pids(), lambda p: proc_status_kb(p, "VmRSS"))
+            r["rss_end_kb"] = rss(s)
             r["vmhwm_kb"] = sum_over(s.pids(), lambda p: proc_status_kb(p, "VmHWM"))
             r["established_server_side"] = established_count(s.h1_port)
-            r["idle_cpu_s"] = round((ticks1 - ticks0) / CLK_TCK, 3)
+            r["idle_cpu_s"] = round((ticks1 - ticks0[s.key]) / CLK_TCK, 3)
             r["idle_cpu_pct"] = round(100.0 * r["idle_cpu_s"] / args.idle_seconds, 2)
             r["rss_per_conn_bytes"] = round((r["rss_with_idle_kb"] - r["rss_baseline_kb"]) * 1024 / n, 1)
             r["rss_per_conn_end_bytes"] = round((r["rss_end_kb"] - r["rss_baseline_kb"]) * 1024 / n, 1)
+        for s in live:
+            r = info["servers"][s.key]
             closed = 0
-            for p in clients:
+            for p in clients[s.key]:
                 p.stdin.close()           # the client's signal to close its connections and report
                 out = p.stdout.read()
                 p.wait(timeout=30)
@@ -853,18 +904,17 @@ def run_idle(servers, args, results):
             r["ok"] = s.alive() and closed == 0
             if not s.alive():
                 r["error"] = f"{s.label} died.\n{s.log_tail()}"
+            elif closed:
+                r["error"] = f"the server closed {closed} of the idle connections"
             log(f"   {s.label:8s} RSS {r['rss_baseline_kb']/1024:.1f} -> {r['rss_with_idle_kb']/1024:.1f} MiB "
                 f"= {r['rss_per_conn_bytes']/1024:.2f} KiB/conn; idle CPU {r['idle_cpu_s']:.2f} s in {args.idle_seconds} s; "
                 f"{r['established_server_side']} established, {closed} closed by server")
-        except (BenchError, OSError, subprocess.SubprocessError) as e:
-            r["ok"] = False
-            r["error"] = str(e)
-            log(f"   {s.label}: idle test FAILED: {e}")
-        finally:
-            for p in clients:
+    finally:
+        for ps in clients.values():
+            for p in ps:
                 stop(p, grace=2.0)
+        for s in servers:
             s.stop()
-        time.sleep(1.0)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -894,8 +944,7 @@ def summarize(results):
                 server_core_util=median([r["server_core_util"] for r in ok]),
                 other_cpu_s=median([r["other_cpu_s"] for r in ok]),
                 other_cpu_pct=median([100.0 * r["other_cpu_s"] / r["wall_s"] for r in ok if r["wall_s"]]),
-                rss_peak_kb=info.get("vmhwm_kb"),
-                rss_max_sampled_kb=max([r["rss_max_sampled_kb"] for r in ok], default=None),
+                rss_peak_kb=max([r["rss_max_sampled_kb"] for r in ok], default=None),
                 errors_total=sum(r["errors_total"] for r in ok),
                 non2xx=sum(r["non2xx"] for r in ok),
                 socket_errors=sum(sum(r["socket_errors"].values()) for r in ok),
@@ -988,7 +1037,8 @@ def metadata(args, argv):
         commit=git("rev-parse", "HEAD"),
         commit_short=git("rev-parse", "--short", "HEAD"),
         branch=git("rev-parse", "--abbrev-ref", "HEAD"),
-        dirty=bool(git("status", "--porcelain", "--untracked-files=no")),
+        dirty=bool(git("status", "--porcelain", "--untracked-files=no", "--", ".",
+                       ":!bench/results", ":!docs/BENCHMARKS.md", ":!docs/benchmarks.svg")),
         command=os.environ.get("BENCH_COMMAND") or cmdline([sys.argv[0]] + argv),
         machine=dict(
             hostname=platform.node(), cpu=cpu_model, cpus=os.cpu_count(), memory_gib=round(mem_kb / 1048576, 1),
@@ -1022,11 +1072,13 @@ def parse_args(argv):
         prog="bench/run.sh",
         description="Benchmarks the web host on the Epoll and Sockets transports against nginx.")
     p.add_argument("--quick", action="store_true",
-                   help="about 2 minutes: 1 round of 2 s, 1 s warm-up, 2 s idle; "
+                   help="about 2 minutes: 1 round of 2 s, 6 s warm-up, 2 s idle; "
                         "writes bench/results/quick.{json,md,svg} unless told otherwise")
     p.add_argument("--rounds", type=int, help="measured runs per server and scenario (default 3; quick 1)")
     p.add_argument("--duration", type=int, help="seconds per measured run (default 5; quick 2)")
-    p.add_argument("--warmup", type=int, help="seconds of discarded load per server and scenario (default 3; quick 1)")
+    p.add_argument("--warmup", type=int,
+                   help="seconds of discarded load per server after it starts, shared by the mode's scenarios "
+                        "(at least 1 s each; default 24; quick 6)")
     p.add_argument("--servers", default="epoll,sockets,nginx", help="comma-separated: epoll,sockets,nginx")
     p.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma-separated, of: " + ",".join(SCENARIOS))
     p.add_argument("--scaling-scenarios",
@@ -1047,13 +1099,15 @@ def parse_args(argv):
                    help="niceness for the harness, the servers and the load generators, e.g. -10 so that other work on "
                         "a shared machine disturbs the measurement less (default 0: no priority change). Applied to "
                         "their scheduler autogroups too, without which it has no effect across sessions")
+    p.add_argument("--lock-wait", type=int, default=900,
+                   help="seconds to wait for another benchmark run on this machine to finish (default 900; 0 fails at once)")
     p.add_argument("--keep-temp", action="store_true", help="keep the temporary directory (content root, logs, nginx configs)")
     args = p.parse_args(argv)
 
     q = args.quick
     args.rounds = args.rounds or (1 if q else 3)
     args.duration = args.duration or (2 if q else 5)
-    args.warmup = args.warmup if args.warmup is not None else (1 if q else 3)
+    args.warmup = args.warmup if args.warmup is not None else (6 if q else 24)
     args.idle_seconds = args.idle_seconds or (2 if q else 10)
     if args.idle_50k:
         args.idle_connections = 50000
@@ -1092,6 +1146,39 @@ def _cores(cpus):
     return ("core " if len(cpus) == 1 else "cores ") + cpu_spec(cpus)
 
 
+_lock_file = None
+
+
+def wait_for_other_runs(limit_s):
+    """Two benchmark runs at once disturb each other's numbers: take a machine-wide lock, waiting
+    for another harness run (from any checkout) to finish."""
+    import fcntl
+    global _lock_file
+    path = os.path.join(tempfile.gettempdir(), "epoll-bench.lock")
+    _lock_file = open(path, "a+")
+    try:
+        fcntl.flock(_lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        _lock_file.seek(0)
+        other = _lock_file.read().strip() or "unknown"
+        if limit_s <= 0:
+            raise BenchError(f"another benchmark run holds {path} ({other})")
+        log(f"another benchmark run holds {path} ({other}); waiting up to {limit_s} s for it to finish")
+        deadline = time.monotonic() + limit_s
+        while True:
+            try:
+                fcntl.flock(_lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise BenchError(f"another benchmark run still holds {path} after {limit_s} s ({other})")
+                time.sleep(2)
+    _lock_file.seek(0)
+    _lock_file.truncate()
+    _lock_file.write(f"pid {os.getpid()}, {REPO}, since {time.strftime('%H:%M:%S')}\n")
+    _lock_file.flush()
+
+
 def cpu_spec(cpus):
     return ",".join(str(c) for c in cpus)
 
@@ -1120,6 +1207,8 @@ def main(argv):
 
     if args.nice:
         set_priority(args.nice)
+
+    wait_for_other_runs(args.lock_wait)
 
     started = time.monotonic()
     args.tmp = tempfile.mkdtemp(prefix="epoll-bench-")
@@ -1158,7 +1247,7 @@ def main(argv):
             log(f"=== mode {mode['key']}: {mode['label']}")
             # The harness itself (RSS sampling, h2load log sorting) stays off the server's cores when it can.
             os.sched_setaffinity(0, parse_cpus(mode["client_cpus"]))
-            run_mode(mode, mode["scenarios"], servers, args, results)
+            run_mode(mode, servers, args, results)
         if args.idle_connections:
             os.sched_setaffinity(0, parse_cpus(modes[0]["client_cpus"]))
             run_idle(servers, args, results)

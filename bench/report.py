@@ -205,7 +205,7 @@ def markdown(results, svg_rel=None):
 
     w("## Method")
     w("")
-    w("- **Servers.** `src/WebHost` built in Release and started once per scenario and transport "
+    w("- **Servers.** `src/WebHost` built in Release and started once per CPU mode and transport "
       "(`--Transport Epoll` / `--Transport Sockets`; Kestrel defaults, Server GC, logging at Warning), "
       "and " + (v.get("nginx") or "nginx").replace("nginx version: ", "").replace("/", " ") + " (Debian package) as a private instance with a generated "
       "config (`access_log off`, `sendfile on`, `keepalive_requests` raised so that it does not close busy keep-alive "
@@ -216,10 +216,11 @@ def markdown(results, svg_rel=None):
       "`bench/1k.txt` (1,024 bytes) and `bench/1m.bin` (1,048,576 bytes).")
     w("- **Pinning.** " + "; ".join(f"{mm['key']}: {mm['label']}" for mm in results["modes"]) +
       ". `taskset` pins the server and the load generator (wrk `-t` / h2load `-t` = load-generator cores).")
-    w(f"- **Order.** For each scenario all servers start fresh, every URL is checked (status 200, exact body; h2 via "
-      f"`curl --http2-prior-knowledge`), each server gets {st['warmup_s']} s of the same load that is discarded "
-      f"(JIT, tiered compilation), then {st['rounds']} round(s) of {st['duration_s']} s alternate the servers run "
-      f"by run (A B C A B C …) so that drift hits all alike. Medians over rounds are reported.")
+    w(f"- **Order.** In each mode all servers start, every URL is checked (status 200, exact body; h2 via "
+      f"`curl --http2-prior-knowledge`), and each server gets {st['warmup_s']} s of discarded load shared by the "
+      f"mode's scenarios (on one core the .NET servers keep speeding up for roughly the first 20 s of load, most likely "
+      f"tiered JIT compilation and PGO). Then, per scenario, {st['rounds']} round(s) of {st['duration_s']} s alternate the servers "
+      f"run by run (A B C A B C …) so that drift hits all alike. Medians over rounds are reported.")
     w("- **Scenarios.** " + "; ".join(f"*{d['title']}*: {d['desc']}" for k, d in meta["scenario_definitions"].items()
                                       if k in st["scenarios"].split(",")) +
       ". wrk runs with `--latency --timeout 5s` and `bench/wrk/bench.lua` (pipelining, machine-readable summary).")
@@ -227,8 +228,9 @@ def markdown(results, svg_rel=None):
       "h2load prints no percentiles, so it writes a per-request log (`--log-file`, on tmpfs) that the harness sorts.")
     w("- **CPU.** Server CPU = utime+stime of the server's processes (nginx: master and workers) from `/proc/PID/stat`, "
       "read before and after each measured run, divided by the requests completed, × 100,000.")
-    w("- **Memory.** Peak RSS = `VmHWM` (nginx: summed over master and workers) at the end of the scenario, i.e. the "
-      "peak of a fresh server over warm-up and all rounds; a 200 ms VmRSS sampling maximum is in the JSON too.")
+    w("- **Memory.** Peak RSS = the largest VmRSS (nginx: summed over master and workers) sampled every 200 ms "
+      "during the scenario's measured runs. Servers live through all of a mode's scenarios, so memory a scenario "
+      "leaves behind (pools, GC heap) shows in the later ones; `VmHWM` per server and mode is in the JSON.")
     if st.get("nice"):
         w(f"- **Priority.** The harness, servers and load generators ran at niceness {st['nice']} (`--nice`, "
           f"applied to their scheduler autogroups too) so that background work disturbed them less.")
@@ -264,18 +266,18 @@ def markdown(results, svg_rel=None):
 
     w("## Exact commands")
     w("")
-    w("Servers (first scenario; ports per server are fixed for the run):")
+    w("Servers (each started once per mode; ports per server are fixed for the run):")
     w("")
     w("```sh")
-    first = results["scenarios"][0] if results["scenarios"] else None
-    if first:
+    for mode in results["modes"]:
+        w(f"# {mode['key']}")
         for key in SERVER_ORDER:
-            info = first["servers"].get(key)
+            info = mode.get("servers", {}).get(key)
             if info and info.get("start_command"):
                 w(info["start_command"])
     w("```")
     w("")
-    w("The generated nginx configuration is in the JSON (`scenarios[].servers.nginx.config`).")
+    w("The generated nginx configuration is in the JSON (`modes[].servers.nginx.config`).")
     w("")
     w("Load, per scenario (shown against the Epoll server; the others differ only in the port):")
     w("")
