@@ -19,7 +19,7 @@ internal sealed partial class EpollConnection
 {
     private const int MinimumReadSize = 2048;
 
-    private readonly Action _onFlushCompleted;
+    private Action? _onFlushCompleted; // created on the first pause: most connections never pause
     private ReceiveState _receiveState;
     private ValueTask<FlushResult> _pendingFlush;
 
@@ -152,7 +152,7 @@ internal sealed partial class EpollConnection
             UpdateInterest();
         }
 
-        flush.GetAwaiter().UnsafeOnCompleted(_onFlushCompleted);
+        flush.GetAwaiter().UnsafeOnCompleted(_onFlushCompleted ??= OnFlushCompleted);
     }
 
     /// <summary>Runs where the application consumed input (the input pipe's writer scheduler is inline).</summary>

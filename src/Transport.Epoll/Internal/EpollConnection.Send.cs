@@ -32,7 +32,7 @@ internal sealed partial class EpollConnection : IValueTaskSource<bool>
     private int _writeState;
     private volatile Exception? _sendError;
 
-    private readonly Lock _interestLock = new();
+    private readonly Lock? _interestLock; // level-triggered mode only
     private uint _interest;
     private bool _wantWritable;
 
@@ -241,7 +241,7 @@ internal sealed partial class EpollConnection : IValueTaskSource<bool>
 
     private void SetWantWritable(bool value)
     {
-        lock (_interestLock)
+        lock (_interestLock!)
         {
             _wantWritable = value;
             UpdateInterestLocked();
@@ -251,7 +251,7 @@ internal sealed partial class EpollConnection : IValueTaskSource<bool>
     /// <summary>Level-triggered mode only: asks epoll for exactly the events a side is waiting for.</summary>
     private void UpdateInterest()
     {
-        lock (_interestLock)
+        lock (_interestLock!)
         {
             UpdateInterestLocked();
         }

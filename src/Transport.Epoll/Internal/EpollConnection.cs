@@ -75,6 +75,7 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
         _thread = thread;
         _logger = logger;
         _levelTriggered = options.TriggerMode == EpollTriggerMode.Level;
+        _interestLock = _levelTriggered ? new Lock() : null;
         _onClosed = onClosed;
         MemoryPool = memoryPool;
         LocalEndPoint = localEndPoint;
@@ -109,7 +110,6 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
 
         Transport = new DuplexPipe(_input.Reader, _output.Writer);
         _features = new TransportFeatureCollection(this);
-        _onFlushCompleted = OnFlushCompleted;
     }
 
     /// <inheritdoc cref="IEpollHandler.Token"/>
