@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using System.Net;
 using System.Net.Sockets;
 using EpollTransport.Internal;
@@ -22,21 +23,26 @@ public sealed class EpollTransportFactory : IConnectionListenerFactory, IConnect
     private readonly EpollTransportOptions _options;
     private readonly IMemoryPoolFactory<byte>? _memoryPoolFactory;
     private readonly ILogger _logger;
+    private readonly EpollTransportMetrics _metrics;
     private readonly Lock _lock = new();
     private EpollThreadGroup? _threads;
     private bool _disposed;
 
-    /// <summary>Creates the factory with Kestrel's memory pool factory (the constructor DI uses).</summary>
+    /// <summary>Creates the factory with Kestrel's memory pool factory and the host's meter factory (the constructor DI uses).</summary>
     /// <param name="options">The transport options.</param>
     /// <param name="loggerFactory">Creates the transport's logger.</param>
     /// <param name="memoryPoolFactory">
     /// Creates the pools connection buffers are rented from, one per epoll thread; <see langword="null"/>
     /// means <see cref="System.Buffers.MemoryPool{T}.Shared"/>.
     /// </param>
+    /// <param name="meterFactory">
+    /// Creates the transport's "EpollTransport" meter; <see langword="null"/> means a meter the factory owns.
+    /// </param>
     public EpollTransportFactory(
         IOptions<EpollTransportOptions> options,
         ILoggerFactory loggerFactory,
-        IMemoryPoolFactory<byte>? memoryPoolFactory)
+        IMemoryPoolFactory<byte>? memoryPoolFactory,
+        IMeterFactory? meterFactory)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(loggerFactory);
@@ -46,6 +52,22 @@ public sealed class EpollTransportFactory : IConnectionListenerFactory, IConnect
         _options.Validate();
         _memoryPoolFactory = memoryPoolFactory;
         _logger = loggerFactory.CreateLogger("EpollTransport");
+        _metrics = new EpollTransportMetrics(meterFactory, () => _threads?.Stats ?? []);
+    }
+
+    /// <summary>Creates the factory with Kestrel's memory pool factory.</summary>
+    /// <param name="options">The transport options.</param>
+    /// <param name="loggerFactory">Creates the transport's logger.</param>
+    /// <param name="memoryPoolFactory">
+    /// Creates the pools connection buffers are rented from; <see langword="null"/> means
+    /// <see cref="System.Buffers.MemoryPool{T}.Shared"/>.
+    /// </param>
+    public EpollTransportFactory(
+        IOptions<EpollTransportOptions> options,
+        ILoggerFactory loggerFactory,
+        IMemoryPoolFactory<byte>? memoryPoolFactory)
+        : this(options, loggerFactory, memoryPoolFactory, null)
+    {
     }
 
     /// <summary>
@@ -55,7 +77,7 @@ public sealed class EpollTransportFactory : IConnectionListenerFactory, IConnect
     /// <param name="options">The transport options.</param>
     /// <param name="loggerFactory">Creates the transport's logger.</param>
     public EpollTransportFactory(IOptions<EpollTransportOptions> options, ILoggerFactory loggerFactory)
-        : this(options, loggerFactory, null)
+        : this(options, loggerFactory, null, null)
     {
     }
 
@@ -96,9 +118,12 @@ public sealed class EpollTransportFactory : IConnectionListenerFactory, IConnect
         }
 
         threads?.Dispose();
+        _metrics.Dispose();
     }
 
     internal EpollThreadGroup? ThreadGroup => _threads;
+
+    internal System.Diagnostics.Metrics.Meter Meter => _metrics.Meter;
 
     internal static void ThrowIfNotSupported()
     {

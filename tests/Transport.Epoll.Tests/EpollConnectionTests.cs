@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
@@ -374,6 +375,50 @@ public class EpollConnectionTests
         string? threadName = await reading.WaitAsync(TransportHarness.Timeout);
 
         Assert.Equal(inline, threadName?.StartsWith("epoll-", StringComparison.Ordinal) ?? false);
+    }
+
+    [Fact]
+    public async Task FlushesMadeOnTheEpollThreadInOneIterationGoOutInOneSend()
+    {
+        await using var harness = new TransportHarness(o => o.UnsafePreferInlineScheduling = true);
+        var listener = await harness.BindAsync();
+        var (client, server) = await harness.ConnectAsync(listener);
+        var stats = ((EpollConnection)server).Thread.Stats;
+
+        // The application's read continuation runs on the epoll thread; it answers with 16 flushes,
+        // like 16 pipelined responses.
+        var pending = server.Transport.Input.ReadAsync();
+        Assert.False(pending.IsCompleted);
+        var answered = pending.AsTask().ContinueWith(
+            read =>
+            {
+                server.Transport.Input.AdvanceTo(read.Result.Buffer.End);
+                long before = Interlocked.Read(ref stats.Sends);
+                for (int i = 0; i < 16; i++)
+                {
+                    server.Transport.Output.Write("HTTP/1.1 200 OK\r\n\r\n"u8);
+                    var flush = server.Transport.Output.FlushAsync();
+                    Assert.True(flush.IsCompleted);
+                }
+
+                return before;
+            },
+            CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
+
+        await client.SendAsync("16 requests"u8.ToArray());
+        long sendsBefore = await answered.WaitAsync(TransportHarness.Timeout);
+        await TransportHarness.ReceiveExactlyAsync(client, 16 * 19);
+
+        // The counter moves just after sendmsg returns, which may be after the client has the bytes.
+        var deadline = DateTime.UtcNow + TransportHarness.Timeout;
+        while (Interlocked.Read(ref stats.Sends) == sendsBefore && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(5);
+        }
+
+        Assert.Equal(sendsBefore + 1, Interlocked.Read(ref stats.Sends));
     }
 
     [Fact]

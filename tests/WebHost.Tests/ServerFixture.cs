@@ -7,11 +7,15 @@ public abstract class ServerFixture : IAsyncLifetime
 {
     private WebHostFactory? _factory;
 
+    private readonly IReadOnlyDictionary<string, string?>? _settings;
+
     /// <summary>Creates the fixture.</summary>
     /// <param name="transport">The <c>Transport</c> setting.</param>
-    protected ServerFixture(string transport)
+    /// <param name="settings">More configuration settings for the server.</param>
+    protected ServerFixture(string transport, IReadOnlyDictionary<string, string?>? settings = null)
     {
         Transport = transport;
+        _settings = settings;
     }
 
     /// <summary>The <c>Transport</c> setting.</summary>
@@ -23,7 +27,7 @@ public abstract class ServerFixture : IAsyncLifetime
     /// <inheritdoc />
     public Task InitializeAsync()
     {
-        _factory = new WebHostFactory(Transport).Start();
+        _factory = new WebHostFactory(Transport, settings: _settings).Start();
         return Task.CompletedTask;
     }
 
@@ -43,6 +47,16 @@ public sealed class EpollServerFixture : ServerFixture
     /// <summary>Creates the fixture.</summary>
     public EpollServerFixture()
         : base("Epoll")
+    {
+    }
+}
+
+/// <summary>A web host on the epoll transport with Kestrel running inline on the epoll threads.</summary>
+public sealed class EpollInlineServerFixture : ServerFixture
+{
+    /// <summary>Creates the fixture.</summary>
+    public EpollInlineServerFixture()
+        : base("Epoll", new Dictionary<string, string?> { ["EpollTransport:UnsafePreferInlineScheduling"] = "true" })
     {
     }
 }

@@ -19,7 +19,7 @@ internal sealed partial class EpollConnection
 {
     private const int MinimumReadSize = 2048;
 
-    private readonly Action _onFlushCompleted;
+    private Action? _onFlushCompleted; // created on the first pause: most connections never pause
     private ReceiveState _receiveState;
     private ValueTask<FlushResult> _pendingFlush;
 
@@ -63,6 +63,7 @@ internal sealed partial class EpollConnection
                 if (result.Value > 0)
                 {
                     int read = (int)result.Value;
+                    _thread.Stats.BytesRead += read;
                     writer.Advance(read);
                     var flush = writer.FlushAsync();
                     if (!flush.IsCompleted)
@@ -123,6 +124,7 @@ internal sealed partial class EpollConnection
         if (error is Errno.ECONNRESET or Errno.EPIPE or Errno.ETIMEDOUT)
         {
             EpollTransportLog.ConnectionReset(_logger, ConnectionId, error);
+            CountReset();
             exception = new ConnectionResetException($"The connection was reset by the peer ({error}).", PosixResult.CreateException("read", error));
         }
         else
@@ -143,13 +145,14 @@ internal sealed partial class EpollConnection
     {
         _receiveState = ReceiveState.Paused;
         _pendingFlush = flush;
+        _thread.Stats.ReadPauses++;
         EpollTransportLog.ConnectionPause(_logger, ConnectionId);
         if (_levelTriggered)
         {
             UpdateInterest();
         }
 
-        flush.GetAwaiter().UnsafeOnCompleted(_onFlushCompleted);
+        flush.GetAwaiter().UnsafeOnCompleted(_onFlushCompleted ??= OnFlushCompleted);
     }
 
     /// <summary>Runs where the application consumed input (the input pipe's writer scheduler is inline).</summary>

@@ -15,9 +15,11 @@ namespace EpollTransport.Internal;
 //   input  (socket -> app): written only by the epoll thread (EpollConnection.Receive.cs), read by Kestrel
 //                           on the thread pool.
 //   output (app -> socket): written by Kestrel; read by the send loop (EpollConnection.Send.cs). Its reader
-//                           scheduler is inline, so the bytes Kestrel flushes are written to the socket on
-//                           the flushing thread with no hop; only when the socket is full does the loop
-//                           wait for EPOLLOUT, and then it carries on on the epoll thread.
+//                           scheduler (EpollThread.Scheduler) starts the loop only after the flushing code
+//                           has moved on: at the end of the epoll thread's iteration when Kestrel runs
+//                           there, on a batching thread-pool queue otherwise. So every flush made
+//                           meanwhile goes out in one sendmsg. When the socket is full the loop waits for
+//                           EPOLLOUT and carries on on the epoll thread.
 //
 // The connection ends in one of three ways, and in each the fd is closed once both directions are done:
 //   graceful:  the app completes output -> remaining bytes sent -> FIN (shutdown SHUT_WR) -> receiving stops
@@ -57,6 +59,7 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
     private int _aborted;
     private int _connectionClosedFired;
     private int _directionsDone;
+    private int _resetCounted;
 
     public EpollConnection(
         FileDescriptor socket,
@@ -72,6 +75,7 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
         _thread = thread;
         _logger = logger;
         _levelTriggered = options.TriggerMode == EpollTriggerMode.Level;
+        _interestLock = _levelTriggered ? new Lock() : null;
         _onClosed = onClosed;
         MemoryPool = memoryPool;
         LocalEndPoint = localEndPoint;
@@ -93,10 +97,11 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
             useSynchronizationContext: false));
 
         // Output: the application writes and, when paused, resumes on the thread pool; the send loop
-        // reads inline on whichever thread flushed.
+        // runs on the epoll thread, after the current iteration's events, so that everything flushed
+        // meanwhile (pipelined responses, HTTP/2 frames) goes out in one sendmsg.
         _output = new Pipe(new PipeOptions(
             memoryPool,
-            readerScheduler: PipeScheduler.Inline,
+            readerScheduler: thread.Scheduler,
             writerScheduler: PipeScheduler.ThreadPool,
             pauseWriterThreshold: maxWrite,
             resumeWriterThreshold: maxWrite / 2,
@@ -105,7 +110,6 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
 
         Transport = new DuplexPipe(_input.Reader, _output.Writer);
         _features = new TransportFeatureCollection(this);
-        _onFlushCompleted = OnFlushCompleted;
     }
 
     /// <inheritdoc cref="IEpollHandler.Token"/>
@@ -279,10 +283,20 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
 
         int fd = _socket.Number;
         _socket.Dispose();
+        Interlocked.Increment(ref _thread.Stats.ConnectionsClosed);
         _thread.Unregister(Token);
         EpollTransportLog.ConnectionClosed(_logger, ConnectionId, fd);
         _onClosed?.Invoke(this);
         _closed.TrySetResult();
+    }
+
+    /// <summary>Counts a reset once, however many of the two directions saw it.</summary>
+    private void CountReset()
+    {
+        if (Interlocked.Exchange(ref _resetCounted, 1) == 0)
+        {
+            Interlocked.Increment(ref _thread.Stats.ConnectionResets);
+        }
     }
 
     private sealed class DuplexPipe(PipeReader input, PipeWriter output) : IDuplexPipe

@@ -213,6 +213,7 @@ internal sealed class EpollConnectionListener : IConnectionListener, IEpollHandl
             local = EndPoint;
         }
 
+        _acceptThread.Stats.ConnectionsAccepted++;
         var (thread, pool) = _threads.NextForConnection();
         var connection = new EpollConnection(socket, thread, pool, _options, local, remote, _logger, _onConnectionClosed);
         _connections.TryAdd(connection, 0);
@@ -233,6 +234,7 @@ internal sealed class EpollConnectionListener : IConnectionListener, IEpollHandl
         // Stop watching the socket: with level-triggered epoll the pending connection would otherwise
         // report readiness again at once, and with edge-triggered epoll every new client would.
         _backingOff = true;
+        _acceptThread.Stats.AcceptBackoffs++;
         _acceptThread.Modify(_socket, Token, 0);
 
         long now = Environment.TickCount64;

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.IO.Pipelines;
 using EpollTransport.Interop;
 using Microsoft.Extensions.Logging;
 
@@ -9,7 +10,12 @@ namespace EpollTransport.Internal;
 // ================
 // One dedicated OS thread owns one epoll instance and every socket registered with it. Its loop is:
 //
-//     run the work other threads posted  ->  epoll_wait  ->  dispatch each ready socket  ->  repeat
+//     run posted work, due timers and deferred sends  ->  epoll_wait  ->  dispatch each ready socket  ->  repeat
+//
+// Deferred work is what the loop's own handlers schedule for "after this iteration": the send loops of
+// connections whose application flushed while running on this thread. Running them after dispatch
+// lets every response of a batch of events (16 pipelined requests, a burst of HTTP/2 frames) leave in
+// one sendmsg. Timers (the accept back-off) need no timer thread: the next one bounds epoll_wait.
 //
 // Sockets are registered once, for reads and writes (EPOLLIN | EPOLLOUT | EPOLLRDHUP), edge-triggered
 // by default. Edge-triggered epoll reports a socket when its state changes, not while it stays ready,
@@ -51,6 +57,8 @@ internal sealed class EpollThread : IDisposable
     private readonly Stack<int> _freeSlots = new();
 
     private readonly List<ScheduledItem> _timers = []; // touched by the epoll thread only
+    private List<WorkItem> _deferred = [];              // touched by the epoll thread only
+    private List<WorkItem> _deferredRunning = [];
 
     private IEpollHandler?[] _slots = new IEpollHandler?[256];
     private int _slotsUsed;
@@ -58,11 +66,13 @@ internal sealed class EpollThread : IDisposable
     private int _state = (int)EpollThreadState.NotStarted;
     private volatile bool _stopRequested;
     private int _managedThreadId = -1;
+    private long _wakeUps;
 
     public EpollThread(int index, ILogger logger)
     {
         Index = index;
         _logger = logger;
+        Scheduler = new ThreadScheduler(this);
 
         Epoll.Create(out _epoll).ThrowIfError("epoll_create1");
         try
@@ -83,6 +93,18 @@ internal sealed class EpollThread : IDisposable
             IsBackground = true,
         };
     }
+
+    /// <summary>
+    /// The send loops' <see cref="PipeScheduler"/>. Scheduled from this thread, a callback runs once the
+    /// current iteration's events have been dispatched; from any other thread, it runs on the thread pool
+    /// after the work in progress there (see <see cref="BatchingThreadPoolQueue"/>). Either way a send
+    /// loop starts only once the code that flushed has moved on, so that everything it flushed meanwhile
+    /// (pipelined responses, HTTP/2 frames) goes out in one sendmsg.
+    /// </summary>
+    public PipeScheduler Scheduler { get; }
+
+    /// <summary>Totals for the metrics: this thread's waits and events, its connections' I/O.</summary>
+    public EpollThreadStats Stats { get; } = new();
 
     /// <summary>The thread's number, as in its name <c>epoll-N</c>.</summary>
     public int Index { get; }
@@ -106,8 +128,6 @@ internal sealed class EpollThread : IDisposable
 
     /// <summary>How many times another thread had to write the eventfd to wake this one.</summary>
     public long WakeUpCount => Interlocked.Read(ref _wakeUps);
-
-    private long _wakeUps;
 
     public void Start()
     {
@@ -259,6 +279,7 @@ internal sealed class EpollThread : IDisposable
             {
                 RunPostedWork();
                 RunDueTimers();
+                RunDeferredWork();
                 if (_stopRequested)
                 {
                     break;
@@ -281,6 +302,8 @@ internal sealed class EpollThread : IDisposable
                     continue;
                 }
 
+                Stats.Waits++;
+                Stats.Events += result.Value;
                 Dispatch(events, (int)result.Value);
             }
         }
@@ -340,6 +363,28 @@ internal sealed class EpollThread : IDisposable
         }
     }
 
+    /// <summary>Runs work deferred during this iteration, and what that work defers in turn.</summary>
+    private void RunDeferredWork()
+    {
+        while (_deferred.Count > 0)
+        {
+            (_deferred, _deferredRunning) = (_deferredRunning, _deferred);
+            foreach (var item in _deferredRunning)
+            {
+                try
+                {
+                    item.Action(item.State);
+                }
+                catch (Exception ex)
+                {
+                    EpollTransportLog.EpollThreadError(_logger, Index, ex);
+                }
+            }
+
+            _deferredRunning.Clear();
+        }
+    }
+
     private void RunDueTimers()
     {
         if (_timers.Count == 0)
@@ -389,4 +434,21 @@ internal sealed class EpollThread : IDisposable
     private readonly record struct WorkItem(Action<object?> Action, object? State);
 
     private readonly record struct ScheduledItem(long Due, Action<object?> Action, object? State);
+
+    private sealed class ThreadScheduler(EpollThread thread) : PipeScheduler
+    {
+        private readonly BatchingThreadPoolQueue _threadPool = new();
+
+        public override void Schedule(Action<object?> action, object? state)
+        {
+            if (thread.IsCurrentThread)
+            {
+                thread._deferred.Add(new WorkItem(action, state));
+            }
+            else
+            {
+                _threadPool.Schedule(action, state);
+            }
+        }
+    }
 }

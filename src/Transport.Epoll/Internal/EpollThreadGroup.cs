@@ -33,6 +33,7 @@ internal sealed class EpollThreadGroup : IDisposable
             throw;
         }
 
+        Stats = Array.ConvertAll(_threads, t => t.Stats);
         foreach (var thread in _threads)
         {
             thread.Start();
@@ -42,6 +43,8 @@ internal sealed class EpollThreadGroup : IDisposable
     public int Count => _threads.Length;
 
     public IReadOnlyList<EpollThread> Threads => _threads;
+
+    public IReadOnlyList<EpollThreadStats> Stats { get; private set; } = [];
 
     /// <summary>The thread (and its pool) for the next accepted connection.</summary>
     public (EpollThread Thread, MemoryPool<byte> Pool) NextForConnection()
