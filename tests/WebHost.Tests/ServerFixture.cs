@@ -21,6 +21,9 @@ public abstract class ServerFixture : IAsyncLifetime
     /// <summary>The <c>Transport</c> setting.</summary>
     public string Transport { get; }
 
+    /// <summary>The fixture's other settings (tests' own servers get them too).</summary>
+    public IReadOnlyDictionary<string, string?> Settings => _settings ?? new Dictionary<string, string?>();
+
     /// <summary>The started server.</summary>
     public WebHostFactory Factory => _factory ?? throw new InvalidOperationException("The fixture has not started.");
 

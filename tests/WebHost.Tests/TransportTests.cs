@@ -650,9 +650,9 @@ public abstract partial class TransportTests<TFixture> : IClassFixture<TFixture>
         GC.SuppressFinalize(this);
     }
 
-    /// <summary>Starts a server of this test's own (its logs go to the test output).</summary>
+    /// <summary>Starts a server of this test's own, with the fixture's settings (its logs go to the test output).</summary>
     /// <param name="urls">See <see cref="WebHostFactory"/>.</param>
-    /// <param name="settings">More configuration settings.</param>
+    /// <param name="settings">More configuration settings, over the fixture's.</param>
     /// <param name="contentRoot">The content root; <see langword="null"/> means the test output's copy of the site.</param>
     /// <param name="configureKestrel">More Kestrel configuration in code.</param>
     /// <returns>The started server.</returns>
@@ -662,7 +662,14 @@ public abstract partial class TransportTests<TFixture> : IClassFixture<TFixture>
         string? contentRoot = null,
         Action<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>? configureKestrel = null)
     {
-        var factory = new WebHostFactory(TransportName, urls, settings, contentRoot, configureKestrel);
+        // The fixture's settings (e.g. the transport's options) first, then the test's own.
+        var merged = new Dictionary<string, string?>(Fixture.Settings);
+        foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
+        {
+            merged[key] = value;
+        }
+
+        var factory = new WebHostFactory(TransportName, urls, merged, contentRoot, configureKestrel);
         _ownFactories.Add(factory);
         return factory.Start();
     }
