@@ -608,7 +608,11 @@ public abstract partial class TransportTests<TFixture> : IClassFixture<TFixture>
 
         Assert.NotNull(error);
         Output.WriteLine(error.ToString());
-        var io = Flatten(error).OfType<IOException>().FirstOrDefault();
+
+        // Usually the IOException itself surfaces. Sometimes WebApplicationFactory's deferred host, racing the
+        // app's failed start, throws ObjectDisposedException instead; the host has then logged the real cause.
+        var io = Flatten(error).OfType<IOException>().FirstOrDefault() ??
+            factory.Logs.All.Where(e => e.Exception is not null).SelectMany(e => Flatten(e.Exception!)).OfType<IOException>().FirstOrDefault();
         Assert.True(io is not null, $"Expected an IOException, got: {error}");
         Assert.Contains("address already in use", io.Message, StringComparison.OrdinalIgnoreCase);
     }
