@@ -139,18 +139,31 @@ public abstract partial class TransportTests<TFixture>
             descriptor = LibC.Dup((int)listener.Handle);
         }
 
+        // Beside it, an ordinary endpoint, which stays on the transport under test.
         using var cts = Timeouts.Create();
-        await using var factory = StartOwnServer(urls: string.Empty, configureKestrel: options => options.ListenHandle((ulong)descriptor));
+        await using var factory = StartOwnServer(urls: string.Empty, configureKestrel: options =>
+        {
+            options.ListenHandle((ulong)descriptor);
+            options.Listen(IPAddress.Loopback, 0);
+        });
+        Output.WriteLine("Addresses: " + string.Join(", ", factory.Addresses));
+        var ordinaryPort = factory.Addresses
+            .Select(a => new Uri(a))
+            .Single(a => a.Host == "127.0.0.1" && a.Port != port).Port;
 
-        using var connection = await RawHttpConnection.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port), cts.Token);
-        await connection.SendAsync(RawHttpConnection.Get("/plaintext"), cts.Token);
-        var response = await connection.ReadResponseAsync(cts.Token);
+        using var inherited = await RawHttpConnection.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port), cts.Token);
+        await inherited.SendAsync(RawHttpConnection.Get("/plaintext"), cts.Token);
+        var response = await inherited.ReadResponseAsync(cts.Token);
         Assert.Equal(200, response.StatusCode);
         Assert.Equal("Hello, World!", response.BodyText);
+        var inheritedTypes = factory.Connections.ConnectionTypes;
+        Output.WriteLine("Connection types on the inherited socket: " + string.Join(", ", inheritedTypes));
+        Assert.All(inheritedTypes, type => Assert.StartsWith("Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets.", type, StringComparison.Ordinal));
 
-        var types = factory.Connections.ConnectionTypes;
-        Output.WriteLine("Connection types: " + string.Join(", ", types));
-        Assert.All(types, type => Assert.StartsWith("Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets.", type, StringComparison.Ordinal));
+        using var ordinary = await RawHttpConnection.ConnectAsync(new IPEndPoint(IPAddress.Loopback, ordinaryPort), cts.Token);
+        await ordinary.SendAsync(RawHttpConnection.Get("/plaintext"), cts.Token);
+        Assert.Equal("Hello, World!", (await ordinary.ReadResponseAsync(cts.Token)).BodyText);
+        Assert.Contains(factory.Connections.ConnectionTypes, type => type.StartsWith(ConnectionTypeNamespace + ".", StringComparison.Ordinal));
         Assert.Equal(ExpectsEpollListenerFactory, factory.Services.GetServices<IConnectionListenerFactory>().Any(f => f is EpollTransportFactory));
     }
 }
