@@ -120,19 +120,7 @@ internal sealed partial class EpollConnection
 
     private void OnSocketError(Errno error)
     {
-        Exception exception;
-        if (error is Errno.ECONNRESET or Errno.EPIPE or Errno.ETIMEDOUT)
-        {
-            EpollTransportLog.ConnectionReset(_logger, ConnectionId, error);
-            CountReset();
-            exception = new ConnectionResetException($"The connection was reset by the peer ({error}).", PosixResult.CreateException("read", error));
-        }
-        else
-        {
-            EpollTransportLog.ConnectionError(_logger, ConnectionId, error);
-            exception = PosixResult.CreateException("read", error);
-        }
-
+        var exception = SocketError("read", error);
         FinishReceive(exception);
 
         // A dead socket cannot send either: end the send loop instead of letting it wait for room.

@@ -64,7 +64,7 @@ internal sealed partial class EpollConnection : IValueTaskSource<bool>
 
                     if (sent.Error != Errno.EAGAIN)
                     {
-                        error = OnSendError(sent.Error);
+                        error = SocketError("sendmsg", sent.Error);
                         break;
                     }
 
@@ -148,24 +148,6 @@ internal sealed partial class EpollConnection : IValueTaskSource<bool>
                 pins[i].Dispose();
             }
         }
-    }
-
-    private Exception OnSendError(Errno error)
-    {
-        Exception exception;
-        if (error is Errno.EPIPE or Errno.ECONNRESET or Errno.ETIMEDOUT)
-        {
-            EpollTransportLog.ConnectionReset(_logger, ConnectionId, error);
-            CountReset();
-            exception = new ConnectionResetException($"The connection was reset by the peer ({error}).", PosixResult.CreateException("sendmsg", error));
-        }
-        else
-        {
-            EpollTransportLog.ConnectionError(_logger, ConnectionId, error);
-            exception = PosixResult.CreateException("sendmsg", error);
-        }
-
-        return exception;
     }
 
     /// <summary>Ends the send side once: FIN unless aborted or failed, then stops receiving.</summary>

@@ -290,6 +290,23 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
         _closed.TrySetResult();
     }
 
+    /// <summary>
+    /// The exception a failed read or send ends the connection with, logged at Debug: a reset by the peer
+    /// (ECONNRESET, EPIPE, ETIMEDOUT) is how connections end, never an error-level event.
+    /// </summary>
+    private Exception SocketError(string call, Errno error)
+    {
+        if (error is Errno.ECONNRESET or Errno.EPIPE or Errno.ETIMEDOUT)
+        {
+            EpollTransportLog.ConnectionReset(_logger, ConnectionId, error);
+            CountReset();
+            return new ConnectionResetException($"The connection was reset by the peer ({error}).", PosixResult.CreateException(call, error));
+        }
+
+        EpollTransportLog.ConnectionError(_logger, ConnectionId, error);
+        return PosixResult.CreateException(call, error);
+    }
+
     /// <summary>Counts a reset once, however many of the two directions saw it.</summary>
     private void CountReset()
     {

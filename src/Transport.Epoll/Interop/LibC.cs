@@ -55,9 +55,6 @@ internal static unsafe partial class LibC
     [LibraryImport(Library, EntryPoint = "getsockname", SetLastError = true)]
     internal static partial int GetSockName(FileDescriptor fd, byte* address, uint* length);
 
-    [LibraryImport(Library, EntryPoint = "getpeername", SetLastError = true)]
-    internal static partial int GetPeerName(FileDescriptor fd, byte* address, uint* length);
-
     [LibraryImport(Library, EntryPoint = "sendmsg", SetLastError = true)]
     internal static partial nint SendMsg(FileDescriptor fd, MessageHeader* message, int flags);
 
@@ -66,9 +63,6 @@ internal static unsafe partial class LibC
 
     [LibraryImport(Library, EntryPoint = "statx", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     internal static partial int Statx(int dirfd, string path, int flags, uint mask, byte* buffer);
-
-    [LibraryImport(Library, EntryPoint = "ioctl", SetLastError = true)]
-    internal static partial int Ioctl(FileDescriptor fd, nuint request, int* value);
 
     /// <summary><c>struct iovec</c>.</summary>
     [StructLayout(LayoutKind.Sequential)]

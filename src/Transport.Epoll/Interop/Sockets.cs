@@ -26,7 +26,6 @@ internal static unsafe class Sockets
     public const int SHUT_RDWR = 2;
 
     private const int MSG_NOSIGNAL = 0x4000;
-    private const nuint FIONREAD = 0x541B;
 
     /// <summary>The most iovecs the transport hands to one <c>sendmsg</c>.</summary>
     public const int MaxIOVectors = 64;
@@ -117,18 +116,6 @@ internal static unsafe class Sockets
         return NativeSocketAddress.Read(new ReadOnlySpan<byte>(address, (int)Math.Min(length, NativeSocketAddress.MaxSize)));
     }
 
-    public static EndPoint? GetRemoteEndPoint(FileDescriptor socket)
-    {
-        byte* address = stackalloc byte[NativeSocketAddress.MaxSize];
-        uint length = NativeSocketAddress.MaxSize;
-        if (LibC.GetPeerName(socket, address, &length) != 0)
-        {
-            return null;
-        }
-
-        return NativeSocketAddress.Read(new ReadOnlySpan<byte>(address, (int)Math.Min(length, NativeSocketAddress.MaxSize)));
-    }
-
     /// <summary>Reads into <paramref name="buffer"/>: bytes read, 0 at end of stream, or the error.</summary>
     public static PosixResult Read(FileDescriptor socket, byte* buffer, int length)
     {
@@ -158,12 +145,4 @@ internal static unsafe class Sockets
 
     public static PosixResult Shutdown(FileDescriptor socket, int how)
         => PosixResult.FromReturn(LibC.Shutdown(socket, how));
-
-    /// <summary>The number of bytes waiting in the socket's receive queue.</summary>
-    public static PosixResult BytesAvailable(FileDescriptor socket)
-    {
-        int value = 0;
-        var result = PosixResult.FromReturn(LibC.Ioctl(socket, FIONREAD, &value));
-        return result.IsSuccess ? PosixResult.FromValue(value) : result;
-    }
 }

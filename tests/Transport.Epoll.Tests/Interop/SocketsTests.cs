@@ -157,22 +157,6 @@ public unsafe class SocketsTests
         }
     }
 
-    [Fact]
-    public void BytesAvailableReportsTheReceiveQueue()
-    {
-        using var pair = SocketPair.Create();
-        pair.Client.Send(new byte[100]);
-        var deadline = DateTime.UtcNow.AddSeconds(10);
-        PosixResult available;
-        do
-        {
-            available = Sockets.BytesAvailable(pair.Server);
-        }
-        while (available.Value < 100 && DateTime.UtcNow < deadline);
-
-        Assert.Equal(100, available.Value);
-    }
-
     internal static PosixResult ReadEventually(FileDescriptor socket, byte* buffer, int length)
     {
         var deadline = DateTime.UtcNow.AddSeconds(10);
