@@ -64,7 +64,8 @@ internal sealed partial class EpollConnection : IValueTaskSource<bool>
 
                     if (sent.Error != Errno.EAGAIN)
                     {
-                        error = SocketError("sendmsg", sent.Error);
+                        // After an abort the socket is closed on purpose: that is no reset by the peer.
+                        error = _aborted != 0 ? null : SocketError("sendmsg", sent.Error);
                         break;
                     }
 
