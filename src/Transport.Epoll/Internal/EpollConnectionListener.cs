@@ -195,23 +195,14 @@ internal sealed class EpollConnectionListener : IConnectionListener, IEpollHandl
 
     private void OnAccepted(FileDescriptor socket, ReadOnlySpan<byte> peerAddress)
     {
-        EndPoint? remote;
-        EndPoint? local;
-        if (_isTcp)
+        if (_isTcp && _options.NoDelay)
         {
-            if (_options.NoDelay)
-            {
-                Sockets.SetOption(socket, Sockets.IPPROTO_TCP, Sockets.TCP_NODELAY, 1);
-            }
+            Sockets.SetOption(socket, Sockets.IPPROTO_TCP, Sockets.TCP_NODELAY, 1);
+        }
 
-            remote = NativeSocketAddress.Read(peerAddress);
-            local = Sockets.GetLocalEndPoint(socket);
-        }
-        else
-        {
-            remote = NativeSocketAddress.Read(peerAddress);
-            local = EndPoint;
-        }
+        // A Unix socket's local address is the listener's path; a TCP one's depends on the interface.
+        var remote = NativeSocketAddress.Read(peerAddress);
+        var local = _isTcp ? Sockets.GetLocalEndPoint(socket) : EndPoint;
 
         _acceptThread.Stats.ConnectionsAccepted++;
         var (thread, pool) = _threads.NextForConnection();
