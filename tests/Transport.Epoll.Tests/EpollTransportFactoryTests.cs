@@ -125,6 +125,30 @@ public class EpollTransportFactoryTests
     }
 
     [Fact]
+    public async Task TheLocalEndPointIsTheAddressTheClientConnectedTo()
+    {
+        await using var harness = new TransportHarness();
+
+        // One address: taken from the listener, each connection with its own object.
+        var single = await harness.BindAsync(new IPEndPoint(IPAddress.Loopback, 0));
+        var (client1, server1) = await harness.ConnectAsync(single);
+        var (_, server2) = await harness.ConnectAsync(single);
+        Assert.Equal(client1.RemoteEndPoint, server1.LocalEndPoint);
+        Assert.Equal(single.EndPoint, server2.LocalEndPoint);
+        Assert.NotSame(server1.LocalEndPoint, server2.LocalEndPoint);
+
+        // A wildcard: the kernel says which interface (getsockname), here 127.0.0.2, not 0.0.0.0.
+        var wildcard = await harness.BindAsync(new IPEndPoint(IPAddress.Any, 0));
+        int port = ((IPEndPoint)wildcard.EndPoint).Port;
+        using var client3 = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await client3.ConnectAsync(new IPEndPoint(IPAddress.Parse("127.0.0.2"), port)).WaitAsync(TransportHarness.Timeout);
+        using var cts = new CancellationTokenSource(TransportHarness.Timeout);
+        var server3 = await wildcard.AcceptAsync(cts.Token);
+        Assert.Equal(new IPEndPoint(IPAddress.Parse("127.0.0.2"), port), server3!.LocalEndPoint);
+        Assert.Equal(client3.LocalEndPoint, server3.RemoteEndPoint);
+    }
+
+    [Fact]
     public async Task IPv6LoopbackWorks()
     {
         if (!Socket.OSSupportsIPv6)

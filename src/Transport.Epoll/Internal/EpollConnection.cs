@@ -86,10 +86,11 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
         long maxWrite = options.MaxWriteBufferSize ?? 0;
 
         // Input: the epoll thread writes (its flush continuation is inline: it only posts a resume);
-        // the application reads on the thread pool, or inline on the epoll thread if asked to.
+        // the application reads on the thread pool (without a work-item allocation per read), or
+        // inline on the epoll thread if asked to.
         _input = new Pipe(new PipeOptions(
             memoryPool,
-            readerScheduler: options.UnsafePreferInlineScheduling ? PipeScheduler.Inline : PipeScheduler.ThreadPool,
+            readerScheduler: options.UnsafePreferInlineScheduling ? PipeScheduler.Inline : new ThreadPoolDispatcher(),
             writerScheduler: PipeScheduler.Inline,
             pauseWriterThreshold: maxRead,
             resumeWriterThreshold: maxRead / 2,

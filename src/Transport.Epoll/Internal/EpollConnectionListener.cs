@@ -41,6 +41,7 @@ internal sealed class EpollConnectionListener : IConnectionListener, IEpollHandl
     private long _lastWarningTimestamp;
     private int _suppressedWarnings;
     private volatile bool _unbound;
+    private readonly IPEndPoint? _boundAddress; // bound to one address (not a wildcard): every connection's local end
     private int _disposed;
 
     public EpollConnectionListener(
@@ -59,6 +60,9 @@ internal sealed class EpollConnectionListener : IConnectionListener, IEpollHandl
         _options = options;
         _logger = logger;
         _isTcp = endPoint is IPEndPoint;
+        _boundAddress = endPoint is IPEndPoint ip && !ip.Address.Equals(IPAddress.Any) && !ip.Address.Equals(IPAddress.IPv6Any)
+            ? ip
+            : null;
         _unixSocketPath = unixSocketPath;
         _acceptEvents = options.TriggerMode == EpollTriggerMode.Edge ? Epoll.EPOLLIN | Epoll.EPOLLET : Epoll.EPOLLIN;
         _onConnectionClosed = connection => _connections.TryRemove(connection, out _);
@@ -200,9 +204,14 @@ internal sealed class EpollConnectionListener : IConnectionListener, IEpollHandl
             Sockets.SetOption(socket, Sockets.IPPROTO_TCP, Sockets.TCP_NODELAY, 1);
         }
 
-        // A Unix socket's local address is the listener's path; a TCP one's depends on the interface.
+        // A Unix socket's local address is the listener's path. A TCP one's is the listener's address
+        // when that is a single address, and needs getsockname(2) only behind a wildcard (0.0.0.0, [::]),
+        // where it depends on the interface the client came in on. A fresh IPEndPoint each time: the
+        // type is mutable, and connections must not share one.
         var remote = NativeSocketAddress.Read(peerAddress);
-        var local = _isTcp ? Sockets.GetLocalEndPoint(socket) : EndPoint;
+        EndPoint? local = _boundAddress is { } bound
+            ? new IPEndPoint(bound.Address, bound.Port)
+            : _isTcp ? Sockets.GetLocalEndPoint(socket) : EndPoint;
 
         _acceptThread.Stats.ConnectionsAccepted++;
         var (thread, pool) = _threads.NextForConnection();
