@@ -79,7 +79,11 @@ mkdir -p "$tmp/wwwroot/bench"
 head -c 1024 /dev/urandom | base64 -w 64 | head -c 1024 > "$tmp/wwwroot/bench/1k.txt"
 head -c 1048576 /dev/urandom > "$tmp/wwwroot/bench/1m.bin"
 
-port=$((20000 + RANDOM % 20000))
+# A free port below the ephemeral range (where clients' ports, e.g. another test's, come from).
+for _ in $(seq 50); do
+    port=$((20000 + RANDOM % 12000))
+    [[ -z "$(ss -Htan "( sport = :$port )" 2>/dev/null)" ]] && break
+done
 DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0 taskset -c 0 dotnet src/WebHost/bin/Release/net10.0/WebHost.dll \
     --contentRoot "$tmp" --Transport "$transport" --urls "http://127.0.0.1:$port" \
     --Logging:LogLevel:Default=Warning --Logging:LogLevel:Microsoft.Hosting.Lifetime=Warning \

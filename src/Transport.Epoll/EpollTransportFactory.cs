@@ -139,7 +139,7 @@ public sealed class EpollTransportFactory : IConnectionListenerFactory, IConnect
         lock (_lock)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            return _threads ??= new EpollThreadGroup(_options.ThreadCount, _memoryPoolFactory, _logger);
+            return _threads ??= new EpollThreadGroup(_options, _memoryPoolFactory, _logger);
         }
     }
 }

@@ -32,7 +32,7 @@ namespace EpollTransport.Internal;
 /// <summary>A connection accepted by the epoll transport.</summary>
 internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler,
     IConnectionIdFeature, IConnectionTransportFeature, IConnectionItemsFeature, IMemoryPoolFeature,
-    IConnectionLifetimeFeature, IConnectionEndPointFeature
+    IConnectionLifetimeFeature, IConnectionEndPointFeature, IDuplexPipe
 {
     private readonly FileDescriptor _socket;
     private readonly EpollThread _thread;
@@ -64,7 +64,7 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
     public EpollConnection(
         FileDescriptor socket,
         EpollThread thread,
-        MemoryPool<byte> memoryPool,
+        ConnectionPipeOptions pipeOptions,
         EpollTransportOptions options,
         EndPoint? localEndPoint,
         EndPoint? remoteEndPoint,
@@ -77,39 +77,13 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
         _levelTriggered = options.TriggerMode == EpollTriggerMode.Level;
         _interestLock = _levelTriggered ? new Lock() : null;
         _onClosed = onClosed;
-        MemoryPool = memoryPool;
+        MemoryPool = pipeOptions.Pool;
         LocalEndPoint = localEndPoint;
         RemoteEndPoint = remoteEndPoint;
 
-        int minimumSegmentSize = memoryPool.MaxBufferSize is > 0 and < 64 * 1024 ? memoryPool.MaxBufferSize : 4096;
-        long maxRead = options.MaxReadBufferSize ?? 0;
-        long maxWrite = options.MaxWriteBufferSize ?? 0;
-
-        // Input: the epoll thread writes (its flush continuation is inline: it only posts a resume);
-        // the application reads on the thread pool (without a work-item allocation per read), or
-        // inline on the epoll thread if asked to.
-        _input = new Pipe(new PipeOptions(
-            memoryPool,
-            readerScheduler: options.UnsafePreferInlineScheduling ? PipeScheduler.Inline : new ThreadPoolDispatcher(),
-            writerScheduler: PipeScheduler.Inline,
-            pauseWriterThreshold: maxRead,
-            resumeWriterThreshold: maxRead / 2,
-            minimumSegmentSize: minimumSegmentSize,
-            useSynchronizationContext: false));
-
-        // Output: the application writes and, when paused, resumes on the thread pool; the send loop
-        // runs on the epoll thread, after the current iteration's events, so that everything flushed
-        // meanwhile (pipelined responses, HTTP/2 frames) goes out in one sendmsg.
-        _output = new Pipe(new PipeOptions(
-            memoryPool,
-            readerScheduler: thread.Scheduler,
-            writerScheduler: PipeScheduler.ThreadPool,
-            pauseWriterThreshold: maxWrite,
-            resumeWriterThreshold: maxWrite / 2,
-            minimumSegmentSize: minimumSegmentSize,
-            useSynchronizationContext: false));
-
-        Transport = new DuplexPipe(_input.Reader, _output.Writer);
+        _input = new Pipe(pipeOptions.Input);
+        _output = new Pipe(pipeOptions.Output);
+        Transport = this;
         _features = new TransportFeatureCollection(this);
     }
 
@@ -131,6 +105,11 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
     }
 
     public override IDuplexPipe Transport { get; set; }
+
+    // The connection is its own duplex pipe (one object less per connection).
+    PipeReader IDuplexPipe.Input => _input.Reader;
+
+    PipeWriter IDuplexPipe.Output => _output.Writer;
 
     public MemoryPool<byte> MemoryPool { get; }
 
@@ -315,12 +294,5 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
         {
             Interlocked.Increment(ref _thread.Stats.ConnectionResets);
         }
-    }
-
-    private sealed class DuplexPipe(PipeReader input, PipeWriter output) : IDuplexPipe
-    {
-        public PipeReader Input { get; } = input;
-
-        public PipeWriter Output { get; } = output;
     }
 }

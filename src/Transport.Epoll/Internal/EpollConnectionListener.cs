@@ -214,10 +214,14 @@ internal sealed class EpollConnectionListener : IConnectionListener, IEpollHandl
             : _isTcp ? Sockets.GetLocalEndPoint(socket) : EndPoint;
 
         _acceptThread.Stats.ConnectionsAccepted++;
-        var (thread, pool) = _threads.NextForConnection();
-        var connection = new EpollConnection(socket, thread, pool, _options, local, remote, _logger, _onConnectionClosed);
+        var (thread, pipeOptions) = _threads.NextForConnection();
+        var connection = new EpollConnection(socket, thread, pipeOptions, _options, local, remote, _logger, _onConnectionClosed);
         _connections.TryAdd(connection, 0);
-        EpollTransportLog.ConnectionAccepted(_logger, connection.ConnectionId, remote, thread.Index);
+        if (_logger.IsEnabled(LogLevel.Debug))
+        {
+            // Only then: the id string is otherwise made when (and if) something asks for it.
+            EpollTransportLog.ConnectionAccepted(_logger, connection.ConnectionId, remote, thread.Index);
+        }
 
         if (connection.Start() && !_accepted.Writer.TryWrite(connection))
         {

@@ -12,19 +12,23 @@ internal sealed class EpollThreadGroup : IDisposable
 {
     private readonly EpollThread[] _threads;
     private readonly MemoryPool<byte>[] _pools;
+    private readonly ConnectionPipeOptions[] _pipeOptions;
     private int _nextConnection = -1;
     private int _nextListener = -1;
 
-    public EpollThreadGroup(int threadCount, IMemoryPoolFactory<byte>? memoryPoolFactory, ILogger logger)
+    public EpollThreadGroup(EpollTransportOptions options, IMemoryPoolFactory<byte>? memoryPoolFactory, ILogger logger)
     {
+        int threadCount = options.ThreadCount;
         _threads = new EpollThread[threadCount];
         _pools = new MemoryPool<byte>[threadCount];
+        _pipeOptions = new ConnectionPipeOptions[threadCount];
         try
         {
             for (int i = 0; i < threadCount; i++)
             {
                 _threads[i] = new EpollThread(i, logger);
                 _pools[i] = memoryPoolFactory?.Create(new MemoryPoolOptions { Owner = "epoll" }) ?? MemoryPool<byte>.Shared;
+                _pipeOptions[i] = new ConnectionPipeOptions(_threads[i], _pools[i], options);
             }
         }
         catch
@@ -46,11 +50,11 @@ internal sealed class EpollThreadGroup : IDisposable
 
     public IReadOnlyList<EpollThreadStats> Stats { get; private set; } = [];
 
-    /// <summary>The thread (and its pool) for the next accepted connection.</summary>
-    public (EpollThread Thread, MemoryPool<byte> Pool) NextForConnection()
+    /// <summary>The thread (and its pool and pipe options) for the next accepted connection.</summary>
+    public (EpollThread Thread, ConnectionPipeOptions PipeOptions) NextForConnection()
     {
         int index = (int)((uint)Interlocked.Increment(ref _nextConnection) % (uint)_threads.Length);
-        return (_threads[index], _pools[index]);
+        return (_threads[index], _pipeOptions[index]);
     }
 
     /// <summary>The thread the next listening socket is registered with.</summary>
