@@ -4,7 +4,7 @@
 #   bench/profile.sh [--transport Epoll|Sockets] [--scenario plaintext|pipelined|json|static-1k|static-1m|churn]
 #                    [--seconds 10] [--warmup 20] [--out DIR] [--label TEXT] [-- extra web host arguments]
 #
-# The server runs on core 0 and wrk on core 1 (as in bench/run.sh). After the warm-up, perf samples the
+# The server runs on core 0 and wrk (and perf itself) on core 1 (as in bench/run.sh). After the warm-up, perf samples the
 # server process (all its threads, 999 Hz, call graphs by frame pointer; .NET writes /tmp/perf-PID.map
 # so JIT-compiled frames have names) while wrk keeps the load on. It writes to DIR (default
 # bench/results/profile-<transport>-<scenario>):
@@ -107,7 +107,7 @@ sleep 1
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$server_pid/stat"; }
 ticks_before=$(cpu_ticks)
 start_ns=$(date +%s%N)
-perf record -F 999 -g -p "$server_pid" -o "$out/perf.data" -- sleep "$seconds" 2>"$out/perf-record.log"
+taskset -c 1 perf record -F 999 -g -p "$server_pid" -o "$out/perf.data" -- sleep "$seconds" 2>"$out/perf-record.log"
 ticks_after=$(cpu_ticks)
 end_ns=$(date +%s%N)
 printf 'LABEL=%s\nSECONDS=%s\nFREQUENCY=999\nCPU_SECONDS=%s\nWINDOW_SECONDS=%s\nCOMMAND=%s\n' "$label" "$seconds" \
