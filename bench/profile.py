@@ -38,6 +38,14 @@ KNOWN = [  # (regex on the "[Assembly] Namespace.Type::" of a managed frame, com
     (r"^\[WebHost\]", "web host (app, file policy)"),
     (r"^\[(Microsoft\.AspNetCore|Microsoft\.Extensions|System\.Text\.Json)", "ASP.NET Core hosting, routing, middleware"),
 ]
+# The components a transport's design decides: system calls and their entry and exit, scheduling and
+# wake-ups, the transport's own code (and what Sockets runs beneath it). Generous on purpose: file system
+# calls' entry and exit are in here too. Everything else (HTTP parsing, the app, middleware, GC, JIT,
+# file I/O) is the same work whichever transport carries the bytes.
+IO_PATH = re.compile(r"^(kernel: (read|recvfrom|recvmsg|sendmsg|sendto|write|writev|epoll_wait|epoll_ctl|"
+                     r"entry and exit|interrupts, faults, scheduler|sched_yield|futex|accept4|shutdown|close|"
+                     r"setsockopt|getsockname)|syscall wrappers.*|Epoll transport|Sockets transport|System\.Net\.Sockets|"
+                     r"System\.Native.*|thread pool, tasks|System\.IO\.Pipelines|Kestrel memory pool)$")
 FRAME_OWNER = re.compile(r"\[([^\]]+)\] ([^\s(]+?)::")
 
 
@@ -131,6 +139,13 @@ def main(dirs):
         if all(cell == "–" for cell in cells):
             continue
         print(f"| {c} | " + " | ".join(cells) + " |")
+    for title, inside in (("*I/O path: syscalls, scheduling, transport (generous)*", True),
+                          ("*everything else: HTTP, app, middleware, GC, JIT, file I/O*", False)):
+        cells = []
+        for r in results:
+            n = sum(v for c, v in r["counts"].items() if bool(IO_PATH.match(c)) == inside)
+            cells.append(f"{r['us_per_request'](n):.2f} µs ({100 * n / r['total']:.0f} %)")
+        print(f"| {title} | " + " | ".join(cells) + " |")
     print("| **total CPU per request** | " + " | ".join(
         f"**{r['us_per_request'](r['total']):.2f} µs**" for r in results) + " |")
     print("| requests/s while profiled | " + " | ".join(f"{r['rps']:,.0f}" for r in results) + " |")

@@ -64,6 +64,58 @@ def _short(v):
     return f"{v:.3f}"
 
 
+# The performance issue's targets (Epoll / Sockets, server on one core): scenario, ratio, bound, and where
+# docs/PROFILES.md explains a miss. Higher is better for requests/s, lower for CPU and p99.
+TARGETS = [
+    ("plaintext", "rps", 1.5, "plaintext"),
+    ("plaintext", "cpu", 0.7, "plaintext"),
+    ("pipelined", "rps", 1.2, "plaintext"),
+    ("json", "rps", 1.3, "plaintext"),
+    ("static-1k", "rps", 1.3, "static-files"),
+    ("static-1m", "rps", 1.1, "large-files"),
+    ("churn", "rps", 1.2, "plaintext"),
+]
+TARGET_METRICS = {"rps": ("requests/s", "rps_epoll_over_sockets", "≥"),
+                  "cpu": ("CPU per request", "cpu_epoll_over_sockets", "≤"),
+                  "p99": ("p99 latency", "p99_epoll_over_sockets", "≤")}
+PROFILES_DOC = "PROFILES.md"
+
+
+def targets(results):
+    """Rows (target, measured, met, anchor) for the first mode, the one the targets are set for."""
+    mode = results["modes"][0]["key"]
+    ratios = {r["scenario"]: r for r in results["ratios"] if r["mode"] == mode}
+    rows = []
+
+    def add(scenario, metric, bound, anchor):
+        if scenario not in ratios:
+            return
+        name, key, op = TARGET_METRICS[metric]
+        value = ratios[scenario][key]
+        met = value is not None and (value >= bound if op == "≥" else value <= bound)
+        rows.append((f"{_scenario_title(results, scenario)}: {name} {op} {bound}×", _ratio(value), met, anchor))
+
+    for scenario, metric, bound, anchor in TARGETS:
+        add(scenario, metric, bound, anchor)
+    for scenario in ratios:  # p99 never worse than Sockets, in every scenario
+        anchor = {"h2": "http2", "static-1k": "static-files", "static-1m": "large-files"}.get(scenario, "plaintext")
+        add(scenario, "p99", 1.0, anchor)
+
+    idle = results.get("idle")
+    servers = idle["servers"] if idle else {}
+    e, so = servers.get("epoll", {}), servers.get("sockets", {})
+    if "rss_per_conn_bytes" in e and "rss_per_conn_bytes" in so:
+        ratio = e["rss_per_conn_bytes"] / so["rss_per_conn_bytes"]
+        rows.append(("Idle connections: RSS per connection ≤ 0.5×", _ratio(ratio), ratio <= 0.5, "idle"))
+        rows.append(("Idle connections: no CPU while idle (< 1 % of a core)",
+                     f"{e['idle_cpu_pct']:.1f} % (Sockets {so['idle_cpu_pct']:.1f} %)", e["idle_cpu_pct"] < 1, "idle"))
+    if idle and "established_server_side" in e:
+        held = e["established_server_side"]
+        rows.append(("Idle connections: 50,000 held", f"{held:,} of {idle['connections']:,} tried",
+                     idle["connections"] >= 50000 and held >= 50000, "idle"))
+    return rows
+
+
 def _errors(s):
     if s["error"] and s["rps"] is None:
         return "**failed**"
@@ -139,6 +191,19 @@ def markdown(results, svg_rel=None):
                   f"{_ratio(r['rps_epoll_over_nginx'])} | {_ratio(r['cpu_epoll_over_sockets'])} | "
                   f"{_ratio(r['cpu_epoll_over_nginx'])} | {_ratio(r['p99_epoll_over_sockets'])} | {_ratio(r['p99_epoll_over_nginx'])} |")
             w("")
+
+    rows = targets(results)
+    if rows:
+        w("## Targets")
+        w("")
+        w(f"The performance issue's targets, Epoll / Sockets with the server on one core ({results['modes'][0]['label']}). "
+          f"Where one is missed, [{PROFILES_DOC}]({PROFILES_DOC}) shows with profiles what stands in the way.")
+        w("")
+        w("| Target | Measured | Met |")
+        w("|---|---:|---|")
+        for target, measured, met, anchor in rows:
+            w(f"| {target} | {measured} | {'yes' if met else f'**no**, [why]({PROFILES_DOC}#{anchor})'} |")
+        w("")
 
     if results.get("scaling"):
         m0, m1 = results["modes"][0], results["modes"][1]
