@@ -6,7 +6,9 @@
 Every sample's call stack is read (perf script) and charged to one component:
   * kernel, by system call: the samples under do_syscall_64, named by the syscall's entry point
     (sendmsg, read, recvfrom, epoll_wait, futex, ...). On loopback, sending also runs the receiving
-    side's TCP stack (softirq), so "sendmsg" includes delivering the bytes to the client.
+    side's TCP stack (softirq), so "sendmsg" includes delivering the bytes to the client. Samples in
+    the syscall entry and exit path itself are split by the libc wrapper that made the call: socket
+    and epoll calls, file system calls (open, stat, readlink, pread, flock, ...), other.
   * kernel, other: interrupts, page faults, scheduler work outside a syscall.
   * the user-side half of a system call: samples in libc's syscall wrappers (read, sendmsg, recv, ...).
   * CLR runtime (libcoreclr: GC, allocation, type-check and dispatch stubs) and JIT compiler.
@@ -43,9 +45,15 @@ KNOWN = [  # (regex on the "[Assembly] Namespace.Type::" of a managed frame, com
 # calls' entry and exit are in here too. Everything else (HTTP parsing, the app, middleware, GC, JIT,
 # file I/O) is the same work whichever transport carries the bytes.
 IO_PATH = re.compile(r"^(kernel: (read|recvfrom|recvmsg|sendmsg|sendto|write|writev|epoll_wait|epoll_ctl|"
-                     r"entry and exit|interrupts, faults, scheduler|sched_yield|futex|accept4|shutdown|close|"
+                     r"entry and exit, (sockets, epoll|other) calls|interrupts, faults, scheduler|sched_yield|futex|"
+                     r"accept4|shutdown|close|"
                      r"setsockopt|getsockname)|syscall wrappers.*|Epoll transport|Sockets transport|System\.Net\.Sockets|"
                      r"System\.Native.*|thread pool, tasks|System\.IO\.Pipelines|Kestrel memory pool)$")
+SOCKET_WRAPPERS = re.compile(r"^(__libc_|__GI___libc_|__GI___)?(read|recv|recvfrom|recvmsg|send|sendto|sendmsg|write|"
+                             r"writev|readv|epoll_wait|epoll_ctl|accept4?|shutdown|setsockopt|getsockname|__send|"
+                             r"write_nocancel|__write_nocancel)$")
+FILE_WRAPPERS = re.compile(r"^(__libc_|__GI___libc_|__GI___|__)?(open|open64|openat|openat64|[lfx]?x?stat(64)?|"
+                           r"[lfx]xstat64|fstatat64|readlink|pread|pread64|posix_fadvise|flock|close|geteuid|statx)$")
 FRAME_OWNER = re.compile(r"\[([^\]]+)\] ([^\s(]+?)::")
 
 
@@ -65,6 +73,11 @@ def classify(frames):
     sym, dso = frames[0]
     if dso == "[kernel.kallsyms]":
         call = syscall_name(frames)
+        if call == "entry and exit":
+            # Which call it was is on the user side of the stack: libc's wrapper.
+            user = next((f for f, d in frames if d != "[kernel.kallsyms]"), "")
+            kind = "file system" if FILE_WRAPPERS.match(user) else "sockets, epoll" if SOCKET_WRAPPERS.match(user) else "other"
+            return f"kernel: entry and exit, {kind} calls"
         return f"kernel: {call}" if call else "kernel: interrupts, faults, scheduler"
     if "libcoreclr" in dso:
         return "CLR runtime (GC, allocation, stubs)"
@@ -131,6 +144,13 @@ def main(dirs):
                         key=lambda c: -max(r["counts"][c] / r["total"] for r in results))
     print("| Component | " + " | ".join(r["label"] for r in results) + " |")
     print("|---|" + "---:|" * len(results))
+    for r in results:  # before the small items are folded together
+        r["io"] = sum(v for c, v in r["counts"].items() if IO_PATH.match(c))
+        r["rest"] = r["total"] - r["io"]
+    small = [c for c in components if max(r["counts"][c] / r["total"] for r in results) < 0.005]
+    for r in results:
+        r["counts"]["smaller items (each under 0.5 %)"] = sum(r["counts"][c] for c in small)
+    components = [c for c in components if c not in small] + ["smaller items (each under 0.5 %)"]
     for c in components:
         cells = []
         for r in results:
@@ -139,12 +159,9 @@ def main(dirs):
         if all(cell == "–" for cell in cells):
             continue
         print(f"| {c} | " + " | ".join(cells) + " |")
-    for title, inside in (("*I/O path: syscalls, scheduling, transport (generous)*", True),
-                          ("*everything else: HTTP, app, middleware, GC, JIT, file I/O*", False)):
-        cells = []
-        for r in results:
-            n = sum(v for c, v in r["counts"].items() if bool(IO_PATH.match(c)) == inside)
-            cells.append(f"{r['us_per_request'](n):.2f} µs ({100 * n / r['total']:.0f} %)")
+    for title, key in (("*I/O path: syscalls, scheduling, transport (generous)*", "io"),
+                       ("*everything else: HTTP, app, middleware, GC, JIT, file I/O*", "rest")):
+        cells = [f"{r['us_per_request'](r[key]):.2f} µs ({100 * r[key] / r['total']:.0f} %)" for r in results]
         print(f"| {title} | " + " | ".join(cells) + " |")
     print("| **total CPU per request** | " + " | ".join(
         f"**{r['us_per_request'](r['total']):.2f} µs**" for r in results) + " |")
