@@ -14,7 +14,7 @@ public sealed class EpollTransportOptions
     /// connections; listening sockets are spread over them too. An epoll thread only reads, sends and
     /// dispatches: Kestrel and the application run on the thread pool, which uses every core, so one
     /// epoll thread per two cores leaves the cores to the work (measured: on 2 cores, 1 thread served
-    /// 1.4 times the requests of 2, at a lower p99; docs/BENCHMARKS.md).
+    /// 1.4 times the requests of 2, at a lower p99; docs/PROFILES.md).
     /// Defaults to half of <see cref="Environment.ProcessorCount"/>, at least 1 and at most 16.
     /// </summary>
     public int ThreadCount { get; set; } = Math.Clamp(Environment.ProcessorCount / 2, 1, MaxDefaultThreadCount);
