@@ -29,6 +29,7 @@ internal sealed class EpollConnectionListener : IConnectionListener, IEpollHandl
     private readonly EpollTransportOptions _options;
     private readonly ILogger _logger;
     private readonly bool _isTcp;
+    private readonly IPEndPoint? _boundAddress; // bound to one address (not a wildcard): every connection's local end
     private readonly string? _unixSocketPath;
     private readonly uint _acceptEvents;
     private readonly Channel<EpollConnection> _accepted = Channel.CreateUnbounded<EpollConnection>(
@@ -41,7 +42,6 @@ internal sealed class EpollConnectionListener : IConnectionListener, IEpollHandl
     private long _lastWarningTimestamp;
     private int _suppressedWarnings;
     private volatile bool _unbound;
-    private readonly IPEndPoint? _boundAddress; // bound to one address (not a wildcard): every connection's local end
     private int _disposed;
 
     public EpollConnectionListener(
