@@ -6,7 +6,7 @@ namespace EpollTransport.WebHost.Tests;
 
 /// <summary>
 /// The functional suite against the epoll transport with <c>UnsafePreferInlineScheduling</c>: Kestrel and
-/// the application run on the epoll threads, and sends are batched at the end of each loop iteration.
+/// the application run on the epoll threads (two), and sends are batched at the end of each loop iteration.
 /// </summary>
 /// <param name="fixture">The server.</param>
 /// <param name="output">The test output.</param>
@@ -20,11 +20,12 @@ public sealed class EpollInlineTransportTests(EpollInlineServerFixture fixture, 
     /// <inheritdoc />
     protected override bool ExpectsEpollListenerFactory => true;
 
-    /// <summary>The option really reached the transport.</summary>
+    /// <summary>The options really reached the transport.</summary>
     [Fact]
-    public void TheTransportRunsWithInlineScheduling()
+    public void TheTransportRunsWithInlineSchedulingOnTwoThreads()
     {
         var options = Server.Services.GetRequiredService<IOptions<EpollTransportOptions>>().Value;
         Assert.True(options.UnsafePreferInlineScheduling);
+        Assert.Equal(2, options.ThreadCount);
     }
 }

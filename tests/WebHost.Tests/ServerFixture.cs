@@ -54,12 +54,20 @@ public sealed class EpollServerFixture : ServerFixture
     }
 }
 
-/// <summary>A web host on the epoll transport with Kestrel running inline on the epoll threads.</summary>
+/// <summary>
+/// A web host on the epoll transport with Kestrel running inline on the epoll threads, two of them
+/// whatever the machine (the default is one per two cores), so that the suite also covers connections
+/// served by another epoll thread than their listener's.
+/// </summary>
 public sealed class EpollInlineServerFixture : ServerFixture
 {
     /// <summary>Creates the fixture.</summary>
     public EpollInlineServerFixture()
-        : base("Epoll", new Dictionary<string, string?> { ["EpollTransport:UnsafePreferInlineScheduling"] = "true" })
+        : base("Epoll", new Dictionary<string, string?>
+        {
+            ["EpollTransport:UnsafePreferInlineScheduling"] = "true",
+            ["EpollTransport:ThreadCount"] = "2",
+        })
     {
     }
 }
