@@ -11,7 +11,6 @@ namespace EpollTransport.Internal;
 internal sealed class EpollThreadGroup : IDisposable
 {
     private readonly EpollThread[] _threads;
-    private readonly MemoryPool<byte>[] _pools;
     private readonly ConnectionPipeOptions[] _pipeOptions;
     private int _nextConnection = -1;
     private int _nextListener = -1;
@@ -20,15 +19,14 @@ internal sealed class EpollThreadGroup : IDisposable
     {
         int threadCount = options.ThreadCount;
         _threads = new EpollThread[threadCount];
-        _pools = new MemoryPool<byte>[threadCount];
         _pipeOptions = new ConnectionPipeOptions[threadCount];
         try
         {
             for (int i = 0; i < threadCount; i++)
             {
                 _threads[i] = new EpollThread(i, logger);
-                _pools[i] = memoryPoolFactory?.Create(new MemoryPoolOptions { Owner = "epoll" }) ?? MemoryPool<byte>.Shared;
-                _pipeOptions[i] = new ConnectionPipeOptions(_threads[i], _pools[i], options);
+                var pool = memoryPoolFactory?.Create(new MemoryPoolOptions { Owner = "epoll" }) ?? MemoryPool<byte>.Shared;
+                _pipeOptions[i] = new ConnectionPipeOptions(_threads[i], pool, options);
             }
         }
         catch
@@ -68,11 +66,11 @@ internal sealed class EpollThreadGroup : IDisposable
             thread?.Dispose();
         }
 
-        foreach (var pool in _pools)
+        foreach (var pipeOptions in _pipeOptions)
         {
-            if (pool is not null && pool != MemoryPool<byte>.Shared)
+            if (pipeOptions is not null && pipeOptions.Pool != MemoryPool<byte>.Shared)
             {
-                pool.Dispose();
+                pipeOptions.Pool.Dispose();
             }
         }
     }
