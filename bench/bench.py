@@ -46,7 +46,7 @@ REPO = os.path.dirname(BENCH_DIR)
 sys.path.insert(0, BENCH_DIR)
 import report  # noqa: E402  (bench/report.py)
 
-WEBHOST_DLL = os.path.join(REPO, "src", "WebHost", "bin", "Release", "net10.0", "WebHost.dll")
+WEBHOST_DLL = os.path.join(REPO, "src", "WebHost", "bin", "Release", "net10.0", "EpollTransport.WebHost.dll")
 IDLECONN = os.path.join(BENCH_DIR, ".build", "idleconn")
 WRK_SCRIPT = os.path.join(BENCH_DIR, "wrk", "bench.lua")
 CLK_TCK = os.sysconf("SC_CLK_TCK")

@@ -84,7 +84,7 @@ for _ in $(seq 50); do
     port=$((20000 + RANDOM % 12000))
     [[ -z "$(ss -Htan "( sport = :$port )" 2>/dev/null)" ]] && break
 done
-DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0 taskset -c 0 dotnet src/WebHost/bin/Release/net10.0/WebHost.dll \
+DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0 taskset -c 0 dotnet src/WebHost/bin/Release/net10.0/EpollTransport.WebHost.dll \
     --contentRoot "$tmp" --Transport "$transport" --urls "http://127.0.0.1:$port" \
     --Logging:LogLevel:Default=Warning --Logging:LogLevel:Microsoft.Hosting.Lifetime=Warning \
     --Logging:LogLevel:EpollTransport=Warning "${extra[@]}" >"$out/server.log" 2>&1 &

@@ -75,7 +75,7 @@ internal static class Orchestrator
 
     private static async Task<ChildResult> RunChildAsync(Cli cli, string scenario, TransportKind? transport, bool sampleTypes)
     {
-        // This same program: the apphost directly, or "dotnet Memory.dll" when started that way.
+        // This same program: the apphost directly, or "dotnet EpollTransport.MemoryBench.dll" when started that way.
         string host = Environment.ProcessPath ?? throw new InvalidOperationException("No process path.");
         var start = new ProcessStartInfo(host)
         {

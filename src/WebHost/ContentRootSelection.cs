@@ -5,7 +5,7 @@ namespace EpollTransport.WebHost;
 /// <c>--contentRoot</c>, <c>ASPNETCORE_CONTENTROOT</c> or <c>DOTNET_CONTENTROOT</c> say. The one
 /// addition: when none of those is given and the current directory has neither a <c>wwwroot</c> folder
 /// nor an <c>appsettings.json</c>, the application's own directory is used, so that
-/// <c>dotnet path/to/WebHost.dll</c> serves the site that the build and publish outputs carry.
+/// <c>dotnet path/to/EpollTransport.WebHost.dll</c> serves the site that the build and publish outputs carry.
 /// </summary>
 public static class ContentRootSelection
 {

@@ -5,7 +5,7 @@ using Xunit.Abstractions;
 namespace EpollTransport.WebHost.Tests;
 
 /// <summary>
-/// The built web host started as a user starts it (<c>dotnet WebHost.dll</c>), looked at from outside:
+/// The built web host started as a user starts it (<c>dotnet EpollTransport.WebHost.dll</c>), looked at from outside:
 /// which threads it runs, what it serves, how it refuses a bad setting.
 /// </summary>
 /// <param name="output">The test output.</param>

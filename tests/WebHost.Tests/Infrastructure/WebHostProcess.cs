@@ -5,7 +5,7 @@ using System.Text.RegularExpressions;
 namespace EpollTransport.WebHost.Tests.Infrastructure;
 
 /// <summary>
-/// The built web host run as a user runs it: <c>dotnet WebHost.dll …</c> in a child process. Its output
+/// The built web host run as a user runs it: <c>dotnet EpollTransport.WebHost.dll …</c> in a child process. Its output
 /// is collected; disposing kills it if it still runs.
 /// </summary>
 public sealed partial class WebHostProcess : IAsyncDisposable
@@ -30,7 +30,7 @@ public sealed partial class WebHostProcess : IAsyncDisposable
     }
 
     /// <summary>The web host's entry assembly in the test output directory.</summary>
-    public static string WebHostDll => Path.Combine(AppContext.BaseDirectory, "WebHost.dll");
+    public static string WebHostDll => Path.Combine(AppContext.BaseDirectory, "EpollTransport.WebHost.dll");
 
     /// <summary>The child's process id.</summary>
     public int Id => _process.Id;
@@ -41,7 +41,7 @@ public sealed partial class WebHostProcess : IAsyncDisposable
     /// <summary>What the child wrote to stderr so far.</summary>
     public string StandardError => string.Join(Environment.NewLine, _output.Where(l => l.StartsWith("stderr: ", StringComparison.Ordinal)).Select(l => l["stderr: ".Length..]));
 
-    /// <summary>Starts <c>dotnet WebHost.dll</c>.</summary>
+    /// <summary>Starts <c>dotnet EpollTransport.WebHost.dll</c>.</summary>
     /// <param name="workingDirectory">The child's current directory.</param>
     /// <param name="arguments">Command-line arguments after the dll.</param>
     /// <param name="environment">Environment variables to set.</param>

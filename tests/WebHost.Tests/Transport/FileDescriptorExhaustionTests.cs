@@ -82,7 +82,7 @@ public sealed partial class FileDescriptorExhaustionTests
 
     private static Process StartHostWithDescriptorLimit(int limit, StringBuilder output, TaskCompletionSource<int> listening)
     {
-        string dll = Path.Combine(AppContext.BaseDirectory, "WebHost.dll");
+        string dll = Path.Combine(AppContext.BaseDirectory, "EpollTransport.WebHost.dll");
         var start = new ProcessStartInfo("/bin/sh")
         {
             WorkingDirectory = AppContext.BaseDirectory,
