@@ -8,9 +8,10 @@ namespace EpollTransport.Internal;
 // the input pipe.
 //
 // Memory is rented from the pool only once the socket is readable, and a read that fills less than the
-// buffer it was given means the kernel's queue is drained (for a stream socket, unless epoll has
-// reported the peer's FIN: that is remembered, even while paused, since no second edge comes for it), so the usual request costs one read(2) and no trailing EAGAIN. When the
-// application falls behind by MaxReadBufferSize, the flush does not complete: reading pauses (in
+// buffer it was given means the kernel's queue is drained, so the usual request costs one read(2) and no
+// trailing EAGAIN. Not so once epoll has reported the peer's FIN (EPOLLRDHUP): then reading goes on until
+// read(2) returns 0. That report is remembered even while reading is paused, since in edge-triggered
+// mode no second event comes for it. When the application falls behind by MaxReadBufferSize, the flush does not complete: reading pauses (in
 // level-triggered mode EPOLLIN interest is dropped too), TCP's window closes, and the client slows
 // down. When the application consumes, the flush completes and the epoll thread resumes by reading at
 // once: in edge-triggered mode no new event would come for bytes that are already queued.
