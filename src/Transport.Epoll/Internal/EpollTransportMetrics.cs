@@ -7,8 +7,7 @@ namespace EpollTransport.Internal;
 /// observable: values are read from the epoll threads' <see cref="EpollThreadStats"/> only when a
 /// listener such as <c>dotnet-counters</c> collects, so measuring costs the hot path nothing. Each
 /// observation reports one measurement per epoll thread, tagged <c>epoll.thread</c> = <c>epoll-0</c>,
-/// <c>epoll-1</c>, …; consumers that want the transport's total sum them (dotnet-counters and
-/// Prometheus exporters do so when the tag is dropped or aggregated away).
+/// <c>epoll-1</c>, …; the transport's total is their sum.
 /// </summary>
 internal sealed class EpollTransportMetrics : IDisposable
 {
