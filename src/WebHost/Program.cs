@@ -1,4 +1,6 @@
 using EpollTransport.WebHost;
+using EpollTransport.WebHost.Dashboard;
+using EpollTransport.WebHost.Monitoring;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 
@@ -12,6 +14,15 @@ if (!TransportSelection.TryParse(configuredTransport, out var transport))
 }
 
 TransportSelection.Apply(builder, transport);
+
+if (!MonitoringAccess.TryRead(builder.Configuration, out var monitoringAccess, out var monitoringError))
+{
+    await Console.Error.WriteLineAsync(monitoringError);
+    return 2;
+}
+
+builder.Services.AddSingleton(monitoringAccess);
+builder.Services.AddDashboard();
 
 // Kestrel binds its endpoints, certificates and endpoint defaults from the "Kestrel" section by itself; its
 // other options (Limits, AddServerHeader, ...) are bound here, so that e.g. Kestrel:Limits:RequestHeadersTimeout
@@ -34,6 +45,7 @@ app.UseWebSockets();
 
 app.MapBenchmarkEndpoints();
 app.MapWebSocketEcho();
+app.MapDashboard(transport);
 if (app.Configuration.GetValue<bool>(TestEndpoints.ConfigurationKey))
 {
     app.MapTestEndpoints();
