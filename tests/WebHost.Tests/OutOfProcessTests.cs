@@ -75,19 +75,6 @@ public sealed class OutOfProcessTests(ITestOutputHelper output)
         Assert.DoesNotContain("Now listening on:", host.Output, StringComparison.Ordinal);
     }
 
-    [Fact]
-    public async Task InvalidMonitoringSettingExitsWithAnErrorNamingTheValidValues()
-    {
-        using var cts = Timeouts.Create(s_processTimeout);
-        await using var host = WebHostProcess.Start(TestPaths.ContentRoot, ["--urls", "http://127.0.0.1:0", "--Monitoring:AllowRemoteClients", "yes"]);
-        var exitCode = await host.WaitForExitAsync(cts.Token);
-        output.WriteLine(host.Output);
-
-        Assert.Equal(2, exitCode);
-        Assert.Contains("Invalid Monitoring:AllowRemoteClients 'yes'. Valid values: true, false.", host.StandardError, StringComparison.Ordinal);
-        Assert.DoesNotContain("Now listening on:", host.Output, StringComparison.Ordinal);
-    }
-
     private async Task<IReadOnlyList<string>> RunAndInspectAsync(
         string workingDirectory,
         string[] arguments,

@@ -35,7 +35,7 @@ public sealed class WebHostFactory : WebApplicationFactory<Program>
     /// <param name="settings">More configuration settings.</param>
     /// <param name="contentRoot">The content root; <see langword="null"/> means <see cref="TestPaths.ContentRoot"/>.</param>
     /// <param name="configureKestrel">More Kestrel configuration in code, e.g. <c>ListenHandle</c>.</param>
-    /// <param name="configureServices">More services, e.g. an <see cref="IStartupFilter"/>.</param>
+    /// <param name="configureServices">More services, e.g. an <c>IStartupFilter</c> that stands in for a remote client.</param>
     public WebHostFactory(
         string transport,
         string? urls = null,
@@ -133,15 +133,15 @@ public sealed class WebHostFactory : WebApplicationFactory<Program>
             logging.AddFilter<CapturingLoggerProvider>(category: null, LogLevel.Trace);
         });
 
-        builder.ConfigureServices(services =>
+        builder.ConfigureServices(services => services.Configure<KestrelServerOptions>(options =>
         {
-            services.Configure<KestrelServerOptions>(options =>
-            {
-                options.ConfigureEndpointDefaults(listenOptions => listenOptions.Use(Connections.Middleware));
-                _configureKestrel?.Invoke(options);
-            });
-            _configureServices?.Invoke(services);
-        });
+            options.ConfigureEndpointDefaults(listenOptions => listenOptions.Use(Connections.Middleware));
+            _configureKestrel?.Invoke(options);
+        }));
+        if (_configureServices is not null)
+        {
+            builder.ConfigureServices(_configureServices);
+        }
     }
 
     /// <inheritdoc />
