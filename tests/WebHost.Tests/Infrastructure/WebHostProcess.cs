@@ -139,13 +139,15 @@ public sealed partial class WebHostProcess : IAsyncDisposable
     /// <param name="urls">Where to listen; <see langword="null"/> for none (endpoints given under <c>Kestrel:Endpoints</c>).</param>
     /// <param name="arguments">More command-line arguments.</param>
     /// <param name="descriptorLimit">See <see cref="Start"/>.</param>
+    /// <param name="environment">Environment variables to set.</param>
     /// <returns>The running host.</returns>
     public static async Task<WebHostProcess> StartServerAsync(
         string transport,
         CancellationToken cancellationToken,
         string? urls = "http://127.0.0.1:0",
         IEnumerable<string>? arguments = null,
-        int? descriptorLimit = null)
+        int? descriptorLimit = null,
+        IReadOnlyDictionary<string, string>? environment = null)
     {
         var host = Start(
             TestPaths.ContentRoot,
@@ -156,7 +158,8 @@ public sealed partial class WebHostProcess : IAsyncDisposable
                 "--Logging:Console:FormatterName", "simple",
                 .. arguments ?? [],
             ],
-            descriptorLimit: descriptorLimit);
+            environment,
+            descriptorLimit);
         try
         {
             await host.WaitForStartedAsync(cancellationToken);
