@@ -10,7 +10,7 @@ namespace EpollTransport.WebHost;
 /// JSON body is serialized per request (as the benchmark requires) with a source-generated serializer
 /// through a per-thread <see cref="Utf8JsonWriter"/>.
 /// </summary>
-public static class BenchmarkEndpoints
+internal static class BenchmarkEndpoints
 {
     private static readonly JsonWriterOptions s_jsonWriterOptions = new() { SkipValidation = true };
 
@@ -79,7 +79,7 @@ public static class BenchmarkEndpoints
 
 /// <summary>The JSON benchmark's message.</summary>
 /// <param name="Message">The message text.</param>
-public readonly record struct HelloMessage(string Message);
+internal readonly record struct HelloMessage(string Message);
 
 /// <summary>Source-generated JSON metadata for the benchmark's message.</summary>
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]

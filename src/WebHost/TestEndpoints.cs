@@ -8,7 +8,7 @@ namespace EpollTransport.WebHost;
 /// only when the configuration key <see cref="ConfigurationKey"/> is true (false in appsettings.json).
 /// Each streams: nothing here buffers a whole body, so they are safe with large payloads.
 /// </summary>
-public static class TestEndpoints
+internal static class TestEndpoints
 {
     /// <summary>The configuration key that turns the endpoints on.</summary>
     public const string ConfigurationKey = "EnableTestEndpoints";
