@@ -5,7 +5,7 @@ namespace EpollTransport.WebHost;
 /// understands, and socket activation (the listening sockets of a <c>.socket</c> unit, handed over as
 /// <c>LISTEN_FDS</c>). See <c>deploy/</c> for the unit files.
 /// </summary>
-public static class SystemdIntegration
+internal static class SystemdIntegration
 {
     /// <summary>Wires both parts into <paramref name="builder"/>.</summary>
     /// <param name="builder">The application builder.</param>
