@@ -22,7 +22,7 @@ public sealed class SocketActivationTests(ITestOutputHelper output)
     {
         using var cts = Timeouts.Create(TimeSpan.FromSeconds(60));
         var unixPath = Path.Combine(Path.GetTempPath(), $"webhost-activated-{Guid.NewGuid():N}.sock");
-        EndPoint endPoint = kind == "tcp" ? new IPEndPoint(IPAddress.Loopback, FreeTcpPort()) : new UnixDomainSocketEndPoint(unixPath);
+        EndPoint endPoint = kind == "tcp" ? new IPEndPoint(IPAddress.Loopback, LoopbackPort.Free()) : new UnixDomainSocketEndPoint(unixPath);
         var listenArgument = endPoint is IPEndPoint ip ? $"127.0.0.1:{ip.Port}" : unixPath;
 
         await using var host = WebHostProcess.Start(
@@ -98,13 +98,6 @@ public sealed class SocketActivationTests(ITestOutputHelper output)
         {
             Directory.Delete(directory, recursive: true);
         }
-    }
-
-    private static int FreeTcpPort()
-    {
-        using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)probe.LocalEndPoint!).Port;
     }
 
     private static async Task<RawHttpConnection> ConnectWhenListeningAsync(EndPoint endPoint, CancellationToken cancellationToken)

@@ -105,7 +105,7 @@ public sealed class NginxProcess : IAsyncDisposable
     {
         var nginx = ExternalTool.Find("nginx") ?? throw new InvalidOperationException("nginx is not installed.");
         var directory = System.IO.Directory.CreateTempSubdirectory("webhost-nginx-").FullName;
-        var port = FreePort();
+        var port = LoopbackPort.Free();
         var configPath = Path.Combine(directory, "nginx.conf");
         await File.WriteAllTextAsync(configPath, Configuration(directory, port, upstreamSocket, upstreamKeepAlive), cancellationToken);
 
@@ -168,13 +168,5 @@ public sealed class NginxProcess : IAsyncDisposable
             {
             }
         }
-    }
-
-    private static int FreePort()
-    {
-        // Free now; nginx binds it a moment later (a tiny race, on loopback only).
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)socket.LocalEndPoint!).Port;
     }
 }

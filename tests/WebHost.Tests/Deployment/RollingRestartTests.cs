@@ -1,0 +1,163 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using EpollTransport.WebHost.Tests.Infrastructure;
+using Xunit.Abstractions;
+
+namespace EpollTransport.WebHost.Tests.Deployment;
+
+/// <summary>
+/// The deployment in <c>deploy/</c> under load: two web host instances on Unix sockets behind HAProxy with the
+/// deployed configuration (health checks on <c>/healthz</c>, retries), restarted one at a time as
+/// <c>systemctl restart</c> does it (SIGTERM, wait for the exit, start again) while clients keep sending
+/// requests, some of them in flight for a while. Not one request may fail.
+/// </summary>
+/// <param name="output">The test output.</param>
+[Collection(Reliability.LoadTests.Name)]
+public sealed class RollingRestartTests(ITestOutputHelper output)
+{
+    /// <summary>The trait of this test: <c>dotnet test --filter Category=RollingRestart</c>.</summary>
+    public const string Category = "RollingRestart";
+
+    private const int Clients = 8;
+
+    // As in deploy/systemd/epolltransport-webhost@.service: longer than HAProxy needs to see the 503 (inter 1s, fall 1).
+    private const string DrainDelaySeconds = "3";
+
+    [RequiresToolsFact("haproxy")]
+    [Trait("Category", Category)]
+    public async Task RestartingTheInstancesOneAtATimeBehindTheProxyFailsNoRequest()
+    {
+        // Generous: on a loaded machine one restart has taken 40 s; unloaded the whole test takes under a minute.
+        using var cts = Timeouts.Create(TimeSpan.FromMinutes(5));
+        var sockets = Directory.CreateTempSubdirectory("webhost-instances-").FullName;
+        var instances = new WebHostProcess[2];
+        try
+        {
+            for (var i = 0; i < instances.Length; i++)
+            {
+                instances[i] = await StartInstanceAsync(sockets, i + 1, cts.Token);
+            }
+
+            await using var proxy = await HaproxyProcess.StartAsync(sockets, cts.Token);
+            await proxy.WaitForStatusAsync("webhost1", "UP", cts.Token);
+            await proxy.WaitForStatusAsync("webhost2", "UP", cts.Token);
+
+            using var stopLoad = CancellationTokenSource.CreateLinkedTokenSource(cts.Token);
+            var load = new LoadClients(proxy.BaseAddress, Clients);
+            var running = load.RunAsync(stopLoad.Token);
+            while (load.Completed < 100)
+            {
+                // Restarts begin under load, not while the clients are still connecting.
+                await Task.Delay(100, cts.Token);
+            }
+
+            var clock = Stopwatch.StartNew();
+            for (var i = 0; i < instances.Length; i++)
+            {
+                var name = $"webhost{i + 1}";
+                var old = instances[i];
+                old.Terminate();
+
+                // The health check takes it out while it still serves (the drain delay), then it stops cleanly.
+                await proxy.WaitForStatusAsync(name, "DOWN", cts.Token);
+                output.WriteLine($"{clock.Elapsed.TotalSeconds:F1} s: {name} out of rotation, {load.Completed} requests so far");
+                Assert.False(old.HasExited, $"{name} exited before the proxy's health check took it out.");
+                Assert.Equal(0, await old.WaitForExitAsync(cts.Token));
+                output.WriteLine($"{clock.Elapsed.TotalSeconds:F1} s: {name} exited");
+                await old.DisposeAsync();
+
+                instances[i] = await StartInstanceAsync(sockets, i + 1, cts.Token);
+                await proxy.WaitForStatusAsync(name, "UP", cts.Token);
+                output.WriteLine($"{clock.Elapsed.TotalSeconds:F1} s: {name} restarted and back in rotation");
+                await Task.Delay(TimeSpan.FromSeconds(1), cts.Token);
+            }
+
+            await stopLoad.CancelAsync();
+            await running;
+
+            var servers = await proxy.ServersAsync(cts.Token);
+            output.WriteLine($"{load.Completed} requests, {load.Failures.Count} failed; sessions per server: " +
+                string.Join(", ", servers.Select(s => $"{s.Key} {s.Value.Sessions} ({s.Value.Status})")));
+            foreach (var failure in load.Failures.Take(20))
+            {
+                output.WriteLine("Failed: " + failure);
+            }
+
+            Assert.Empty(load.Failures);
+            Assert.True(load.Completed > 0);
+            Assert.All(servers.Values, server => Assert.True(server.Sessions > 0));
+            Assert.DoesNotContain("503 Service Unavailable", proxy.Output, StringComparison.Ordinal);
+        }
+        finally
+        {
+            foreach (var instance in instances)
+            {
+                if (instance is not null)
+                {
+                    output.WriteLine(instance.Output);
+                    await instance.DisposeAsync();
+                }
+            }
+
+            Directory.Delete(sockets, recursive: true);
+        }
+    }
+
+    private static Task<WebHostProcess> StartInstanceAsync(string sockets, int number, CancellationToken cancellationToken) =>
+        WebHostProcess.StartServerAsync(
+            "Epoll",
+            cancellationToken,
+            urls: $"http://unix:{Path.Combine(sockets, $"{number}.sock")}",
+            arguments: ["--Health:DrainDelaySeconds", DrainDelaySeconds]);
+
+    /// <summary>
+    /// Clients on keep-alive connections to the proxy, each sending requests one after another until stopped:
+    /// quick ones (<c>/plaintext</c>, the site's page) and ones that stay in flight for 300 ms, so that some are
+    /// always under way when an instance begins to stop. Every answer is checked; anything else is a failure.
+    /// </summary>
+    private sealed class LoadClients(Uri baseAddress, int clients)
+    {
+        private static readonly byte[] s_page = TestPaths.ReadWebRootFile("index.html");
+        private long _completed;
+
+        public ConcurrentQueue<string> Failures { get; } = new();
+
+        public long Completed => Interlocked.Read(ref _completed);
+
+        public async Task RunAsync(CancellationToken stop)
+        {
+            using var client = new HttpClient { BaseAddress = baseAddress, Timeout = Timeouts.Default };
+            await Task.WhenAll(Enumerable.Range(0, clients).Select(c => ClientAsync(client, c, stop)));
+        }
+
+        private async Task ClientAsync(HttpClient client, int index, CancellationToken stop)
+        {
+            for (var n = index; !stop.IsCancellationRequested; n++)
+            {
+                var (path, check) = (n % 4) switch
+                {
+                    0 => ("/test/slow?ms=300", (Func<byte[], bool>)(body => body.AsSpan().SequenceEqual("Waited 300 ms.\n"u8))),
+                    1 => ("/", body => body.AsSpan().SequenceEqual(s_page)),
+                    _ => ("/plaintext", body => body.AsSpan().SequenceEqual("Hello, World!"u8)),
+                };
+                try
+                {
+                    // Not cancelled by the stop: a request once sent is seen through.
+                    using var response = await client.GetAsync(new Uri(path, UriKind.Relative), CancellationToken.None);
+                    var body = await response.Content.ReadAsByteArrayAsync(CancellationToken.None);
+                    if (response.StatusCode != HttpStatusCode.OK || !check(body))
+                    {
+                        Failures.Enqueue($"{path}: {(int)response.StatusCode}, {body.Length} bytes");
+                    }
+                }
+                catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or IOException)
+                {
+                    Failures.Enqueue($"{path}: {ex.GetType().Name}: {ex.Message}");
+                }
+
+                Interlocked.Increment(ref _completed);
+            }
+        }
+    }
+}

@@ -1,0 +1,179 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace EpollTransport.WebHost.Tests.Infrastructure;
+
+/// <summary>
+/// A private HAProxy (the Debian package's binary) in the foreground running <c>deploy/haproxy/epolltransport-webhost.cfg</c>
+/// as deployed, with only its addresses changed: the frontend on a free 127.0.0.1 port, the servers on the given
+/// Unix sockets. A test-only global section adds an admin socket to read the servers' state. Disposing stops it
+/// and deletes its directory.
+/// </summary>
+public sealed class HaproxyProcess : IAsyncDisposable
+{
+    private const string DeployedSocketDirectory = "/run/epolltransport-webhost/";
+
+    private readonly Process _process;
+    private readonly StringBuilder _stdout;
+    private readonly StringBuilder _stderr;
+
+    private HaproxyProcess(Process process, string directory, int port, StringBuilder stdout, StringBuilder stderr)
+    {
+        _process = process;
+        Directory = directory;
+        Port = port;
+        _stdout = stdout;
+        _stderr = stderr;
+    }
+
+    /// <summary>The directory holding the configuration and the admin socket.</summary>
+    public string Directory { get; }
+
+    /// <summary>The frontend's port on 127.0.0.1.</summary>
+    public int Port { get; }
+
+    /// <summary>The frontend's base address.</summary>
+    public Uri BaseAddress => new($"http://127.0.0.1:{Port}/");
+
+    /// <summary>What HAProxy wrote.</summary>
+    public string Output => ExternalTool.Snapshot(_stdout) + ExternalTool.Snapshot(_stderr);
+
+    private string AdminSocket => Path.Combine(Directory, "admin.sock");
+
+    /// <summary>Starts HAProxy with the deployed configuration, its servers' sockets moved into <paramref name="socketDirectory"/>.</summary>
+    /// <param name="socketDirectory">Where the instances' sockets (<c>1.sock</c>, <c>2.sock</c>) are.</param>
+    /// <param name="cancellationToken">Bounds the start.</param>
+    /// <returns>The running proxy.</returns>
+    public static async Task<HaproxyProcess> StartAsync(string socketDirectory, CancellationToken cancellationToken)
+    {
+        var haproxy = ExternalTool.Find("haproxy") ?? throw new InvalidOperationException("haproxy is not installed.");
+        var directory = System.IO.Directory.CreateTempSubdirectory("webhost-haproxy-").FullName;
+        var port = LoopbackPort.Free();
+
+        var deployed = await File.ReadAllTextAsync(Path.Combine(TestPaths.RepositoryRoot, "deploy", "haproxy", "epolltransport-webhost.cfg"), cancellationToken);
+        Assert.Contains("bind :80\n", deployed, StringComparison.Ordinal);
+        Assert.Contains(DeployedSocketDirectory, deployed, StringComparison.Ordinal);
+        var configuration = deployed
+            .Replace("bind :80\n", string.Create(CultureInfo.InvariantCulture, $"bind 127.0.0.1:{port}\n"), StringComparison.Ordinal)
+            .Replace(DeployedSocketDirectory, socketDirectory.TrimEnd('/') + "/", StringComparison.Ordinal);
+        var global = Path.Combine(directory, "global.cfg");
+        var backend = Path.Combine(directory, "epolltransport-webhost.cfg");
+        await File.WriteAllTextAsync(global, $"global\n    maxconn 4096\n    stats socket {Path.Combine(directory, "admin.sock")} level admin\n", cancellationToken);
+        await File.WriteAllTextAsync(backend, configuration, cancellationToken);
+
+        // -db: foreground, no daemon; -W not needed for one process.
+        var process = ExternalTool.Start(haproxy, ["-db", "-f", global, "-f", backend], out var stdout, out var stderr);
+        var result = new HaproxyProcess(process, directory, port, stdout, stderr);
+        try
+        {
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
+            while (true)
+            {
+                if (process.HasExited)
+                {
+                    throw new InvalidOperationException($"haproxy exited with {process.ExitCode}:{Environment.NewLine}{result.Output}");
+                }
+
+                try
+                {
+                    using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                    await probe.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port), cancellationToken);
+                    return result;
+                }
+                catch (SocketException) when (DateTime.UtcNow < deadline)
+                {
+                    await Task.Delay(50, cancellationToken);
+                }
+            }
+        }
+        catch
+        {
+            await result.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>Each server's status (<c>UP</c>, <c>DOWN</c>, …) and total sessions, from <c>show stat</c> on the admin socket.</summary>
+    /// <param name="cancellationToken">Bounds the query.</param>
+    /// <returns>By server name.</returns>
+    public async Task<IReadOnlyDictionary<string, (string Status, long Sessions)>> ServersAsync(CancellationToken cancellationToken)
+    {
+        using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        await socket.ConnectAsync(new UnixDomainSocketEndPoint(AdminSocket), cancellationToken);
+        await socket.SendAsync("show stat\n"u8.ToArray(), cancellationToken);
+        var text = new StringBuilder();
+        var buffer = new byte[16384];
+        int read;
+        while ((read = await socket.ReceiveAsync(buffer, cancellationToken)) > 0)
+        {
+            text.Append(Encoding.ASCII.GetString(buffer, 0, read));
+        }
+
+        // CSV: "# pxname,svname,qcur,qmax,scur,smax,slim,stot,...,status,..."; one line per frontend, server and backend.
+        var lines = text.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        var header = lines[0].TrimStart('#', ' ').Split(',');
+        int name = Array.IndexOf(header, "svname"), status = Array.IndexOf(header, "status"), total = Array.IndexOf(header, "stot");
+        var servers = new Dictionary<string, (string, long)>(StringComparer.Ordinal);
+        foreach (var line in lines.Skip(1))
+        {
+            var fields = line.Split(',');
+            if (fields.Length > status && fields[name] is not ("FRONTEND" or "BACKEND"))
+            {
+                servers[fields[name]] = (fields[status], long.Parse(fields[total], CultureInfo.InvariantCulture));
+            }
+        }
+
+        return servers;
+    }
+
+    /// <summary>Waits until server <paramref name="server"/> has status <paramref name="status"/> (<c>UP</c>, <c>DOWN</c>; not <c>DOWN 1/2</c>, on its way up).</summary>
+    /// <param name="server">The server's name.</param>
+    /// <param name="status">The status.</param>
+    /// <param name="cancellationToken">Bounds the wait.</param>
+    /// <returns>A task.</returns>
+    public async Task WaitForStatusAsync(string server, string status, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var servers = await ServersAsync(cancellationToken);
+            if (servers.TryGetValue(server, out var state) && state.Status == status)
+            {
+                return;
+            }
+
+            await Task.Delay(100, cancellationToken);
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            if (!_process.HasExited)
+            {
+                _process.Kill(entireProcessTree: true);
+            }
+
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+            await _process.WaitForExitAsync(cts.Token);
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or OperationCanceledException)
+        {
+        }
+        finally
+        {
+            _process.Dispose();
+            try
+            {
+                System.IO.Directory.Delete(Directory, recursive: true);
+            }
+            catch (IOException)
+            {
+            }
+        }
+    }
+}
