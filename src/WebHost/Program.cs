@@ -1,4 +1,5 @@
 using EpollTransport.WebHost;
+using EpollTransport.WebHost.StaticFiles;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 
@@ -17,19 +18,12 @@ TransportSelection.Apply(builder, transport);
 // other options (Limits, AddServerHeader, ...) are bound here, so that e.g. Kestrel:Limits:RequestHeadersTimeout
 // works from appsettings.json, the environment or the command line.
 KestrelSettings.Bind(builder);
+builder.Services.AddStaticSite(builder.Configuration);
 
 var app = builder.Build();
 
-// Static files are served only from inside wwwroot: a symbolic link that leads out of it is not followed.
-if (app.Environment.WebRootPath is { } webRootPath && Directory.Exists(webRootPath))
-{
-    app.Environment.WebRootFileProvider = new ContainedFileProvider(app.Environment.WebRootFileProvider, webRootPath);
-}
-
-// Missing files (and any other empty 404) get the site's HTML 404 page, with the status kept at 404.
-app.UseNotFoundPage(app.Environment.WebRootFileProvider);
-app.UseDefaultFiles();
-app.UseStaticFiles();
+// wwwroot through the file cache: contained (no symbolic link out of it), compressed, never stale.
+app.UseStaticSite();
 app.UseWebSockets();
 
 app.MapBenchmarkEndpoints();
