@@ -107,26 +107,26 @@ internal sealed partial class FileCache : IFileProvider, IDisposable
     public IFileInfo GetFileInfo(string subpath)
     {
         ArgumentNullException.ThrowIfNull(subpath);
-        if (!_active)
-        {
-            return _contained.GetFileInfo(subpath);
-        }
-
         var marker = subpath.IndexOf(VariantMarker, StringComparison.Ordinal);
         if (marker < 0)
         {
-            return GetEntry(subpath).Info;
+            return _active ? GetEntry(subpath).Info : _contained.GetFileInfo(subpath);
         }
 
-        // A path the compression middleware rewrote: the variant of an entry it has just looked at.
-        if (_filesBySpan.TryGetValue(subpath.AsSpan(0, marker), out var entry) &&
-            ParseCoding(subpath.AsSpan(marker + 1)) is { } coding &&
-            GetVariant(entry, coding) is { } variant)
+        // A path the compression middleware rewrote: the variant of an entry it has just looked at. That entry
+        // may have been dropped since (a change, the budget) or never kept (a change during its load), and the
+        // cache may have turned off: then the file's current answer, as identity when it has no such variant.
+        if (!_active)
         {
-            return variant;
+            return _contained.GetFileInfo(subpath[..marker]);
         }
 
-        return new NotFoundFileInfo(subpath);
+        if (!_filesBySpan.TryGetValue(subpath.AsSpan(0, marker), out var entry))
+        {
+            entry = GetEntry(subpath[..marker]);
+        }
+
+        return (ParseCoding(subpath.AsSpan(marker + 1)) is { } coding ? GetVariant(entry, coding) : null) ?? entry.Info;
     }
 
     /// <inheritdoc />
