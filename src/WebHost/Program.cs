@@ -1,4 +1,5 @@
 using EpollTransport.WebHost;
+using EpollTransport.WebHost.Monitoring;
 using EpollTransport.WebHost.StaticFiles;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -12,6 +13,12 @@ if (!TransportSelection.TryParse(configuredTransport, out var transport))
     return 2;
 }
 
+if (!MonitoringSettings.TryRead(builder.Configuration, out var monitoring, out var monitoringError))
+{
+    await Console.Error.WriteLineAsync(monitoringError);
+    return 2;
+}
+
 TransportSelection.Apply(builder, transport);
 
 // Kestrel binds its endpoints, certificates and endpoint defaults from the "Kestrel" section by itself; its
@@ -20,6 +27,13 @@ TransportSelection.Apply(builder, transport);
 KestrelSettings.Bind(builder);
 builder.Services.AddStaticSite(builder.Configuration);
 
+// GET /healthz (503 once shutdown begins, after which the host serves on for the drain delay) and GET /metrics.
+builder.Services.AddShutdownAwareHealthChecks(monitoring.DrainDelay);
+if (monitoring.EnableMetrics)
+{
+    builder.Services.AddPrometheusMetrics();
+}
+
 var app = builder.Build();
 
 // wwwroot through the file cache: contained (no symbolic link out of it), compressed, never stale.
@@ -27,6 +41,12 @@ app.UseStaticSite();
 app.UseWebSockets();
 
 app.MapBenchmarkEndpoints();
+app.MapHealthz();
+if (monitoring.EnableMetrics)
+{
+    app.MapMetrics();
+}
+
 app.MapWebSocketEcho();
 if (app.Configuration.GetValue<bool>(TestEndpoints.ConfigurationKey))
 {

@@ -3,7 +3,6 @@ using System.Net.Sockets;
 using EpollTransport.Internal;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Logging.Abstractions;
-using Microsoft.Extensions.Options;
 
 namespace EpollTransport.Tests;
 
@@ -45,13 +44,13 @@ public class EpollTransportFactoryTests
     }
 
     [Fact]
-    public void CanBindIpAndUnixEndPointsOnly()
+    public void CanBindIpUnixAndFileHandleEndPointsOnly()
     {
-        using var factory = new EpollTransportFactory(Options.Create(new EpollTransportOptions()), NullLoggerFactory.Instance);
+        using var factory = new EpollTransportFactory(new EpollTransportOptions(), NullLoggerFactory.Instance);
 
         Assert.True(factory.CanBind(new IPEndPoint(IPAddress.Loopback, 0)));
         Assert.True(factory.CanBind(new UnixDomainSocketEndPoint("/tmp/x.sock")));
-        Assert.False(factory.CanBind(new FileHandleEndPoint(3, FileHandleType.Auto)));
+        Assert.True(factory.CanBind(new FileHandleEndPoint(3, FileHandleType.Auto)));
         Assert.False(factory.CanBind(new NamedPipeEndPoint("pipe")));
         Assert.False(factory.CanBind(new DnsEndPoint("localhost", 80)));
     }
@@ -267,7 +266,7 @@ public class EpollTransportFactoryTests
             case nameof(EpollTransportOptions.TriggerMode): options.TriggerMode = (EpollTriggerMode)7; break;
         }
 
-        var ex = Assert.Throws<ArgumentOutOfRangeException>(() => new EpollTransportFactory(Options.Create(options), NullLoggerFactory.Instance));
+        var ex = Assert.Throws<ArgumentOutOfRangeException>(() => new EpollTransportFactory(options, NullLoggerFactory.Instance));
         Assert.Equal(option, ex.ParamName);
     }
 

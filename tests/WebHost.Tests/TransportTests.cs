@@ -659,7 +659,7 @@ public abstract partial class TransportTests<TFixture> : IClassFixture<TFixture>
     /// <param name="settings">More configuration settings, over the fixture's.</param>
     /// <param name="contentRoot">The content root; <see langword="null"/> means the test output's copy of the site.</param>
     /// <param name="configureKestrel">More Kestrel configuration in code.</param>
-    /// <param name="configureServices">Services to replace (a test seam).</param>
+    /// <param name="configureServices">More services.</param>
     /// <returns>The started server.</returns>
     protected WebHostFactory StartOwnServer(
         string? urls = null,

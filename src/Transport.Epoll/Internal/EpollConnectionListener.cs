@@ -112,7 +112,9 @@ internal sealed class EpollConnectionListener : IConnectionListener, IEpollHandl
         {
             _unbound = true;
 
-            // Closing removes the socket from epoll; a late event for its token is dropped.
+            // Removed from epoll explicitly: closing does that only when no other descriptor shares the
+            // socket, and an inherited one is not closed at all. A late event for its token is dropped.
+            _acceptThread.Remove(_socket);
             _socket.Dispose();
             _acceptThread.Unregister(Token);
             DeleteUnixSocketFile();

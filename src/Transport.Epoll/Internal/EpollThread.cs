@@ -25,11 +25,8 @@ namespace EpollTransport.Internal;
 // for as long as the socket is ready, so interest must be dropped while a side is paused or the loop
 // spins; connections do that through Modify().
 //
-// Each registration gets a 64-bit token (slot index | generation << 32) as its epoll data. epoll may
-// report an event for a socket in the same batch in which another handler closed it, and the slot may
-// already have been given to a new socket; the generation in the token tells the two apart, so stale
-// events are dropped. Registering and unregistering may happen on any thread (under a small lock);
-// dispatch reads the slot table without locking.
+// Each registration gets a token from the slot table (EpollSlotTable) as its epoll data; dispatch looks
+// the handler up by token, and an event queued for a socket that has since been unregistered is dropped.
 //
 // Other threads hand work to the loop with Post(). Waking a thread blocked in epoll_wait costs a
 // write(2) to an eventfd and a context switch, so the eventfd is written only when the thread has
@@ -46,23 +43,19 @@ internal sealed class EpollThread : IDisposable
 {
     private const int MaxEventsPerWait = 256;
     private const int MaxWorkItemsPerIteration = 1024;
-    private const ulong WakeToken = ulong.MaxValue;
+    private const ulong WakeToken = EpollSlotTable.ReservedToken;
 
     private readonly FileDescriptor _epoll;
     private readonly FileDescriptor _eventFd;
     private readonly Thread _thread;
     private readonly ILogger _logger;
     private readonly ConcurrentQueue<WorkItem> _work = new();
-    private readonly Lock _slotLock = new();
-    private readonly Stack<int> _freeSlots = new();
+    private readonly EpollSlotTable _slots = new();
 
     private readonly List<ScheduledItem> _timers = []; // touched by the epoll thread only
     private List<WorkItem> _deferred = [];              // touched by the epoll thread only
     private List<WorkItem> _deferredRunning = [];
 
-    private IEpollHandler?[] _slots = new IEpollHandler?[256];
-    private int _slotsUsed;
-    private uint _generation;
     private int _state = (int)EpollThreadState.NotStarted;
     private volatile bool _stopRequested;
     private int _managedThreadId = -1;
@@ -115,16 +108,7 @@ internal sealed class EpollThread : IDisposable
     public bool IsCurrentThread => Environment.CurrentManagedThreadId == _managedThreadId;
 
     /// <summary>The number of sockets registered (for tests and diagnostics).</summary>
-    public int RegisteredCount
-    {
-        get
-        {
-            lock (_slotLock)
-            {
-                return _slotsUsed - _freeSlots.Count;
-            }
-        }
-    }
+    public int RegisteredCount => _slots.Count;
 
     /// <summary>How many times another thread had to write the eventfd to wake this one.</summary>
     public long WakeUpCount => Interlocked.Read(ref _wakeUps);
@@ -143,8 +127,7 @@ internal sealed class EpollThread : IDisposable
     /// </summary>
     public PosixResult Register(FileDescriptor fd, IEpollHandler handler, uint events)
     {
-        ulong token = AllocateSlot(handler);
-        handler.Token = token;
+        ulong token = _slots.Add(handler);
         var result = Epoll.Add(_epoll, fd, events, token);
         if (!result.IsSuccess)
         {
@@ -164,19 +147,7 @@ internal sealed class EpollThread : IDisposable
     /// Frees a registration's slot: events still queued for it are dropped. Call after the socket is
     /// closed or removed. Safe to call from any thread, and more than once.
     /// </summary>
-    public void Unregister(ulong token)
-    {
-        int index = (int)(uint)token;
-        lock (_slotLock)
-        {
-            var slots = _slots;
-            if ((uint)index < (uint)slots.Length && slots[index] is { } handler && handler.Token == token)
-            {
-                slots[index] = null;
-                _freeSlots.Push(index);
-            }
-        }
-    }
+    public void Unregister(ulong token) => _slots.Remove(token);
 
     /// <summary>
     /// Runs <paramref name="action"/> on this thread, before its next wait. Safe to call from any thread;
@@ -236,35 +207,6 @@ internal sealed class EpollThread : IDisposable
         {
             _eventFd.Dispose();
             _epoll.Dispose();
-        }
-    }
-
-    private ulong AllocateSlot(IEpollHandler handler)
-    {
-        lock (_slotLock)
-        {
-            int index;
-            if (_freeSlots.Count > 0)
-            {
-                index = _freeSlots.Pop();
-            }
-            else
-            {
-                index = _slotsUsed++;
-                if (index == _slots.Length)
-                {
-                    var larger = new IEpollHandler?[_slots.Length * 2];
-                    Array.Copy(_slots, larger, _slots.Length);
-                    Volatile.Write(ref _slots, larger);
-                }
-            }
-
-            // Generation 0 is never used, so a token is never 0 and never equals WakeToken.
-            uint generation = ++_generation == 0 ? ++_generation : _generation;
-            ulong token = ((ulong)generation << 32) | (uint)index;
-            handler.Token = token;
-            _slots[index] = handler;
-            return token;
         }
     }
 
@@ -330,9 +272,7 @@ internal sealed class EpollThread : IDisposable
                 continue;
             }
 
-            var slots = Volatile.Read(ref _slots);
-            int index = (int)(uint)token;
-            if ((uint)index >= (uint)slots.Length || slots[index] is not { } handler || handler.Token != token)
+            if (_slots.Find(token) is not { } handler)
             {
                 continue; // stale: the socket was unregistered after the event was queued
             }

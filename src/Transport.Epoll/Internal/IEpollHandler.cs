@@ -6,7 +6,7 @@ namespace EpollTransport.Internal;
 internal interface IEpollHandler
 {
     /// <summary>
-    /// The registration's token, set by <see cref="EpollThread.Register"/>. The epoll thread compares it
+    /// The registration's token, set once by <see cref="EpollSlotTable.Add"/> when it is registered. The epoll thread compares it
     /// with the token an event carries, so an event queued for a socket that has since been
     /// unregistered (and whose slot was reused) is dropped instead of reaching the wrong handler.
     /// </summary>

@@ -4,7 +4,6 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Mvc.Testing;
-using Microsoft.AspNetCore.TestHost;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -36,7 +35,7 @@ public sealed class WebHostFactory : WebApplicationFactory<Program>
     /// <param name="settings">More configuration settings.</param>
     /// <param name="contentRoot">The content root; <see langword="null"/> means <see cref="TestPaths.ContentRoot"/>.</param>
     /// <param name="configureKestrel">More Kestrel configuration in code, e.g. <c>ListenHandle</c>.</param>
-    /// <param name="configureServices">Replaces services after the app registered its own (a test seam).</param>
+    /// <param name="configureServices">More services, e.g. an <c>IStartupFilter</c> that stands in for a remote client.</param>
     public WebHostFactory(
         string transport,
         string? urls = null,
@@ -139,10 +138,9 @@ public sealed class WebHostFactory : WebApplicationFactory<Program>
             options.ConfigureEndpointDefaults(listenOptions => listenOptions.Use(Connections.Middleware));
             _configureKestrel?.Invoke(options);
         }));
-
         if (_configureServices is not null)
         {
-            builder.ConfigureTestServices(_configureServices);
+            builder.ConfigureServices(_configureServices);
         }
     }
 
