@@ -1,4 +1,5 @@
 using EpollTransport.WebHost;
+using EpollTransport.WebHost.Dashboard;
 using EpollTransport.WebHost.Monitoring;
 using EpollTransport.WebHost.StaticFiles;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -34,6 +35,8 @@ if (monitoring.EnableMetrics)
     builder.Services.AddPrometheusMetrics();
 }
 
+builder.Services.AddDashboard();
+
 var app = builder.Build();
 
 // wwwroot through the file cache: contained (no symbolic link out of it), compressed, never stale.
@@ -47,6 +50,7 @@ if (monitoring.EnableMetrics)
     app.MapMetrics();
 }
 
+app.MapDashboard(transport);
 app.MapWebSocketEcho();
 if (app.Configuration.GetValue<bool>(TestEndpoints.ConfigurationKey))
 {
