@@ -1,6 +1,4 @@
-using System.Diagnostics;
 using System.Globalization;
-using System.Net;
 using System.Net.Sockets;
 using System.Text;
 
@@ -16,32 +14,20 @@ public sealed class HaproxyProcess : IAsyncDisposable
 {
     private const string DeployedSocketDirectory = "/run/epolltransport-webhost/";
 
-    private readonly Process _process;
-    private readonly StringBuilder _stdout;
-    private readonly StringBuilder _stderr;
+    private readonly ForegroundServer _server;
 
-    private HaproxyProcess(Process process, string directory, int port, StringBuilder stdout, StringBuilder stderr)
+    private HaproxyProcess(ForegroundServer server)
     {
-        _process = process;
-        Directory = directory;
-        Port = port;
-        _stdout = stdout;
-        _stderr = stderr;
+        _server = server;
     }
 
-    /// <summary>The directory holding the configuration and the admin socket.</summary>
-    public string Directory { get; }
-
-    /// <summary>The frontend's port on 127.0.0.1.</summary>
-    public int Port { get; }
-
     /// <summary>The frontend's base address.</summary>
-    public Uri BaseAddress => new($"http://127.0.0.1:{Port}/");
+    public Uri BaseAddress => new($"http://127.0.0.1:{_server.Port}/");
 
     /// <summary>What HAProxy wrote.</summary>
-    public string Output => ExternalTool.Snapshot(_stdout) + ExternalTool.Snapshot(_stderr);
+    public string Output => _server.Output;
 
-    private string AdminSocket => Path.Combine(Directory, "admin.sock");
+    private string AdminSocket => Path.Combine(_server.Directory, "admin.sock");
 
     /// <summary>Starts HAProxy with the deployed configuration, its servers' sockets moved into <paramref name="socketDirectory"/>.</summary>
     /// <param name="socketDirectory">Where the instances' sockets (<c>1.sock</c>, <c>2.sock</c>) are.</param>
@@ -64,36 +50,9 @@ public sealed class HaproxyProcess : IAsyncDisposable
         await File.WriteAllTextAsync(global, $"global\n    maxconn 4096\n    stats socket {Path.Combine(directory, "admin.sock")} level admin\n", cancellationToken);
         await File.WriteAllTextAsync(backend, configuration, cancellationToken);
 
-        // -db: foreground, no daemon; -W not needed for one process.
-        var process = ExternalTool.Start(haproxy, ["-db", "-f", global, "-f", backend], out var stdout, out var stderr);
-        var result = new HaproxyProcess(process, directory, port, stdout, stderr);
-        try
-        {
-            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
-            while (true)
-            {
-                if (process.HasExited)
-                {
-                    throw new InvalidOperationException($"haproxy exited with {process.ExitCode}:{Environment.NewLine}{result.Output}");
-                }
-
-                try
-                {
-                    using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-                    await probe.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port), cancellationToken);
-                    return result;
-                }
-                catch (SocketException) when (DateTime.UtcNow < deadline)
-                {
-                    await Task.Delay(50, cancellationToken);
-                }
-            }
-        }
-        catch
-        {
-            await result.DisposeAsync();
-            throw;
-        }
+        // -db: in the foreground, not as a daemon.
+        var server = await ForegroundServer.StartAsync(haproxy, ["-db", "-f", global, "-f", backend], directory, port, s => s.Output, cancellationToken);
+        return new HaproxyProcess(server);
     }
 
     /// <summary>Each server's status (<c>UP</c>, <c>DOWN</c>, …) and total sessions, from <c>show stat</c> on the admin socket.</summary>
@@ -149,31 +108,5 @@ public sealed class HaproxyProcess : IAsyncDisposable
     }
 
     /// <inheritdoc />
-    public async ValueTask DisposeAsync()
-    {
-        try
-        {
-            if (!_process.HasExited)
-            {
-                _process.Kill(entireProcessTree: true);
-            }
-
-            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(15));
-            await _process.WaitForExitAsync(cts.Token);
-        }
-        catch (Exception ex) when (ex is InvalidOperationException or OperationCanceledException)
-        {
-        }
-        finally
-        {
-            _process.Dispose();
-            try
-            {
-                System.IO.Directory.Delete(Directory, recursive: true);
-            }
-            catch (IOException)
-            {
-            }
-        }
-    }
+    public ValueTask DisposeAsync() => _server.DisposeAsync();
 }

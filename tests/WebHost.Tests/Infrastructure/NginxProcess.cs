@@ -1,8 +1,4 @@
-using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
-using System.Text;
 
 namespace EpollTransport.WebHost.Tests.Infrastructure;
 
@@ -15,38 +11,24 @@ namespace EpollTransport.WebHost.Tests.Infrastructure;
 /// </summary>
 public sealed class NginxProcess : IAsyncDisposable
 {
-    private readonly Process _process;
-    private readonly StringBuilder _stdout;
-    private readonly StringBuilder _stderr;
+    private readonly ForegroundServer _server;
 
-    private NginxProcess(Process process, string directory, int port, StringBuilder stdout, StringBuilder stderr)
+    private NginxProcess(ForegroundServer server)
     {
-        _process = process;
-        Directory = directory;
-        Port = port;
-        _stdout = stdout;
-        _stderr = stderr;
+        _server = server;
     }
 
     /// <summary>The prefix directory.</summary>
-    public string Directory { get; }
+    public string Directory => _server.Directory;
 
     /// <summary>The port nginx listens on, on 127.0.0.1.</summary>
-    public int Port { get; }
+    public int Port => _server.Port;
 
     /// <summary>The base address of the proxy.</summary>
     public Uri BaseAddress => new($"http://127.0.0.1:{Port}/");
 
     /// <summary>What nginx wrote: its output and its error log.</summary>
-    public string Output
-    {
-        get
-        {
-            var errorLog = Path.Combine(Directory, "error.log");
-            return ExternalTool.Snapshot(_stdout) + ExternalTool.Snapshot(_stderr) +
-                (File.Exists(errorLog) ? File.ReadAllText(errorLog) : string.Empty);
-        }
-    }
+    public string Output => Describe(_server);
 
     /// <summary>The configuration <see cref="StartAsync"/> writes.</summary>
     /// <param name="directory">The prefix directory.</param>
@@ -110,63 +92,22 @@ public sealed class NginxProcess : IAsyncDisposable
         await File.WriteAllTextAsync(configPath, Configuration(directory, port, upstreamSocket, upstreamKeepAlive), cancellationToken);
 
         // -e: the error log before the configuration is read (the default is under /var/log).
-        var process = ExternalTool.Start(nginx, ["-p", directory + "/", "-c", configPath, "-e", Path.Combine(directory, "error.log")], out var stdout, out var stderr);
-        var result = new NginxProcess(process, directory, port, stdout, stderr);
-        try
-        {
-            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
-            while (true)
-            {
-                if (process.HasExited)
-                {
-                    throw new InvalidOperationException($"nginx exited with {process.ExitCode}:{Environment.NewLine}{result.Output}");
-                }
-
-                try
-                {
-                    using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-                    await probe.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port), cancellationToken);
-                    return result;
-                }
-                catch (SocketException) when (DateTime.UtcNow < deadline)
-                {
-                    await Task.Delay(50, cancellationToken);
-                }
-            }
-        }
-        catch
-        {
-            await result.DisposeAsync();
-            throw;
-        }
+        var server = await ForegroundServer.StartAsync(
+            nginx,
+            ["-p", directory + "/", "-c", configPath, "-e", Path.Combine(directory, "error.log")],
+            directory,
+            port,
+            Describe,
+            cancellationToken);
+        return new NginxProcess(server);
     }
 
     /// <inheritdoc />
-    public async ValueTask DisposeAsync()
-    {
-        try
-        {
-            if (!_process.HasExited)
-            {
-                _process.Kill(entireProcessTree: true);
-            }
+    public ValueTask DisposeAsync() => _server.DisposeAsync();
 
-            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(15));
-            await _process.WaitForExitAsync(cts.Token);
-        }
-        catch (Exception ex) when (ex is InvalidOperationException or OperationCanceledException)
-        {
-        }
-        finally
-        {
-            _process.Dispose();
-            try
-            {
-                System.IO.Directory.Delete(Directory, recursive: true);
-            }
-            catch (IOException)
-            {
-            }
-        }
+    private static string Describe(ForegroundServer server)
+    {
+        var errorLog = Path.Combine(server.Directory, "error.log");
+        return server.Output + (File.Exists(errorLog) ? File.ReadAllText(errorLog) : string.Empty);
     }
 }
