@@ -195,7 +195,7 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
             }
             else
             {
-                EpollTransportLog.ConnectionWriteFin(_logger, ConnectionId);
+                EpollTransportLog.ConnectionWriteFin(_logger, ConnectionId, reason.Message);
                 Sockets.Shutdown(_socket, Sockets.SHUT_WR);
             }
         }
