@@ -125,6 +125,9 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
     /// <summary>The epoll thread this connection's socket is registered with.</summary>
     public EpollThread Thread => _thread;
 
+    /// <summary>The socket (for tests).</summary>
+    internal FileDescriptor Socket => _socket;
+
     /// <summary>Completes when the socket has been closed.</summary>
     public Task Closed => _closed.Task;
 
