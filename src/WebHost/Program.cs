@@ -1,4 +1,5 @@
 using EpollTransport.WebHost;
+using EpollTransport.WebHost.Dashboard;
 using EpollTransport.WebHost.Monitoring;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -32,6 +33,8 @@ if (monitoring.EnableMetrics)
     builder.Services.AddPrometheusMetrics();
 }
 
+builder.Services.AddDashboard();
+
 var app = builder.Build();
 
 // Static files are served only from inside wwwroot: a symbolic link that leads out of it is not followed.
@@ -53,6 +56,7 @@ if (monitoring.EnableMetrics)
     app.MapMetrics();
 }
 
+app.MapDashboard(transport);
 app.MapWebSocketEcho();
 if (app.Configuration.GetValue<bool>(TestEndpoints.ConfigurationKey))
 {

@@ -215,8 +215,8 @@ internal sealed class EpollConnectionListener : IConnectionListener, IEpollHandl
             ? new IPEndPoint(bound.Address, bound.Port)
             : _isTcp ? Sockets.GetLocalEndPoint(socket) : EndPoint;
 
-        _acceptThread.Stats.ConnectionsAccepted++;
         var (thread, pipeOptions) = _threads.NextForConnection();
+        Interlocked.Increment(ref thread.Stats.ConnectionsAccepted);
         var connection = new EpollConnection(socket, thread, pipeOptions, _options, local, remote, _logger, _onConnectionClosed);
         _connections.TryAdd(connection, 0);
         if (_logger.IsEnabled(LogLevel.Debug))
