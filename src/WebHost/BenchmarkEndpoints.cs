@@ -17,11 +17,8 @@ internal static class BenchmarkEndpoints
     // Parks the per-thread writer between requests, so it does not keep the last response alive.
     private static readonly ArrayBufferWriter<byte> s_detached = new(1);
 
-    // A thread-static field is t_-prefixed, which the s_ rule for static fields cannot know.
-#pragma warning disable IDE1006
     [ThreadStatic]
     private static Utf8JsonWriter? t_jsonWriter;
-#pragma warning restore IDE1006
 
     /// <summary>The plaintext body: <c>Hello, World!</c>.</summary>
     public static ReadOnlySpan<byte> PlaintextBody => "Hello, World!"u8;
