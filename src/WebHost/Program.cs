@@ -21,6 +21,10 @@ if (!MonitoringSettings.TryRead(builder.Configuration, out var monitoring, out v
 
 TransportSelection.Apply(builder, transport);
 
+// Under systemd: readiness and stopping reported with sd_notify, journal-formatted logs, and the sockets of a
+// .socket unit (LISTEN_FDS) served through the selected transport. Elsewhere both do nothing.
+SystemdIntegration.Apply(builder);
+
 // Kestrel binds its endpoints, certificates and endpoint defaults from the "Kestrel" section by itself; its
 // other options (Limits, AddServerHeader, ...) are bound here, so that e.g. Kestrel:Limits:RequestHeadersTimeout
 // works from appsettings.json, the environment or the command line.
