@@ -15,6 +15,12 @@ public sealed class HeadlessChromium : IDisposable
     /// <summary>The driver and its Debian package.</summary>
     public const string DriverTool = "chromedriver:chromium-driver";
 
+    /// <summary>
+    /// The bound on starting the browser, on one command and on one wait: generous, since a loaded 2-core machine
+    /// can take tens of seconds to start Chromium.
+    /// </summary>
+    public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(90);
+
     private readonly ChromeDriver _driver;
 
     /// <summary>Starts the browser with a window of the given size.</summary>
@@ -32,7 +38,7 @@ public sealed class HeadlessChromium : IDisposable
         // --no-sandbox: CI runs as root, where Chromium's sandbox refuses to start.
         options.AddArguments("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
             "--no-first-run", "--disable-extensions", "--disable-background-networking", $"--window-size={width},{height}");
-        _driver = new ChromeDriver(service, options, Timeouts.Default);
+        _driver = new ChromeDriver(service, options, Timeout);
     }
 
     /// <summary>The driver.</summary>
@@ -47,12 +53,12 @@ public sealed class HeadlessChromium : IDisposable
     /// <param name="path">Where.</param>
     public void Screenshot(string path) => _driver.GetScreenshot().SaveAsFile(path);
 
-    /// <summary>Polls <paramref name="condition"/> until it holds, within <see cref="Timeouts.Default"/>.</summary>
+    /// <summary>Polls <paramref name="condition"/> until it holds, within <see cref="Timeout"/>.</summary>
     /// <param name="condition">The condition.</param>
     /// <param name="what">What is waited for, for the failure message.</param>
     public static void WaitUntil(Func<bool> condition, string what)
     {
-        var deadline = DateTime.UtcNow + Timeouts.Default;
+        var deadline = DateTime.UtcNow + Timeout;
         while (!condition())
         {
             Assert.True(DateTime.UtcNow < deadline, $"Timed out waiting for {what}.");
