@@ -43,6 +43,7 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
     private readonly TransportFeatureCollection _features;
     private readonly CancellationTokenSource _connectionClosedTokenSource = new();
     private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _connectionClosedFiredTask = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Action<EpollConnection>? _onClosed;
 
     /// <summary>Ends the receive side on the epoll thread, with the reason the connection is going away.</summary>
@@ -84,6 +85,7 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
         _input = new Pipe(pipeOptions.Input);
         _output = new Pipe(pipeOptions.Output);
         Transport = this;
+        ConnectionClosed = _connectionClosedTokenSource.Token;
         _features = new TransportFeatureCollection(this);
     }
 
@@ -117,14 +119,14 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
 
     public override EndPoint? RemoteEndPoint { get; set; }
 
-    public override CancellationToken ConnectionClosed
-    {
-        get => _connectionClosedTokenSource.Token;
-        set => throw new NotSupportedException("The epoll transport owns ConnectionClosed.");
-    }
+    // Settable, as on Kestrel's own connections: middleware may replace it. The transport always cancels its own source.
+    public override CancellationToken ConnectionClosed { get; set; }
 
     /// <summary>The epoll thread this connection's socket is registered with.</summary>
     public EpollThread Thread => _thread;
+
+    /// <summary>The socket (for tests).</summary>
+    internal FileDescriptor Socket => _socket;
 
     /// <summary>Completes when the socket has been closed.</summary>
     public Task Closed => _closed.Task;
@@ -196,7 +198,7 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
             }
             else
             {
-                EpollTransportLog.ConnectionWriteFin(_logger, ConnectionId);
+                EpollTransportLog.ConnectionWriteFin(_logger, ConnectionId, reason.Message);
                 Sockets.Shutdown(_socket, Sockets.SHUT_WR);
             }
         }
@@ -221,6 +223,9 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
 
         await _sendTask.ConfigureAwait(false);
         await _closed.Task.ConfigureAwait(false);
+
+        // The callbacks run on the thread pool; disposing the source before they ran would lose them.
+        await _connectionClosedFiredTask.Task.ConfigureAwait(false);
         _connectionClosedTokenSource.Dispose();
         await base.DisposeAsync().ConfigureAwait(false);
     }
@@ -240,13 +245,14 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
                 {
                     connection._connectionClosedTokenSource.Cancel();
                 }
-                catch (ObjectDisposedException)
-                {
-                }
                 catch (Exception ex)
                 {
                     // A callback registered by the application threw; it must not take the process down.
                     EpollTransportLog.ConnectionClosedCallbackFailed(connection._logger, connection.ConnectionId, ex);
+                }
+                finally
+                {
+                    connection._connectionClosedFiredTask.TrySetResult();
                 }
             },
             this,

@@ -18,6 +18,7 @@ internal static unsafe class Sockets
     public const int SO_ERROR = 4;
     public const int SO_ACCEPTCONN = 30;
     public const int SO_DOMAIN = 39;
+    public const int SO_SNDBUF = 7;
     public const int SO_LINGER = 13;
     public const int IPPROTO_TCP = 6;
     public const int TCP_NODELAY = 1;
