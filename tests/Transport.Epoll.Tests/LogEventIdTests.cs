@@ -18,12 +18,13 @@ public class LogEventIdTests
         ["ConnectionResume"] = 5,
         ["ConnectionReadFin"] = 6,
         ["ConnectionWriteFin"] = 7,
+        ["ConnectionWriteRst"] = 8,
         ["ConnectionError"] = 14,
         ["ConnectionReset"] = 19,
     };
 
     // Ids Kestrel's Sockets transport uses or reserves (3, 11 and 12 for per-read and per-write events).
-    private static readonly HashSet<int> s_kestrelSocketsIds = [3, 4, 5, 6, 7, 11, 12, 14, 19];
+    private static readonly HashSet<int> s_kestrelSocketsIds = [3, 4, 5, 6, 7, 8, 11, 12, 14, 19];
 
     [Fact]
     public void SharedEventsHaveKestrelsIdsAndTheOthersCollideWithNothing()
@@ -79,6 +80,7 @@ public class LogEventIdTests
         reset.Close();
         await ((EpollConnection)resetServer).Closed.WaitAsync(TransportHarness.Timeout);
 
+        resetServer.Abort(new Microsoft.AspNetCore.Connections.ConnectionAbortedException("test abort"));
         foreach (var (name, id) in s_kestrelSockets.Where(p => p.Key != "ConnectionError"))
         {
             var entry = harness.Logs.Entries.FirstOrDefault(e => e.EventId.Name == name);

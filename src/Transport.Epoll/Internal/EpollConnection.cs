@@ -38,6 +38,7 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
     private readonly EpollThread _thread;
     private readonly ILogger _logger;
     private readonly bool _levelTriggered;
+    private readonly bool _finOnError;
     private readonly Pipe _input;
     private readonly Pipe _output;
     private readonly TransportFeatureCollection _features;
@@ -76,6 +77,7 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
         _thread = thread;
         _logger = logger;
         _levelTriggered = options.TriggerMode == EpollTriggerMode.Level;
+        _finOnError = options.FinOnError;
         _interestLock = _levelTriggered ? new Lock() : null;
         _onClosed = onClosed;
         MemoryPool = pipeOptions.Pool;
@@ -173,12 +175,12 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
     /// <summary>
     /// Ends the connection now. With a reason (an error, a timeout, <c>HttpContext.Abort()</c>) the
     /// client gets a reset (RST); with <see langword="null"/>, which Kestrel passes when the client has
-    /// already gone and the connection is merely over, it gets a FIN. Either way output not yet sent is
-    /// dropped. This mirrors Kestrel's Sockets transport.
+    /// already gone and the connection is merely over, it gets a FIN, and with FinOnError a FIN for every
+    /// reason. Either way output not yet sent is dropped. This mirrors Kestrel's Sockets transport.
     /// </summary>
     public override void Abort(ConnectionAbortedException abortReason)
     {
-        bool reset = abortReason is not null;
+        bool reset = abortReason is not null && !_finOnError;
         var reason = abortReason ?? new ConnectionAbortedException("The connection was closed gracefully by the server.");
         if (Interlocked.CompareExchange(ref _abortReason, reason, null) is not null)
         {

@@ -4,7 +4,7 @@ namespace EpollTransport.Internal;
 
 /// <summary>
 /// The transport's log messages. Event ids are stable: dashboards and filters may rely on them. An event
-/// that means the same as one of Kestrel's Sockets transport has its id (4-7, 14, 19); the others are
+/// that means the same as one of Kestrel's Sockets transport has its id (4-8, 14, 19); the others are
 /// 100 and up, where neither Kestrel's transports nor earlier versions of this one put anything.
 /// </summary>
 internal static partial class EpollTransportLog
@@ -21,6 +21,9 @@ internal static partial class EpollTransportLog
 
     [LoggerMessage(7, LogLevel.Debug, "Connection id \"{ConnectionId}\" sending FIN because: \"{Reason}\"", EventName = "ConnectionWriteFin")]
     public static partial void ConnectionWriteFin(ILogger logger, string connectionId, string reason);
+
+    [LoggerMessage(8, LogLevel.Debug, "Connection id \"{ConnectionId}\" sending RST because: \"{Reason}\"", EventName = "ConnectionWriteRst")]
+    public static partial void ConnectionWriteRst(ILogger logger, string connectionId, string reason);
 
     [LoggerMessage(14, LogLevel.Debug, "Connection id \"{ConnectionId}\" failed with {Error}.", EventName = "ConnectionError")]
     public static partial void ConnectionError(ILogger logger, string connectionId, Interop.Errno error);
@@ -56,9 +59,6 @@ internal static partial class EpollTransportLog
     // Connections.
     [LoggerMessage(110, LogLevel.Debug, "Connection id \"{ConnectionId}\" accepted from {RemoteEndPoint} on epoll thread {Thread}.", EventName = "ConnectionAccepted")]
     public static partial void ConnectionAccepted(ILogger logger, string connectionId, System.Net.EndPoint? remoteEndPoint, int thread);
-
-    [LoggerMessage(111, LogLevel.Debug, "Connection id \"{ConnectionId}\" sending RST because: \"{Reason}\"", EventName = "ConnectionWriteRst")]
-    public static partial void ConnectionWriteRst(ILogger logger, string connectionId, string reason);
 
     [LoggerMessage(112, LogLevel.Debug, "Connection id \"{ConnectionId}\" closed (fd {Fd}).", EventName = "ConnectionClosed")]
     public static partial void ConnectionClosed(ILogger logger, string connectionId, int fd);
