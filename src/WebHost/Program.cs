@@ -1,4 +1,5 @@
 using EpollTransport.WebHost;
+using EpollTransport.WebHost.Dashboard;
 using EpollTransport.WebHost.Monitoring;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -20,6 +21,10 @@ if (!MonitoringSettings.TryRead(builder.Configuration, out var monitoring, out v
 
 TransportSelection.Apply(builder, transport);
 
+// Under systemd: readiness and stopping reported with sd_notify, journal-formatted logs, and the sockets of a
+// .socket unit (LISTEN_FDS) served through the selected transport. Elsewhere both do nothing.
+SystemdIntegration.Apply(builder);
+
 // Kestrel binds its endpoints, certificates and endpoint defaults from the "Kestrel" section by itself; its
 // other options (Limits, AddServerHeader, ...) are bound here, so that e.g. Kestrel:Limits:RequestHeadersTimeout
 // works from appsettings.json, the environment or the command line.
@@ -31,6 +36,8 @@ if (monitoring.EnableMetrics)
 {
     builder.Services.AddPrometheusMetrics();
 }
+
+builder.Services.AddDashboard();
 
 var app = builder.Build();
 
@@ -53,6 +60,7 @@ if (monitoring.EnableMetrics)
     app.MapMetrics();
 }
 
+app.MapDashboard(transport);
 app.MapWebSocketEcho();
 if (app.Configuration.GetValue<bool>(TestEndpoints.ConfigurationKey))
 {

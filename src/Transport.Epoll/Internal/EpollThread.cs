@@ -80,9 +80,10 @@ internal sealed class EpollThread : IDisposable
             throw;
         }
 
+        Stats = new EpollThreadStats($"epoll-{index}");
         _thread = new Thread(Run)
         {
-            Name = $"epoll-{index}",
+            Name = Stats.ThreadName,
             IsBackground = true,
         };
     }
@@ -97,7 +98,7 @@ internal sealed class EpollThread : IDisposable
     public PipeScheduler Scheduler { get; }
 
     /// <summary>Totals for the metrics: this thread's waits and events, its connections' I/O.</summary>
-    public EpollThreadStats Stats { get; } = new();
+    public EpollThreadStats Stats { get; }
 
     /// <summary>The thread's number, as in its name <c>epoll-N</c>.</summary>
     public int Index { get; }

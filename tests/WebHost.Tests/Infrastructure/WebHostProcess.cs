@@ -58,20 +58,30 @@ public sealed partial class WebHostProcess : IAsyncDisposable
     /// <param name="environment">Environment variables to set.</param>
     /// <param name="descriptorLimit">If set, the child's RLIMIT_NOFILE (<c>ulimit -n</c>, applied by a shell that then becomes dotnet).</param>
     /// <param name="entryAssembly">The app to run; <see langword="null"/> for <see cref="WebHostDll"/>.</param>
+    /// <param name="launcher">
+    /// A program and its arguments that start <c>dotnet …</c> themselves, e.g. <c>systemd-socket-activate -l ADDR</c>,
+    /// which execs it (same pid); not together with <paramref name="descriptorLimit"/>.
+    /// </param>
     /// <returns>The running child.</returns>
     public static WebHostProcess Start(
         string workingDirectory,
         IEnumerable<string> arguments,
         IReadOnlyDictionary<string, string>? environment = null,
         int? descriptorLimit = null,
-        string? entryAssembly = null)
+        string? entryAssembly = null,
+        IReadOnlyList<string>? launcher = null)
     {
         ArgumentNullException.ThrowIfNull(arguments);
+        if (launcher is { Count: > 0 } && descriptorLimit is not null)
+        {
+            throw new ArgumentException("A launcher and a descriptor limit cannot be combined.", nameof(launcher));
+        }
 
         // The web host itself, or (WEBHOST_EXECUTABLE) another build of it such as a Native AOT executable.
         var native = entryAssembly is null ? NativeExecutable : null;
-        var program = native ?? DotnetHost();
-        var startInfo = new ProcessStartInfo(descriptorLimit is null ? program : "/bin/sh")
+        var host = native ?? DotnetHost();
+        var program = launcher is { Count: > 0 } ? launcher[0] : descriptorLimit is null ? host : "/bin/sh";
+        var startInfo = new ProcessStartInfo(program)
         {
             WorkingDirectory = workingDirectory,
             RedirectStandardOutput = true,
@@ -81,10 +91,19 @@ public sealed partial class WebHostProcess : IAsyncDisposable
         };
         if (descriptorLimit is { } limit)
         {
-            // The shell lowers the limit for itself, then execs dotnet in its place (same pid).
+            // The shell lowers the limit for itself, then execs the host in its place (same pid).
             startInfo.ArgumentList.Add("-c");
             startInfo.ArgumentList.Add(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"ulimit -n {limit} && exec \"$0\" \"$@\""));
-            startInfo.ArgumentList.Add(program);
+            startInfo.ArgumentList.Add(host);
+        }
+        else if (launcher is { Count: > 0 })
+        {
+            foreach (var argument in launcher.Skip(1))
+            {
+                startInfo.ArgumentList.Add(argument);
+            }
+
+            startInfo.ArgumentList.Add(host);
         }
 
         if (native is null)
@@ -158,13 +177,15 @@ public sealed partial class WebHostProcess : IAsyncDisposable
     /// <param name="urls">Where to listen; <see langword="null"/> for none (endpoints given under <c>Kestrel:Endpoints</c>).</param>
     /// <param name="arguments">More command-line arguments.</param>
     /// <param name="descriptorLimit">See <see cref="Start"/>.</param>
+    /// <param name="environment">Environment variables to set.</param>
     /// <returns>The running host.</returns>
     public static async Task<WebHostProcess> StartServerAsync(
         string transport,
         CancellationToken cancellationToken,
         string? urls = "http://127.0.0.1:0",
         IEnumerable<string>? arguments = null,
-        int? descriptorLimit = null)
+        int? descriptorLimit = null,
+        IReadOnlyDictionary<string, string>? environment = null)
     {
         var host = Start(
             TestPaths.ContentRoot,
@@ -175,7 +196,8 @@ public sealed partial class WebHostProcess : IAsyncDisposable
                 "--Logging:Console:FormatterName", "simple",
                 .. arguments ?? [],
             ],
-            descriptorLimit: descriptorLimit);
+            environment,
+            descriptorLimit);
         try
         {
             await host.WaitForStartedAsync(cancellationToken);
