@@ -21,14 +21,6 @@ internal static class MetricsEndpoint
         "System.Runtime",
     ];
 
-    /// <summary>
-    /// The most series one instrument may have; beyond it OpenTelemetry folds new attribute combinations into one
-    /// <c>otel_metric_overflow="true"</c> series. The exported instruments have a few dozen combinations at most
-    /// (methods × status codes × protocols), and OpenTelemetry allocates every instrument's points up front: its
-    /// default of 2,000 costs about 10 MiB of resident memory for these meters (docs/MEMORY.md).
-    /// </summary>
-    public const int CardinalityLimit = 200;
-
     /// <summary>Registers OpenTelemetry's meter provider with the Prometheus exporter.</summary>
     /// <param name="services">The services.</param>
     /// <returns>The services.</returns>
@@ -36,7 +28,6 @@ internal static class MetricsEndpoint
     {
         services.AddOpenTelemetry().WithMetrics(metrics => metrics
             .AddMeter([.. Meters])
-            .AddView(_ => new MetricStreamConfiguration { CardinalityLimit = CardinalityLimit })
             .AddPrometheusExporter());
         return services;
     }
