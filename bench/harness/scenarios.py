@@ -2,7 +2,8 @@
 
 Fields: "tool" wrk or h2load; "path" the URL path; "conns" connections; "pipeline" requests per write
 (wrk, default 1); "headers" extra request headers (wrk); "streams" concurrent streams per connection
-(h2load); "h2" uses the server's h2c (prior knowledge) endpoint; "title" and "desc" for the report.
+(h2load); "h2" uses the server's h2c (prior knowledge) endpoint; "paths" (wrk) several URL paths requested
+in turn on each connection ("path" is the first); "title" and "desc" for the report.
 
     python3 -m harness.scenarios wrk-args NAME    (from bench/) prints NAME's path, pipeline depth and
                                                   headers, one a line, for bench/profile.sh
@@ -16,7 +17,7 @@ from .common import BENCH_DIR
 
 PATH = os.path.join(BENCH_DIR, "scenarios.json")
 TOOLS = {"wrk": {"path", "conns"}, "h2load": {"path", "conns", "streams"}}
-FIELDS = {"tool", "path", "conns", "pipeline", "headers", "streams", "h2", "title", "desc"}
+FIELDS = {"tool", "path", "paths", "conns", "pipeline", "headers", "streams", "h2", "title", "desc"}
 
 
 def load(path=PATH):
@@ -32,6 +33,8 @@ def load(path=PATH):
         if missing or unknown:
             raise ValueError(f"{path}: scenario {name}: missing {sorted(missing)}, unknown {sorted(unknown)} "
                              f"(fields: {', '.join(sorted(FIELDS))})")
+        if "paths" in sc and (tool != "wrk" or sc.get("pipeline", 1) > 1 or sc["paths"][:1] != [sc["path"]]):
+            raise ValueError(f"{path}: scenario {name}: paths is for wrk without pipelining, and starts with path")
     return table
 
 

@@ -282,6 +282,7 @@ public class EpollTransportFactoryTests
         Assert.Equal(64 * 1024, options.MaxWriteBufferSize);
         Assert.True(options.NoDelay);
         Assert.False(options.UnsafePreferInlineScheduling);
+        Assert.False(options.FinOnError);
     }
 
     private static EpollThreadState WaitUntilIdle(EpollThread thread)

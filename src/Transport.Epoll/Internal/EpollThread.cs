@@ -185,30 +185,49 @@ internal sealed class EpollThread : IDisposable
         _timers.Add(new ScheduledItem(Environment.TickCount64 + delayMilliseconds, action, state));
     }
 
-    /// <summary>Asks the loop to end and waits for it.</summary>
-    public void Stop(TimeSpan timeout)
+    /// <summary>Asks the loop to end and waits for it; <see langword="false"/> if it has not ended in time.</summary>
+    public bool Stop(TimeSpan timeout)
     {
         _stopRequested = true;
         if (State == EpollThreadState.NotStarted)
         {
-            return;
+            return true;
         }
 
         Epoll.SignalEventFd(_eventFd);
-        if (!IsCurrentThread)
-        {
-            _thread.Join(timeout);
-        }
+        return !IsCurrentThread && _thread.Join(timeout);
     }
+
+    /// <summary>How long <see cref="Dispose"/> waits for the loop to end.</summary>
+    public TimeSpan StopTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Whether the epoll and eventfd descriptors are closed (for tests).</summary>
+    internal bool DescriptorsClosed => _epoll.IsClosed && _eventFd.IsClosed;
 
     public void Dispose()
     {
-        Stop(TimeSpan.FromSeconds(5));
+        bool ended = Stop(StopTimeout);
         if (State is EpollThreadState.Stopped or EpollThreadState.NotStarted)
         {
-            _eventFd.Dispose();
-            _epoll.Dispose();
+            CloseDescriptors();
+            return;
         }
+
+        // Still running: stuck in a handler, or this is the loop disposing itself. Closing the descriptors
+        // under it would hand their numbers to new files while it still uses them; it closes them itself
+        // as its last posted work (or Post runs it here if the loop ended meanwhile).
+        if (!ended && !IsCurrentThread)
+        {
+            EpollTransportLog.EpollThreadStopTimeout(_logger, Index, (long)StopTimeout.TotalMilliseconds);
+        }
+
+        Post(static state => ((EpollThread)state!).CloseDescriptors(), this);
+    }
+
+    private void CloseDescriptors()
+    {
+        _eventFd.Dispose();
+        _epoll.Dispose();
     }
 
     private void Run()
