@@ -20,4 +20,6 @@ internal sealed class EpollThreadStats
     public long Sends;
     public long ConnectionsClosed;
     public long ConnectionResets;
+    public long HandOffs;                 // by the monitor
+    public long LongestStallMilliseconds; // by a retiring runner
 }

@@ -66,4 +66,10 @@ internal static partial class EpollTransportLog
 
     [LoggerMessage(18, LogLevel.Error, "Accepting on {EndPoint} failed with {Error}; the listener stopped accepting.", EventName = "AcceptFatal")]
     public static partial void AcceptFatal(ILogger logger, System.Net.EndPoint endPoint, Interop.Errno error);
+
+    [LoggerMessage(40, LogLevel.Warning, "Application code of connection id \"{ConnectionId}\" ({Activity}) blocked epoll thread {Thread} for {Milliseconds} ms; the thread's other connections were handed to another thread meanwhile ({Suppressed} similar warnings suppressed). Avoid blocking calls in request handlers, or set ApplicationScheduling to ThreadPool.", EventName = "LoopBlocked")]
+    public static partial void LoopBlocked(ILogger logger, string connectionId, string activity, int thread, long milliseconds, int suppressed);
+
+    [LoggerMessage(41, LogLevel.Error, "Starting a standby epoll thread failed; a loop blocked by application code cannot be handed off until one starts.", EventName = "StandbyStartFailed")]
+    public static partial void StandbyStartFailed(ILogger logger, Exception exception);
 }
