@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics.Metrics;
 using System.Net;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Connections;
@@ -72,7 +73,8 @@ internal sealed class TransportServer : IAsyncDisposable
         var poolFactory = kestrelServices.Services.GetRequiredService<IMemoryPoolFactory<byte>>();
         IConnectionListenerFactory factory = transport switch
         {
-            TransportKind.Epoll => new EpollTransportFactory(Options.Create(new EpollTransportOptions()), NullLoggerFactory.Instance, poolFactory),
+            TransportKind.Epoll => new EpollTransportFactory(
+                Options.Create(new EpollTransportOptions()), NullLoggerFactory.Instance, poolFactory, kestrelServices.Services.GetRequiredService<IMeterFactory>()),
             TransportKind.Sockets => new SocketTransportFactory(kestrelServices.Services.GetRequiredService<IOptions<SocketTransportOptions>>(), NullLoggerFactory.Instance),
             _ => throw new ArgumentOutOfRangeException(nameof(transport)),
         };

@@ -28,57 +28,43 @@ public sealed class EpollTransportFactory : IConnectionListenerFactory, IConnect
     private EpollThreadGroup? _threads;
     private bool _disposed;
 
-    /// <summary>Creates the factory with Kestrel's memory pool factory and the host's meter factory (the constructor DI uses).</summary>
+    /// <summary>Creates the factory; the dependency injection container calls this.</summary>
     /// <param name="options">The transport options.</param>
     /// <param name="loggerFactory">Creates the transport's logger.</param>
-    /// <param name="memoryPoolFactory">
-    /// Creates the pools connection buffers are rented from, one per epoll thread; <see langword="null"/>
-    /// means <see cref="System.Buffers.MemoryPool{T}.Shared"/>.
-    /// </param>
-    /// <param name="meterFactory">
-    /// Creates the transport's "EpollTransport" meter; <see langword="null"/> means a meter the factory owns.
-    /// </param>
+    /// <param name="memoryPoolFactory">Creates the pools connection buffers are rented from, one per epoll thread (Kestrel registers one).</param>
+    /// <param name="meterFactory">Creates the transport's <c>EpollTransport</c> meter.</param>
     public EpollTransportFactory(
         IOptions<EpollTransportOptions> options,
         ILoggerFactory loggerFactory,
-        IMemoryPoolFactory<byte>? memoryPoolFactory,
-        IMeterFactory? meterFactory)
+        IMemoryPoolFactory<byte> memoryPoolFactory,
+        IMeterFactory meterFactory)
+        : this(
+            (options ?? throw new ArgumentNullException(nameof(options))).Value,
+            loggerFactory,
+            memoryPoolFactory ?? throw new ArgumentNullException(nameof(memoryPoolFactory)),
+            meterFactory ?? throw new ArgumentNullException(nameof(meterFactory)))
+    {
+    }
+
+    /// <summary>
+    /// Outside a host (tests, benchmarks): no pool factory means <see cref="System.Buffers.MemoryPool{T}.Shared"/>,
+    /// no meter factory a meter the factory owns.
+    /// </summary>
+    internal EpollTransportFactory(
+        EpollTransportOptions options,
+        ILoggerFactory loggerFactory,
+        IMemoryPoolFactory<byte>? memoryPoolFactory = null,
+        IMeterFactory? meterFactory = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(loggerFactory);
         ThrowIfNotSupported();
 
-        _options = options.Value;
+        _options = options;
         _options.Validate();
         _memoryPoolFactory = memoryPoolFactory;
         _logger = loggerFactory.CreateLogger("EpollTransport");
         _metrics = new EpollTransportMetrics(meterFactory, () => _threads?.Stats ?? []);
-    }
-
-    /// <summary>Creates the factory with Kestrel's memory pool factory.</summary>
-    /// <param name="options">The transport options.</param>
-    /// <param name="loggerFactory">Creates the transport's logger.</param>
-    /// <param name="memoryPoolFactory">
-    /// Creates the pools connection buffers are rented from; <see langword="null"/> means
-    /// <see cref="System.Buffers.MemoryPool{T}.Shared"/>.
-    /// </param>
-    public EpollTransportFactory(
-        IOptions<EpollTransportOptions> options,
-        ILoggerFactory loggerFactory,
-        IMemoryPoolFactory<byte>? memoryPoolFactory)
-        : this(options, loggerFactory, memoryPoolFactory, null)
-    {
-    }
-
-    /// <summary>
-    /// Creates the factory outside Kestrel's service provider; buffers come from
-    /// <see cref="System.Buffers.MemoryPool{T}.Shared"/>.
-    /// </summary>
-    /// <param name="options">The transport options.</param>
-    /// <param name="loggerFactory">Creates the transport's logger.</param>
-    public EpollTransportFactory(IOptions<EpollTransportOptions> options, ILoggerFactory loggerFactory)
-        : this(options, loggerFactory, null, null)
-    {
     }
 
     /// <summary>Whether this transport can bind <paramref name="endpoint"/>.</summary>

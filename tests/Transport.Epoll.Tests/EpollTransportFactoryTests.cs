@@ -3,7 +3,6 @@ using System.Net.Sockets;
 using EpollTransport.Internal;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Logging.Abstractions;
-using Microsoft.Extensions.Options;
 
 namespace EpollTransport.Tests;
 
@@ -47,7 +46,7 @@ public class EpollTransportFactoryTests
     [Fact]
     public void CanBindIpAndUnixEndPointsOnly()
     {
-        using var factory = new EpollTransportFactory(Options.Create(new EpollTransportOptions()), NullLoggerFactory.Instance);
+        using var factory = new EpollTransportFactory(new EpollTransportOptions(), NullLoggerFactory.Instance);
 
         Assert.True(factory.CanBind(new IPEndPoint(IPAddress.Loopback, 0)));
         Assert.True(factory.CanBind(new UnixDomainSocketEndPoint("/tmp/x.sock")));
@@ -267,7 +266,7 @@ public class EpollTransportFactoryTests
             case nameof(EpollTransportOptions.TriggerMode): options.TriggerMode = (EpollTriggerMode)7; break;
         }
 
-        var ex = Assert.Throws<ArgumentOutOfRangeException>(() => new EpollTransportFactory(Options.Create(options), NullLoggerFactory.Instance));
+        var ex = Assert.Throws<ArgumentOutOfRangeException>(() => new EpollTransportFactory(options, NullLoggerFactory.Instance));
         Assert.Equal(option, ex.ParamName);
     }
 

@@ -22,7 +22,7 @@ internal sealed class TransportHarness : IAsyncDisposable
         var options = new EpollTransportOptions { ThreadCount = 2 };
         configure?.Invoke(options);
         Options = options;
-        Factory = new EpollTransportFactory(Microsoft.Extensions.Options.Options.Create(options), Logs, pools);
+        Factory = new EpollTransportFactory(options, Logs, pools);
     }
 
     public TestLoggerProvider Logs { get; } = new();
