@@ -26,6 +26,9 @@ if (app.Environment.WebRootPath is { } webRootPath && Directory.Exists(webRootPa
     app.Environment.WebRootFileProvider = new ContainedFileProvider(app.Environment.WebRootFileProvider, webRootPath);
 }
 
+// On the epoll transport, name the request a connection serves in its warnings about blocked threads.
+app.UseEpollActivity();
+
 // Missing files (and any other empty 404) get the site's HTML 404 page, with the status kept at 404.
 app.UseNotFoundPage(app.Environment.WebRootFileProvider);
 app.UseDefaultFiles();

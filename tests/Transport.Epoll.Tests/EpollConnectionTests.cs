@@ -45,7 +45,7 @@ public class EpollConnectionTests
         await using var harness = new TransportHarness(o =>
         {
             o.TriggerMode = mode;
-            o.UnsafePreferInlineScheduling = inline;
+            o.ApplicationScheduling = inline ? EpollApplicationScheduling.Inline : EpollApplicationScheduling.ThreadPool;
         });
         var listener = await harness.BindAsync();
         var (client, server) = await harness.ConnectAsync(listener);
@@ -363,7 +363,7 @@ public class EpollConnectionTests
     [InlineData(true)]
     public async Task ApplicationContinuationsRunWhereTheOptionSays(bool inline)
     {
-        await using var harness = new TransportHarness(o => o.UnsafePreferInlineScheduling = inline);
+        await using var harness = new TransportHarness(o => o.ApplicationScheduling = inline ? EpollApplicationScheduling.Inline : EpollApplicationScheduling.ThreadPool);
         var listener = await harness.BindAsync();
         var (client, server) = await harness.ConnectAsync(listener);
 
@@ -380,7 +380,7 @@ public class EpollConnectionTests
     [Fact]
     public async Task FlushesMadeOnTheEpollThreadInOneIterationGoOutInOneSend()
     {
-        await using var harness = new TransportHarness(o => o.UnsafePreferInlineScheduling = true);
+        await using var harness = new TransportHarness(o => o.ApplicationScheduling = EpollApplicationScheduling.Inline);
         var listener = await harness.BindAsync();
         var (client, server) = await harness.ConnectAsync(listener);
         var stats = ((EpollConnection)server).Thread.Stats;

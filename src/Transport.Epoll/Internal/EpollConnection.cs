@@ -32,7 +32,7 @@ namespace EpollTransport.Internal;
 /// <summary>A connection accepted by the epoll transport.</summary>
 internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler,
     IConnectionIdFeature, IConnectionTransportFeature, IConnectionItemsFeature, IMemoryPoolFeature,
-    IConnectionLifetimeFeature, IConnectionEndPointFeature, IDuplexPipe
+    IConnectionLifetimeFeature, IConnectionEndPointFeature, IEpollActivityFeature, IDuplexPipe
 {
     private readonly FileDescriptor _socket;
     private readonly EpollThread _thread;
@@ -54,6 +54,7 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
 
     private IDictionary<object, object?>? _items;
     private string? _connectionId;
+    private string? _activity;
     private Task _sendTask = Task.CompletedTask;
     private ConnectionAbortedException? _abortReason;
     private int _aborted;
@@ -105,6 +106,13 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
     }
 
     public override IDuplexPipe Transport { get; set; }
+
+    /// <inheritdoc cref="IEpollActivityFeature.Activity"/>
+    public string? Activity
+    {
+        get => Volatile.Read(ref _activity);
+        set => Volatile.Write(ref _activity, value); // read by the loop monitor
+    }
 
     // The connection is its own duplex pipe (one object less per connection).
     PipeReader IDuplexPipe.Input => _input.Reader;

@@ -414,6 +414,8 @@ internal sealed partial class EpollThread : IDisposable
         }
     }
 
+    /// <param name="Action">The work.</param>
+    /// <param name="State">Its argument.</param>
     /// <param name="Owner">What the work runs for (the connection whose handler scheduled it), for the monitor's report.</param>
     /// <param name="Watched">Application code: run under the monitor's watch.</param>
     [DebuggerDisplay("{Action.Method.Name}")]

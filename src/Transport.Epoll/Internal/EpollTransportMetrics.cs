@@ -30,6 +30,8 @@ internal sealed class EpollTransportMetrics : IDisposable
         Meter.CreateObservableCounter("epoll.io.sends", () => Sum(s => s.Sends), "{call}", "sendmsg calls that wrote data (bytes per send = epoll.io.written / epoll.io.sends).");
         Meter.CreateObservableCounter("epoll.read.pauses", () => Sum(s => s.ReadPauses), "{pause}", "Times a connection stopped reading because the application had MaxReadBufferSize unconsumed.");
         Meter.CreateObservableCounter("epoll.waits", () => Sum(s => s.Waits), "{wait}", "epoll_wait calls that returned.");
+        Meter.CreateObservableCounter("epoll.loop.handoffs", () => Sum(s => s.HandOffs), "{handoff}", "Times application code blocked an epoll thread for longer than InlineBudget and the thread's loop was handed to another thread.");
+        Meter.CreateObservableGauge("epoll.loop.stall.longest", () => Max(s => s.LongestStallMilliseconds), "ms", "The longest time application code has blocked an epoll thread that was handed off (measured when the code returned).");
         Meter.CreateObservableCounter("epoll.events", () => Sum(s => s.Events), "{event}", "Events epoll_wait returned (events per wait = epoll.events / epoll.waits).");
     }
 
@@ -41,6 +43,17 @@ internal sealed class EpollTransportMetrics : IDisposable
         {
             Meter.Dispose();
         }
+    }
+
+    private long Max(Func<EpollThreadStats, long> field)
+    {
+        long max = 0;
+        foreach (var stats in _stats())
+        {
+            max = Math.Max(max, field(stats));
+        }
+
+        return max;
     }
 
     private long Sum(Func<EpollThreadStats, long> field)

@@ -4,7 +4,7 @@ namespace EpollTransport.Internal;
 /// An OS thread that runs epoll loops: the loop it is started with, then, after that loop was taken
 /// from it because application code blocked, whatever loop the monitor hands it as a standby.
 /// </summary>
-internal sealed class LoopRunner
+internal sealed class LoopRunner : IDisposable
 {
     private readonly LoopMonitor? _monitor;
     private readonly SemaphoreSlim _assigned = new(0);
@@ -40,7 +40,21 @@ internal sealed class LoopRunner
         _assigned.Release();
     }
 
+    public void Dispose() => _assigned.Dispose();
+
     private void Main()
+    {
+        try
+        {
+            RunLoops();
+        }
+        finally
+        {
+            Dispose();
+        }
+    }
+
+    private void RunLoops()
     {
         var loop = _loop;
         if (loop is null)
