@@ -1,3 +1,4 @@
+using EpollTransport.WebHost.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Xunit.Abstractions;
@@ -27,5 +28,30 @@ public sealed class EpollTransportTests(EpollServerFixture fixture, ITestOutputH
         var options = Server.Services.GetRequiredService<IOptions<EpollTransportOptions>>().Value;
         Assert.Equal(EpollApplicationScheduling.Inline, options.ApplicationScheduling);
         Assert.Equal(2, options.ThreadCount);
+    }
+
+    /// <summary>A handler that blocks is named, with its request path and how long it blocked, in one warning.</summary>
+    [Fact]
+    public async Task ABlockingHandlerIsReportedWithItsConnectionAndRequestPath()
+    {
+        using var cts = Timeouts.Create();
+        await using var server = StartOwnServer(); // its own monitor: the warning is rate-limited per transport
+        using var connection = await RawHttpConnection.ConnectAsync(server.EndPoint, cts.Token);
+        await connection.SendAsync(RawHttpConnection.Get("/test/connection"), cts.Token);
+        string connectionId = (await connection.ReadResponseAsync(cts.Token)).BodyText;
+
+        await connection.SendAsync(RawHttpConnection.Get("/test/block?ms=400"), cts.Token);
+        Assert.Equal(200, (await connection.ReadResponseAsync(cts.Token)).StatusCode);
+
+        LogEntry? warning = null;
+        for (var deadline = DateTime.UtcNow.AddSeconds(10); warning is null && DateTime.UtcNow < deadline; await Task.Delay(20, cts.Token))
+        {
+            warning = server.Logs.All.FirstOrDefault(e => e.EventId.Id == 40 && e.Category == "EpollTransport");
+        }
+
+        Assert.NotNull(warning);
+        Assert.Equal(Microsoft.Extensions.Logging.LogLevel.Warning, warning.Level);
+        Assert.Contains(connectionId, warning.Message, StringComparison.Ordinal);
+        Assert.Contains("/test/block", warning.Message, StringComparison.Ordinal);
     }
 }

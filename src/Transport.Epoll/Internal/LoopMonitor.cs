@@ -15,12 +15,12 @@ namespace EpollTransport.Internal;
 //
 // The monitor sleeps a quarter of the budget between samples. While every loop waits in epoll_wait and
 // none is in a call it backs off, doubling its sleep up to IdleSleep, so an idle server costs it about
-// ten wake-ups a second; the first sample that sees work returns it to the short sleep.
+// twenty wake-ups a second; the first sample that sees work returns it to the short sleep.
 
 /// <summary>Watches the epoll loops and hands a loop stuck in application code to another thread.</summary>
 internal sealed class LoopMonitor : IDisposable
 {
-    private const int IdleSleepMilliseconds = 100;
+    private const int IdleSleepMilliseconds = 50;
     private static readonly TimeSpan s_warningInterval = TimeSpan.FromSeconds(5);
 
     private readonly List<EpollThread> _loops = [];
