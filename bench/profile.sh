@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # CPU profile of the web host under one benchmark load, with perf(1).
 #
-#   bench/profile.sh [--transport Epoll|Sockets] [--scenario plaintext|pipelined|json|static-1k|static-1m|churn]
+#   bench/profile.sh [--transport Epoll|Sockets] [--scenario NAME (a wrk scenario of bench/scenarios.json)]
 #                    [--seconds 10] [--warmup 20] [--out DIR] [--label TEXT] [-- extra web host arguments]
 #
 # The server runs on core 0 and wrk (and perf itself) on core 1 (as in bench/run.sh). After the warm-up, perf samples the
@@ -45,16 +45,13 @@ while (($#)); do
 done
 
 case "$transport" in Epoll|Sockets) ;; *) echo "profile: --transport must be Epoll or Sockets" >&2; exit 2 ;; esac
-path=/plaintext; depth=1; headers=()
-case "$scenario" in
-    plaintext) ;;
-    pipelined) depth=16 ;;
-    json) path=/json ;;
-    static-1k) path=/bench/1k.txt ;;
-    static-1m) path=/bench/1m.bin ;;
-    churn) headers=(-H "Connection: close") ;;
-    *) echo "profile: unknown scenario $scenario (plaintext, pipelined, json, static-1k, static-1m, churn)" >&2; exit 2 ;;
-esac
+# The scenario's URL path, pipeline depth and headers, from the harness's table (bench/scenarios.json).
+PYTHON=python3
+[[ -x /usr/bin/python3 ]] && PYTHON=/usr/bin/python3
+wrk_args="$(cd "$BENCH_DIR" && PYTHONDONTWRITEBYTECODE=1 "$PYTHON" -m harness.scenarios wrk-args "$scenario")" || exit 2
+mapfile -t wrk_lines <<<"$wrk_args"
+path="${wrk_lines[0]}"; depth="${wrk_lines[1]}"; headers=()
+for h in "${wrk_lines[@]:2}"; do headers+=(-H "$h"); done
 out="${out:-$BENCH_DIR/results/profile-${transport,,}-$scenario}"
 label="${label:-$transport $scenario}"
 mkdir -p "$out"

@@ -11,12 +11,14 @@ namespace EpollTransport;
 
 /// <summary>
 /// Kestrel's connection listener factory for the epoll transport. It binds <see cref="IPEndPoint"/>s and
-/// <see cref="UnixDomainSocketEndPoint"/>s and leaves every other endpoint type to other transports.
+/// <see cref="UnixDomainSocketEndPoint"/>s, serves inherited listening sockets (<see cref="FileHandleEndPoint"/>),
+/// and leaves every other endpoint type (named pipes) to other transports.
 /// Register it with <c>UseEpoll()</c> on the web host builder.
 /// </summary>
 /// <remarks>
 /// The epoll threads start with the first bind and stop when the factory is disposed (the host's
-/// service provider does that when the host is disposed).
+/// service provider does that when the host is disposed). An inherited socket is not closed by the
+/// transport: like Kestrel's Sockets transport, it leaves the descriptor to its owner.
 /// </remarks>
 public sealed class EpollTransportFactory : IConnectionListenerFactory, IConnectionListenerFactorySelector, IDisposable
 {
@@ -69,25 +71,36 @@ public sealed class EpollTransportFactory : IConnectionListenerFactory, IConnect
 
     /// <summary>Whether this transport can bind <paramref name="endpoint"/>.</summary>
     /// <param name="endpoint">The endpoint Kestrel wants to listen on.</param>
-    /// <returns><see langword="true"/> for IP and Unix domain socket endpoints.</returns>
-    public bool CanBind(EndPoint endpoint) => endpoint is IPEndPoint or UnixDomainSocketEndPoint;
+    /// <returns>
+    /// <see langword="true"/> for IP and Unix domain socket endpoints, and for file handles of type
+    /// <see cref="FileHandleType.Auto"/> or <see cref="FileHandleType.Tcp"/> (what the handle really is
+    /// is checked when it is bound).
+    /// </returns>
+    public bool CanBind(EndPoint endpoint) =>
+        endpoint is IPEndPoint or UnixDomainSocketEndPoint or FileHandleEndPoint { FileHandleType: FileHandleType.Auto or FileHandleType.Tcp };
 
-    /// <summary>Creates a listening socket on <paramref name="endpoint"/> and starts accepting.</summary>
-    /// <param name="endpoint">An <see cref="IPEndPoint"/> (port 0 picks a free port) or a <see cref="UnixDomainSocketEndPoint"/>.</param>
+    /// <summary>Creates a listening socket on <paramref name="endpoint"/>, or takes over an inherited one, and starts accepting.</summary>
+    /// <param name="endpoint">
+    /// An <see cref="IPEndPoint"/> (port 0 picks a free port), a <see cref="UnixDomainSocketEndPoint"/>, or a
+    /// <see cref="FileHandleEndPoint"/> naming a descriptor that is already a listening TCP or Unix domain stream socket.
+    /// </param>
     /// <param name="cancellationToken">Cancels the bind.</param>
-    /// <returns>The listener; its <see cref="IConnectionListener.EndPoint"/> carries the bound port.</returns>
+    /// <returns>The listener; its <see cref="IConnectionListener.EndPoint"/> carries the bound address and port.</returns>
     /// <exception cref="AddressInUseException">The address is already in use.</exception>
+    /// <exception cref="ArgumentException">A file handle is not a listening TCP or Unix domain stream socket.</exception>
     public ValueTask<IConnectionListener> BindAsync(EndPoint endpoint, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(endpoint);
         cancellationToken.ThrowIfCancellationRequested();
         if (!CanBind(endpoint))
         {
-            throw new NotSupportedException($"The epoll transport cannot bind {endpoint.GetType().Name} endpoints; only IP and Unix domain socket endpoints.");
+            throw new NotSupportedException($"The epoll transport cannot bind {endpoint.GetType().Name} endpoints; only IP and Unix domain socket endpoints and inherited sockets (FileHandleEndPoint of type Auto or Tcp).");
         }
 
         var threads = EnsureThreads();
-        var listener = ListenSocket.Bind(endpoint, threads, _options, _logger);
+        var listener = endpoint is FileHandleEndPoint inherited
+            ? InheritedListenSocket.Adopt(inherited, threads, _options, _logger)
+            : ListenSocket.Bind(endpoint, threads, _options, _logger);
         listener.Start();
         return new ValueTask<IConnectionListener>(listener);
     }

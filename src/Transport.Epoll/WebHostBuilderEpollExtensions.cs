@@ -11,8 +11,9 @@ namespace Microsoft.AspNetCore.Hosting;
 public static class WebHostBuilderEpollExtensions
 {
     /// <summary>
-    /// Makes Kestrel listen on IP and Unix domain socket endpoints through the epoll transport.
-    /// Other endpoint types (named pipes, inherited handles) stay with the other registered transports.
+    /// Makes Kestrel listen on IP and Unix domain socket endpoints, and on inherited listening sockets
+    /// (<c>ListenHandle</c>, systemd socket activation), through the epoll transport.
+    /// Other endpoint types (named pipes) stay with the other registered transports.
     /// </summary>
     /// <param name="hostBuilder">The web host builder.</param>
     /// <returns>The web host builder.</returns>
@@ -29,8 +30,8 @@ public static class WebHostBuilderEpollExtensions
     }
 
     /// <summary>
-    /// Makes Kestrel listen on IP and Unix domain socket endpoints through the epoll transport,
-    /// with options.
+    /// Makes Kestrel listen on IP and Unix domain socket endpoints, and on inherited listening sockets,
+    /// through the epoll transport, with options.
     /// </summary>
     /// <param name="hostBuilder">The web host builder.</param>
     /// <param name="configureOptions">Configures the <see cref="EpollTransportOptions"/>.</param>

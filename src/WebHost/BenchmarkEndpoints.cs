@@ -10,7 +10,7 @@ namespace EpollTransport.WebHost;
 /// JSON body is serialized per request (as the benchmark requires) with a source-generated serializer
 /// through a per-thread <see cref="Utf8JsonWriter"/>.
 /// </summary>
-public static class BenchmarkEndpoints
+internal static class BenchmarkEndpoints
 {
     private static readonly JsonWriterOptions s_jsonWriterOptions = new() { SkipValidation = true };
 
@@ -79,21 +79,9 @@ public static class BenchmarkEndpoints
 
 /// <summary>The JSON benchmark's message.</summary>
 /// <param name="Message">The message text.</param>
-public readonly record struct HelloMessage(string Message);
+internal readonly record struct HelloMessage(string Message);
 
-/// <summary>The JSON body of <c>POST /test/sha256</c>.</summary>
-/// <param name="Length">The number of body bytes received.</param>
-/// <param name="Sha256">The lowercase hexadecimal SHA-256 of the body.</param>
-public sealed record BodyDigest(long Length, string Sha256);
-
-/// <summary>The JSON body of <c>GET /test/memory</c>.</summary>
-/// <param name="HeapBytes">Managed heap bytes still reachable after a full, compacting collection.</param>
-/// <param name="WorkingSetBytes">The process's working set.</param>
-public sealed record MemoryStats(long HeapBytes, long WorkingSetBytes);
-
-/// <summary>Source-generated JSON metadata for the web host's endpoints.</summary>
+/// <summary>Source-generated JSON metadata for the benchmark's message.</summary>
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
 [JsonSerializable(typeof(HelloMessage))]
-[JsonSerializable(typeof(BodyDigest))]
-[JsonSerializable(typeof(MemoryStats))]
 internal sealed partial class BenchmarkJsonContext : JsonSerializerContext;

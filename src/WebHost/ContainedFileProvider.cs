@@ -15,7 +15,7 @@ namespace EpollTransport.WebHost;
 /// but it follows symbolic links wherever they point. This wrapper resolves every link on the way from the
 /// root to the file, as <c>realpath(3)</c> does, and compares the result with the root's own resolved path.
 /// </remarks>
-public sealed class ContainedFileProvider : IFileProvider
+internal sealed class ContainedFileProvider : IFileProvider
 {
     // Like the kernel's MAXSYMLINKS: more links than this on one path is a loop.
     private const int MaxLinks = 40;

@@ -7,7 +7,7 @@ namespace EpollTransport.WebHost;
 /// nor an <c>appsettings.json</c>, the application's own directory is used, so that
 /// <c>dotnet path/to/EpollTransport.WebHost.dll</c> serves the site that the build and publish outputs carry.
 /// </summary>
-public static class ContentRootSelection
+internal static class ContentRootSelection
 {
     /// <summary>Creates the builder options for <paramref name="args"/>.</summary>
     /// <param name="args">The command-line arguments.</param>

@@ -7,7 +7,7 @@ namespace EpollTransport.WebHost;
 /// <c>Kestrel</c> configuration section. ASP.NET Core itself reads only <c>Kestrel:Endpoints</c>,
 /// <c>Kestrel:Certificates</c> and <c>Kestrel:EndpointDefaults</c> from there.
 /// </summary>
-public static class KestrelSettings
+internal static class KestrelSettings
 {
     /// <summary>The configuration section.</summary>
     public const string SectionName = "Kestrel";

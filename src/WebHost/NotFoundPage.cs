@@ -7,7 +7,7 @@ namespace EpollTransport.WebHost;
 /// keeping the 404 status. The page is written whole: the request's Range and conditional headers,
 /// which are about the missing resource, do not apply to it.
 /// </summary>
-public static class NotFoundPage
+internal static class NotFoundPage
 {
     /// <summary>The page's file name under the web root.</summary>
     public const string FileName = "404.html";

@@ -1,4 +1,6 @@
 using EpollTransport.WebHost;
+using EpollTransport.WebHost.Dashboard;
+using EpollTransport.WebHost.Monitoring;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 
@@ -11,12 +13,27 @@ if (!TransportSelection.TryParse(configuredTransport, out var transport))
     return 2;
 }
 
+if (!MonitoringSettings.TryRead(builder.Configuration, out var monitoring, out var monitoringError))
+{
+    await Console.Error.WriteLineAsync(monitoringError);
+    return 2;
+}
+
 TransportSelection.Apply(builder, transport);
 
 // Kestrel binds its endpoints, certificates and endpoint defaults from the "Kestrel" section by itself; its
 // other options (Limits, AddServerHeader, ...) are bound here, so that e.g. Kestrel:Limits:RequestHeadersTimeout
 // works from appsettings.json, the environment or the command line.
 KestrelSettings.Bind(builder);
+
+// GET /healthz (503 once shutdown begins, after which the host serves on for the drain delay) and GET /metrics.
+builder.Services.AddShutdownAwareHealthChecks(monitoring.DrainDelay);
+if (monitoring.EnableMetrics)
+{
+    builder.Services.AddPrometheusMetrics();
+}
+
+builder.Services.AddDashboard();
 
 var app = builder.Build();
 
@@ -36,6 +53,13 @@ app.UseStaticFiles();
 app.UseWebSockets();
 
 app.MapBenchmarkEndpoints();
+app.MapHealthz();
+if (monitoring.EnableMetrics)
+{
+    app.MapMetrics();
+}
+
+app.MapDashboard(transport);
 app.MapWebSocketEcho();
 if (app.Configuration.GetValue<bool>(TestEndpoints.ConfigurationKey))
 {

@@ -8,7 +8,7 @@ namespace EpollTransport.WebHost;
 /// only when the configuration key <see cref="ConfigurationKey"/> is true (false in appsettings.json).
 /// Each streams: nothing here buffers a whole body, so they are safe with large payloads.
 /// </summary>
-public static class TestEndpoints
+internal static class TestEndpoints
 {
     /// <summary>The configuration key that turns the endpoints on.</summary>
     public const string ConfigurationKey = "EnableTestEndpoints";
@@ -142,7 +142,7 @@ public static class TestEndpoints
         }
 
         var digest = new BodyDigest(length, Convert.ToHexStringLower(hash.GetHashAndReset()));
-        await context.Response.WriteAsJsonAsync(digest, BenchmarkJsonContext.Default.BodyDigest, cancellationToken: context.RequestAborted);
+        await context.Response.WriteAsJsonAsync(digest, TestEndpointsJsonContext.Default.BodyDigest, cancellationToken: context.RequestAborted);
     }
 
     private static async Task Bytes(HttpContext context)
@@ -220,7 +220,7 @@ public static class TestEndpoints
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
         using var process = System.Diagnostics.Process.GetCurrentProcess();
         var stats = new MemoryStats(GC.GetTotalMemory(forceFullCollection: false), process.WorkingSet64);
-        return context.Response.WriteAsJsonAsync(stats, BenchmarkJsonContext.Default.MemoryStats, cancellationToken: context.RequestAborted);
+        return context.Response.WriteAsJsonAsync(stats, TestEndpointsJsonContext.Default.MemoryStats, cancellationToken: context.RequestAborted);
     }
 
     private static Task Abort(HttpContext context)

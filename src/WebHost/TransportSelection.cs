@@ -3,7 +3,7 @@ using EpollTransport;
 namespace EpollTransport.WebHost;
 
 /// <summary>The Kestrel transports the web host can run on.</summary>
-public enum KestrelTransport
+internal enum KestrelTransport
 {
     /// <summary>This project's epoll transport (<c>UseEpoll()</c>).</summary>
     Epoll,
@@ -16,7 +16,7 @@ public enum KestrelTransport
 /// Chooses the Kestrel transport from the <c>Transport</c> configuration key (appsettings.json, the
 /// environment or the command line) and wires it into the web host.
 /// </summary>
-public static class TransportSelection
+internal static class TransportSelection
 {
     /// <summary>The configuration key naming the transport.</summary>
     public const string ConfigurationKey = "Transport";

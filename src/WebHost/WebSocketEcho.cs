@@ -10,7 +10,7 @@ namespace EpollTransport.WebHost;
 /// <see cref="WebSocketCloseStatus.NormalClosure"/> and <see cref="CloseDescription"/>. A close from the client
 /// is answered in kind. A client that vanishes ends the socket quietly.
 /// </summary>
-public static partial class WebSocketEcho
+internal static partial class WebSocketEcho
 {
     /// <summary>The endpoint's path.</summary>
     public const string Path = "/ws/echo";

@@ -44,13 +44,13 @@ public class EpollTransportFactoryTests
     }
 
     [Fact]
-    public void CanBindIpAndUnixEndPointsOnly()
+    public void CanBindIpUnixAndFileHandleEndPointsOnly()
     {
         using var factory = new EpollTransportFactory(new EpollTransportOptions(), NullLoggerFactory.Instance);
 
         Assert.True(factory.CanBind(new IPEndPoint(IPAddress.Loopback, 0)));
         Assert.True(factory.CanBind(new UnixDomainSocketEndPoint("/tmp/x.sock")));
-        Assert.False(factory.CanBind(new FileHandleEndPoint(3, FileHandleType.Auto)));
+        Assert.True(factory.CanBind(new FileHandleEndPoint(3, FileHandleType.Auto)));
         Assert.False(factory.CanBind(new NamedPipeEndPoint("pipe")));
         Assert.False(factory.CanBind(new DnsEndPoint("localhost", 80)));
     }

@@ -68,9 +68,42 @@ public class EpollTransportMetricsTests
         }
     }
 
-    private static Dictionary<string, long> Collect(TransportHarness harness)
+    [Fact]
+    public async Task EachThreadReportsItsOwnMeasurementTaggedWithItsName()
     {
-        var values = new Dictionary<string, long>();
+        await using var harness = new TransportHarness(o => o.ThreadCount = 2);
+        var listener = await harness.BindAsync();
+
+        // New connections go round-robin: epoll-0, epoll-1, epoll-0. Only the second one sends.
+        var (_, _) = await harness.ConnectAsync(listener);
+        var (client, server) = await harness.ConnectAsync(listener);
+        var (_, _) = await harness.ConnectAsync(listener);
+        await client.SendAsync(new byte[500]);
+        await TransportHarness.ReadExactlyAsync(server.Transport.Input, 500);
+
+        var perThread = CollectPerThread(harness);
+        foreach (var (instrument, threads) in perThread)
+        {
+            Assert.True(threads.Keys.Order().SequenceEqual(["epoll-0", "epoll-1"]), $"{instrument}: {string.Join(", ", threads.Keys)}");
+        }
+
+        Assert.Equal(2, perThread["epoll.connections.active"]["epoll-0"]);
+        Assert.Equal(1, perThread["epoll.connections.active"]["epoll-1"]);
+        Assert.Equal(2, perThread["epoll.connections.accepted"]["epoll-0"]);
+        Assert.Equal(0, perThread["epoll.io.read"]["epoll-0"]);
+        Assert.Equal(500, perThread["epoll.io.read"]["epoll-1"]);
+        Assert.True(perThread["epoll.waits"]["epoll-0"] > 0 && perThread["epoll.waits"]["epoll-1"] > 0);
+        Assert.Equal(3, Collect(harness)["epoll.connections.active"]);
+    }
+
+    /// <summary>The transport's totals, as a consumer that sums the per-thread measurements sees them.</summary>
+    private static Dictionary<string, long> Collect(TransportHarness harness)
+        => CollectPerThread(harness).ToDictionary(p => p.Key, p => p.Value.Values.Sum());
+
+    /// <summary>Each instrument's measurements by the value of their <c>epoll.thread</c> tag.</summary>
+    private static Dictionary<string, Dictionary<string, long>> CollectPerThread(TransportHarness harness)
+    {
+        var values = new Dictionary<string, Dictionary<string, long>>();
         using var meterListener = new MeterListener
         {
             InstrumentPublished = (instrument, l) =>
@@ -81,7 +114,22 @@ public class EpollTransportMetricsTests
                 }
             },
         };
-        meterListener.SetMeasurementEventCallback<long>((instrument, value, _, _) => values[instrument.Name] = value);
+        meterListener.SetMeasurementEventCallback<long>((instrument, value, tags, _) =>
+        {
+            string? thread = null;
+            foreach (var tag in tags)
+            {
+                if (tag.Key == "epoll.thread")
+                {
+                    thread = tag.Value as string;
+                }
+            }
+
+            var threads = values.TryGetValue(instrument.Name, out var existing) ? existing : values[instrument.Name] = [];
+            Assert.NotNull(thread);
+            Assert.False(threads.ContainsKey(thread), $"{instrument.Name} reported {thread} twice");
+            threads[thread] = value;
+        });
         meterListener.Start();
         meterListener.RecordObservableInstruments();
         return values;

@@ -659,12 +659,14 @@ public abstract partial class TransportTests<TFixture> : IClassFixture<TFixture>
     /// <param name="settings">More configuration settings, over the fixture's.</param>
     /// <param name="contentRoot">The content root; <see langword="null"/> means the test output's copy of the site.</param>
     /// <param name="configureKestrel">More Kestrel configuration in code.</param>
+    /// <param name="configureServices">More services.</param>
     /// <returns>The started server.</returns>
     protected WebHostFactory StartOwnServer(
         string? urls = null,
         IReadOnlyDictionary<string, string?>? settings = null,
         string? contentRoot = null,
-        Action<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>? configureKestrel = null)
+        Action<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>? configureKestrel = null,
+        Action<IServiceCollection>? configureServices = null)
     {
         // The fixture's settings (e.g. the transport's options) first, then the test's own.
         var merged = new Dictionary<string, string?>(Fixture.Settings);
@@ -673,7 +675,7 @@ public abstract partial class TransportTests<TFixture> : IClassFixture<TFixture>
             merged[key] = value;
         }
 
-        var factory = new WebHostFactory(TransportName, urls, merged, contentRoot, configureKestrel);
+        var factory = new WebHostFactory(TransportName, urls, merged, contentRoot, configureKestrel, configureServices);
         _ownFactories.Add(factory);
         return factory.Start();
     }

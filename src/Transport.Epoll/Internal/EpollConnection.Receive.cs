@@ -8,9 +8,10 @@ namespace EpollTransport.Internal;
 // the input pipe.
 //
 // Memory is rented from the pool only once the socket is readable, and a read that fills less than the
-// buffer it was given means the kernel's queue is drained (for a stream socket, unless the event also
-// reported the peer's FIN), so the usual request costs one read(2) and no trailing EAGAIN. When the
-// application falls behind by MaxReadBufferSize, the flush does not complete: reading pauses (in
+// buffer it was given means the kernel's queue is drained, so the usual request costs one read(2) and no
+// trailing EAGAIN. Not so once epoll has reported the peer's FIN (EPOLLRDHUP): then reading goes on until
+// read(2) returns 0. That report is remembered even while reading is paused, since in edge-triggered
+// mode no second event comes for it. When the application falls behind by MaxReadBufferSize, the flush does not complete: reading pauses (in
 // level-triggered mode EPOLLIN interest is dropped too), TCP's window closes, and the client slows
 // down. When the application consumes, the flush completes and the epoll thread resumes by reading at
 // once: in edge-triggered mode no new event would come for bytes that are already queued.
@@ -22,6 +23,7 @@ internal sealed partial class EpollConnection
     private Action? _onFlushCompleted; // created on the first pause: most connections never pause
     private ReceiveState _receiveState;
     private ValueTask<FlushResult> _pendingFlush;
+    private bool _peerClosing; // EPOLLRDHUP/HUP/ERR seen: read until read(2) returns 0 or fails, never stop at a short read
 
     private enum ReceiveState
     {
@@ -32,15 +34,22 @@ internal sealed partial class EpollConnection
 
     private void OnReadable(uint events)
     {
+        // Remembered even while paused: edge-triggered epoll reports a FIN once, and the resume must
+        // read on to the end of stream instead of taking a short read for a drained queue.
+        if ((events & (Epoll.EPOLLRDHUP | Epoll.EPOLLHUP | Epoll.EPOLLERR)) != 0)
+        {
+            _peerClosing = true;
+        }
+
         if (_receiveState != ReceiveState.Active)
         {
             return; // paused: the resume reads; done: nothing more to read
         }
 
-        Receive(events);
+        Receive();
     }
 
-    private unsafe void Receive(uint events)
+    private unsafe void Receive()
     {
         var writer = _input.Writer;
         try
@@ -78,8 +87,7 @@ internal sealed partial class EpollConnection
                         return;
                     }
 
-                    bool peerClosing = (events & (Epoll.EPOLLRDHUP | Epoll.EPOLLHUP | Epoll.EPOLLERR)) != 0;
-                    if (read < memory.Length && !peerClosing)
+                    if (read < memory.Length && !_peerClosing)
                     {
                         return; // short read: the queue is drained
                     }
@@ -180,7 +188,7 @@ internal sealed partial class EpollConnection
             UpdateInterest();
         }
 
-        Receive(Epoll.EPOLLIN);
+        Receive();
     }
 
     /// <summary>Ends the receive side once: completes the input pipe and fires ConnectionClosed.</summary>

@@ -112,7 +112,9 @@ internal sealed class EpollConnectionListener : IConnectionListener, IEpollHandl
         {
             _unbound = true;
 
-            // Closing removes the socket from epoll; a late event for its token is dropped.
+            // Removed from epoll explicitly: closing does that only when no other descriptor shares the
+            // socket, and an inherited one is not closed at all. A late event for its token is dropped.
+            _acceptThread.Remove(_socket);
             _socket.Dispose();
             _acceptThread.Unregister(Token);
             DeleteUnixSocketFile();
@@ -213,8 +215,8 @@ internal sealed class EpollConnectionListener : IConnectionListener, IEpollHandl
             ? new IPEndPoint(bound.Address, bound.Port)
             : _isTcp ? Sockets.GetLocalEndPoint(socket) : EndPoint;
 
-        _acceptThread.Stats.ConnectionsAccepted++;
         var (thread, pipeOptions) = _threads.NextForConnection();
+        Interlocked.Increment(ref thread.Stats.ConnectionsAccepted);
         var connection = new EpollConnection(socket, thread, pipeOptions, _options, local, remote, _logger, _onConnectionClosed);
         _connections.TryAdd(connection, 0);
         if (_logger.IsEnabled(LogLevel.Debug))

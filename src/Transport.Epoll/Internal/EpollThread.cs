@@ -93,6 +93,8 @@ internal sealed partial class EpollThread : IDisposable
             _events.Dispose();
             throw;
         }
+
+        Stats = new EpollThreadStats($"epoll-{index}");
     }
 
     /// <summary>
@@ -112,7 +114,7 @@ internal sealed partial class EpollThread : IDisposable
     public PipeScheduler ApplicationScheduler { get; }
 
     /// <summary>Totals for the metrics: this thread's waits and events, its connections' I/O.</summary>
-    public EpollThreadStats Stats { get; } = new();
+    public EpollThreadStats Stats { get; }
 
     /// <summary>The thread's number, as in its name <c>epoll-N</c>.</summary>
     public int Index { get; }

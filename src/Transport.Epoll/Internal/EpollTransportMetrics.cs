@@ -4,12 +4,17 @@ namespace EpollTransport.Internal;
 
 /// <summary>
 /// The transport's <see cref="System.Diagnostics.Metrics.Meter"/> ("EpollTransport"). Every instrument is
-/// observable: values are summed from the epoll threads' <see cref="EpollThreadStats"/> only when a
-/// listener such as <c>dotnet-counters</c> collects, so measuring costs the hot path nothing.
+/// observable: values are read from the epoll threads' <see cref="EpollThreadStats"/> only when a
+/// listener such as <c>dotnet-counters</c> collects, so measuring costs the hot path nothing. Each
+/// observation reports one measurement per epoll thread, tagged <c>epoll.thread</c> = <c>epoll-0</c>,
+/// <c>epoll-1</c>, …; the transport's total is their sum.
 /// </summary>
 internal sealed class EpollTransportMetrics : IDisposable
 {
     public const string MeterName = "EpollTransport";
+
+    /// <summary>The tag that names the epoll thread a measurement is for.</summary>
+    public const string ThreadTag = "epoll.thread";
 
     private readonly bool _ownsMeter;
     private readonly Func<IReadOnlyList<EpollThreadStats>> _stats;
@@ -20,19 +25,19 @@ internal sealed class EpollTransportMetrics : IDisposable
         _ownsMeter = meterFactory is null;
         Meter = meterFactory?.Create(MeterName) ?? new Meter(MeterName);
 
-        Meter.CreateObservableCounter("epoll.connections.accepted", () => Sum(s => s.ConnectionsAccepted), "{connection}", "Connections accepted.");
-        Meter.CreateObservableUpDownCounter("epoll.connections.active", () => Sum(s => s.ConnectionsAccepted) - Sum(s => s.ConnectionsClosed), "{connection}", "Connections accepted and not yet closed.");
-        Meter.CreateObservableCounter("epoll.connections.closed", () => Sum(s => s.ConnectionsClosed), "{connection}", "Connections whose socket has been closed.");
-        Meter.CreateObservableCounter("epoll.connections.reset", () => Sum(s => s.ConnectionResets), "{connection}", "Connections reset by the peer.");
-        Meter.CreateObservableCounter("epoll.accept.backoffs", () => Sum(s => s.AcceptBackoffs), "{backoff}", "Times a listener paused accepting because descriptors or memory ran out.");
-        Meter.CreateObservableCounter("epoll.io.read", () => Sum(s => s.BytesRead), "By", "Bytes read from sockets.");
-        Meter.CreateObservableCounter("epoll.io.written", () => Sum(s => s.BytesWritten), "By", "Bytes written to sockets.");
-        Meter.CreateObservableCounter("epoll.io.sends", () => Sum(s => s.Sends), "{call}", "sendmsg calls that wrote data (bytes per send = epoll.io.written / epoll.io.sends).");
-        Meter.CreateObservableCounter("epoll.read.pauses", () => Sum(s => s.ReadPauses), "{pause}", "Times a connection stopped reading because the application had MaxReadBufferSize unconsumed.");
-        Meter.CreateObservableCounter("epoll.waits", () => Sum(s => s.Waits), "{wait}", "epoll_wait calls that returned.");
-        Meter.CreateObservableCounter("epoll.loop.handoffs", () => Sum(s => s.HandOffs), "{handoff}", "Times application code blocked an epoll thread for longer than InlineBudget and the thread's loop was handed to another thread.");
-        Meter.CreateObservableGauge("epoll.loop.stall.longest", () => Max(s => s.LongestStallMilliseconds), "ms", "The longest time application code has blocked an epoll thread that was handed off (measured when the code returned).");
-        Meter.CreateObservableCounter("epoll.events", () => Sum(s => s.Events), "{event}", "Events epoll_wait returned (events per wait = epoll.events / epoll.waits).");
+        Meter.CreateObservableCounter("epoll.connections.accepted", () => PerThread(s => s.ConnectionsAccepted), "{connection}", "Connections accepted.");
+        Meter.CreateObservableUpDownCounter("epoll.connections.active", () => PerThread(Active), "{connection}", "Connections accepted and not yet closed.");
+        Meter.CreateObservableCounter("epoll.connections.closed", () => PerThread(s => s.ConnectionsClosed), "{connection}", "Connections whose socket has been closed.");
+        Meter.CreateObservableCounter("epoll.connections.reset", () => PerThread(s => s.ConnectionResets), "{connection}", "Connections reset by the peer.");
+        Meter.CreateObservableCounter("epoll.accept.backoffs", () => PerThread(s => s.AcceptBackoffs), "{backoff}", "Times a listener paused accepting because descriptors or memory ran out.");
+        Meter.CreateObservableCounter("epoll.io.read", () => PerThread(s => s.BytesRead), "By", "Bytes read from sockets.");
+        Meter.CreateObservableCounter("epoll.io.written", () => PerThread(s => s.BytesWritten), "By", "Bytes written to sockets.");
+        Meter.CreateObservableCounter("epoll.io.sends", () => PerThread(s => s.Sends), "{call}", "sendmsg calls that wrote data (bytes per send = epoll.io.written / epoll.io.sends).");
+        Meter.CreateObservableCounter("epoll.read.pauses", () => PerThread(s => s.ReadPauses), "{pause}", "Times a connection stopped reading because the application had MaxReadBufferSize unconsumed.");
+        Meter.CreateObservableCounter("epoll.waits", () => PerThread(s => s.Waits), "{wait}", "epoll_wait calls that returned.");
+        Meter.CreateObservableCounter("epoll.loop.handoffs", () => PerThread(s => s.HandOffs), "{handoff}", "Times application code blocked an epoll loop for longer than InlineBudget and the loop was handed to another thread.");
+        Meter.CreateObservableGauge("epoll.loop.stall.longest", () => PerThread(s => s.LongestStallMilliseconds), "ms", "The longest time application code has blocked an epoll loop that was handed off, measured when the code returned.");
+        Meter.CreateObservableCounter("epoll.events", () => PerThread(s => s.Events), "{event}", "Events epoll_wait returned (events per wait = epoll.events / epoll.waits).");
     }
 
     public Meter Meter { get; }
@@ -45,25 +50,23 @@ internal sealed class EpollTransportMetrics : IDisposable
         }
     }
 
-    private long Max(Func<EpollThreadStats, long> field)
+    // Closed first: a connection is counted accepted before it can be closed, so this is never negative.
+    private static long Active(EpollThreadStats stats)
     {
-        long max = 0;
-        foreach (var stats in _stats())
-        {
-            max = Math.Max(max, field(stats));
-        }
-
-        return max;
+        long closed = Volatile.Read(ref stats.ConnectionsClosed);
+        return Volatile.Read(ref stats.ConnectionsAccepted) - closed;
     }
 
-    private long Sum(Func<EpollThreadStats, long> field)
+    private Measurement<long>[] PerThread(Func<EpollThreadStats, long> field)
     {
-        long total = 0;
-        foreach (var stats in _stats())
+        var stats = _stats();
+        var measurements = new Measurement<long>[stats.Count];
+        for (int i = 0; i < measurements.Length; i++)
         {
-            total += field(stats); // aligned 64-bit reads do not tear
+            // Aligned 64-bit reads do not tear.
+            measurements[i] = new Measurement<long>(field(stats[i]), new KeyValuePair<string, object?>(ThreadTag, stats[i].ThreadName));
         }
 
-        return total;
+        return measurements;
     }
 }

@@ -58,10 +58,7 @@ internal static class ListenSocket
 
     /// <summary>The socket file's path, or <see langword="null"/> for an abstract-namespace address.</summary>
     private static string? FileSystemPath(UnixDomainSocketEndPoint endPoint)
-    {
-        string path = endPoint.ToString();
-        return path.Length == 0 || path[0] == '\0' || path[0] == '@' ? null : path;
-    }
+        => NativeSocketAddress.IsAbstract(endPoint) ? null : endPoint.ToString();
 
     /// <summary>
     /// Removes a socket file left by a server that is gone, so the bind can succeed, as Kestrel does.

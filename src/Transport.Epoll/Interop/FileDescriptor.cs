@@ -14,7 +14,13 @@ internal sealed class FileDescriptor : SafeHandle
     }
 
     public FileDescriptor(int fd)
-        : base(invalidHandleValue: -1, ownsHandle: true)
+        : this(fd, ownsHandle: true)
+    {
+    }
+
+    /// <summary>Wraps <paramref name="fd"/>; a descriptor it does not own is never closed by it.</summary>
+    public FileDescriptor(int fd, bool ownsHandle)
+        : base(invalidHandleValue: -1, ownsHandle)
     {
         SetHandle(fd);
     }

@@ -61,6 +61,10 @@ internal static unsafe partial class LibC
     [LibraryImport(Library, EntryPoint = "shutdown", SetLastError = true)]
     internal static partial int Shutdown(FileDescriptor fd, int how);
 
+    // fcntl is variadic; F_GETFL/F_SETFL take at most one int, passed like a fixed argument on the 64-bit ABIs.
+    [LibraryImport(Library, EntryPoint = "fcntl", SetLastError = true)]
+    internal static partial int Fcntl(FileDescriptor fd, int command, int argument);
+
     [LibraryImport(Library, EntryPoint = "statx", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     internal static partial int Statx(int dirfd, string path, int flags, uint mask, byte* buffer);
 

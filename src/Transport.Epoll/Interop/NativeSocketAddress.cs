@@ -19,7 +19,6 @@ internal static class NativeSocketAddress
     public const int MaxSize = 128;
 
     private const int UnixPathOffset = 2;
-    private const int UnixPathCapacity = 108;
 
     public static int GetFamily(EndPoint endPoint) => endPoint switch
     {
@@ -28,6 +27,13 @@ internal static class NativeSocketAddress
         UnixDomainSocketEndPoint => AF_UNIX,
         _ => throw new NotSupportedException($"The epoll transport does not support {endPoint.GetType().Name}."),
     };
+
+    /// <summary>Whether <paramref name="endPoint"/> is in the abstract namespace (no file).</summary>
+    public static bool IsAbstract(UnixDomainSocketEndPoint endPoint)
+    {
+        var address = endPoint.Serialize();
+        return address.Size > UnixPathOffset && address[UnixPathOffset] == 0;
+    }
 
     /// <summary>Writes <paramref name="endPoint"/> into <paramref name="buffer"/> and returns its length.</summary>
     public static int Write(EndPoint endPoint, Span<byte> buffer)
@@ -49,18 +55,17 @@ internal static class NativeSocketAddress
                 return 28;
 
             case UnixDomainSocketEndPoint unix:
-                string path = unix.ToString();
-                int byteCount = Encoding.UTF8.GetByteCount(path);
-                bool isAbstract = path.Length > 0 && path[0] == '\0';
-                // A filesystem path needs room for its terminating NUL; an abstract name does not.
-                if (byteCount > (isAbstract ? UnixPathCapacity : UnixPathCapacity - 1))
+                // Serialize() has the kernel's form: a path with its terminating NUL, or an abstract name as
+                // a leading NUL and the name without one. ToString() cannot tell them apart (it renders an
+                // abstract name as "@name", which is also a valid file name).
+                var address = unix.Serialize();
+                if (address.Size > buffer.Length)
                 {
-                    throw new ArgumentException($"The Unix domain socket path '{path}' is longer than {UnixPathCapacity - 1} bytes.", nameof(endPoint));
+                    throw new ArgumentException($"The Unix domain socket address '{unix}' is too long.", nameof(endPoint));
                 }
 
-                BitConverter.TryWriteBytes(buffer, (ushort)AF_UNIX);
-                Encoding.UTF8.GetBytes(path, buffer[UnixPathOffset..]);
-                return isAbstract ? UnixPathOffset + byteCount : UnixPathOffset + byteCount + 1;
+                address.Buffer.Span[..address.Size].CopyTo(buffer);
+                return address.Size;
 
             default:
                 throw new NotSupportedException($"The epoll transport does not support {endPoint.GetType().Name}.");

@@ -8,13 +8,16 @@ namespace EpollTransport.Interop;
 /// </summary>
 internal static unsafe class Sockets
 {
-    private const int SOCK_STREAM = 1;
+    public const int SOCK_STREAM = 1;
     private const int SOCK_NONBLOCK = 0x800;
     private const int SOCK_CLOEXEC = 0x80000;
 
     public const int SOL_SOCKET = 1;
     public const int SO_REUSEADDR = 2;
+    public const int SO_TYPE = 3;
     public const int SO_ERROR = 4;
+    public const int SO_ACCEPTCONN = 30;
+    public const int SO_DOMAIN = 39;
     public const int SO_LINGER = 13;
     public const int IPPROTO_TCP = 6;
     public const int TCP_NODELAY = 1;
@@ -141,6 +144,19 @@ internal static unsafe class Sockets
         }
         while (result.Error == Errno.EINTR);
         return result;
+    }
+
+    /// <summary>Makes an existing descriptor (one handed to the process) non-blocking.</summary>
+    public static PosixResult SetNonBlocking(FileDescriptor socket)
+    {
+        const int F_GETFL = 3, F_SETFL = 4, O_NONBLOCK = 0x800;
+        int flags = LibC.Fcntl(socket, F_GETFL, 0);
+        if (flags < 0)
+        {
+            return PosixResult.FromReturn(flags);
+        }
+
+        return (flags & O_NONBLOCK) != 0 ? PosixResult.FromReturn(0) : PosixResult.FromReturn(LibC.Fcntl(socket, F_SETFL, flags | O_NONBLOCK));
     }
 
     public static PosixResult Shutdown(FileDescriptor socket, int how)

@@ -53,6 +53,33 @@ public class NativeSocketAddressTests
     }
 
     [Fact]
+    public void AbstractNamesStartWithNulAndHaveNoTerminator()
+    {
+        var endPoint = new UnixDomainSocketEndPoint("\0epoll-abstract");
+        Span<byte> buffer = stackalloc byte[NativeSocketAddress.MaxSize];
+
+        int length = NativeSocketAddress.Write(endPoint, buffer);
+
+        Assert.Equal(2 + 1 + "epoll-abstract".Length, length);
+        Assert.Equal(0, buffer[2]);
+        Assert.Equal("epoll-abstract"u8.ToArray(), buffer[3..length].ToArray());
+        Assert.Equal(endPoint, NativeSocketAddress.Read(buffer[..length]));
+    }
+
+    [Fact]
+    public void APathStartingWithAtIsAFileNotAnAbstractName()
+    {
+        var endPoint = new UnixDomainSocketEndPoint("@epoll-file.sock");
+        Span<byte> buffer = stackalloc byte[NativeSocketAddress.MaxSize];
+
+        int length = NativeSocketAddress.Write(endPoint, buffer);
+
+        Assert.Equal(2 + "@epoll-file.sock".Length + 1, length);
+        Assert.Equal((byte)'@', buffer[2]);
+        Assert.Equal(0, buffer[length - 1]);
+    }
+
+    [Fact]
     public void UnknownFamilyReadsAsNull()
     {
         Assert.Null(NativeSocketAddress.Read(new byte[] { 99, 0, 0, 0, 0, 0, 0, 0 }));

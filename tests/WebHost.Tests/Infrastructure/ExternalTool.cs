@@ -62,12 +62,19 @@ public static class ExternalTool
     /// <param name="path">The program.</param>
     /// <param name="arguments">Its arguments.</param>
     /// <param name="timeout">The time limit.</param>
+    /// <param name="workingDirectory">Its current directory; <see langword="null"/> for this process's.</param>
+    /// <param name="environment">Variables to set, or to remove where the value is <see langword="null"/>.</param>
     /// <returns>What it did.</returns>
     /// <exception cref="TimeoutException">It ran out of time (it was killed).</exception>
-    public static async Task<ToolResult> RunAsync(string path, IEnumerable<string> arguments, TimeSpan timeout)
+    public static async Task<ToolResult> RunAsync(
+        string path,
+        IEnumerable<string> arguments,
+        TimeSpan timeout,
+        string? workingDirectory = null,
+        IReadOnlyDictionary<string, string?>? environment = null)
     {
         ArgumentNullException.ThrowIfNull(arguments);
-        using var process = Start(path, arguments, out var stdout, out var stderr);
+        using var process = Start(path, arguments, out var stdout, out var stderr, workingDirectory, environment);
         using var cts = new CancellationTokenSource(timeout);
         try
         {
@@ -89,8 +96,16 @@ public static class ExternalTool
     /// <param name="arguments">Its arguments.</param>
     /// <param name="stdout">Collects standard output.</param>
     /// <param name="stderr">Collects standard error.</param>
+    /// <param name="workingDirectory">Its current directory; <see langword="null"/> for this process's.</param>
+    /// <param name="environment">Variables to set, or to remove where the value is <see langword="null"/>.</param>
     /// <returns>The running process; the caller ends and disposes it.</returns>
-    public static Process Start(string path, IEnumerable<string> arguments, out StringBuilder stdout, out StringBuilder stderr)
+    public static Process Start(
+        string path,
+        IEnumerable<string> arguments,
+        out StringBuilder stdout,
+        out StringBuilder stderr,
+        string? workingDirectory = null,
+        IReadOnlyDictionary<string, string?>? environment = null)
     {
         ArgumentNullException.ThrowIfNull(arguments);
         var startInfo = new ProcessStartInfo(path)
@@ -100,9 +115,26 @@ public static class ExternalTool
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
+        if (workingDirectory is not null)
+        {
+            startInfo.WorkingDirectory = workingDirectory;
+        }
+
         foreach (var argument in arguments)
         {
             startInfo.ArgumentList.Add(argument);
+        }
+
+        foreach (var (name, value) in environment ?? new Dictionary<string, string?>())
+        {
+            if (value is null)
+            {
+                startInfo.Environment.Remove(name);
+            }
+            else
+            {
+                startInfo.Environment[name] = value;
+            }
         }
 
         var process = new Process { StartInfo = startInfo };

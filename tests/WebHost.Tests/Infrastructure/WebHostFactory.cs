@@ -23,6 +23,7 @@ public sealed class WebHostFactory : WebApplicationFactory<Program>
     private readonly IReadOnlyDictionary<string, string?> _settings;
     private readonly string _contentRoot;
     private readonly Action<KestrelServerOptions>? _configureKestrel;
+    private readonly Action<IServiceCollection>? _configureServices;
     private IHost? _host;
 
     /// <summary>Creates the factory; the server starts on <see cref="WebApplicationFactory{TEntryPoint}.StartServer"/>.</summary>
@@ -34,16 +35,19 @@ public sealed class WebHostFactory : WebApplicationFactory<Program>
     /// <param name="settings">More configuration settings.</param>
     /// <param name="contentRoot">The content root; <see langword="null"/> means <see cref="TestPaths.ContentRoot"/>.</param>
     /// <param name="configureKestrel">More Kestrel configuration in code, e.g. <c>ListenHandle</c>.</param>
+    /// <param name="configureServices">More services, e.g. an <c>IStartupFilter</c> that stands in for a remote client.</param>
     public WebHostFactory(
         string transport,
         string? urls = null,
         IReadOnlyDictionary<string, string?>? settings = null,
         string? contentRoot = null,
-        Action<KestrelServerOptions>? configureKestrel = null)
+        Action<KestrelServerOptions>? configureKestrel = null,
+        Action<IServiceCollection>? configureServices = null)
     {
         _transport = transport;
         _contentRoot = contentRoot ?? TestPaths.ContentRoot;
         _configureKestrel = configureKestrel;
+        _configureServices = configureServices;
 
         // Not UseKestrel(0): with a minimal-hosting Program the app starts the host on its own thread
         // right after Build(), and UseKestrel(port) rewrites the server addresses after Build() — a race
@@ -134,6 +138,10 @@ public sealed class WebHostFactory : WebApplicationFactory<Program>
             options.ConfigureEndpointDefaults(listenOptions => listenOptions.Use(Connections.Middleware));
             _configureKestrel?.Invoke(options);
         }));
+        if (_configureServices is not null)
+        {
+            builder.ConfigureServices(_configureServices);
+        }
     }
 
     /// <inheritdoc />

@@ -46,12 +46,14 @@ public sealed partial class WebHostProcess : IAsyncDisposable
     /// <param name="arguments">Command-line arguments after the dll.</param>
     /// <param name="environment">Environment variables to set.</param>
     /// <param name="descriptorLimit">If set, the child's RLIMIT_NOFILE (<c>ulimit -n</c>, applied by a shell that then becomes dotnet).</param>
+    /// <param name="entryAssembly">The app to run; <see langword="null"/> for <see cref="WebHostDll"/>.</param>
     /// <returns>The running child.</returns>
     public static WebHostProcess Start(
         string workingDirectory,
         IEnumerable<string> arguments,
         IReadOnlyDictionary<string, string>? environment = null,
-        int? descriptorLimit = null)
+        int? descriptorLimit = null,
+        string? entryAssembly = null)
     {
         ArgumentNullException.ThrowIfNull(arguments);
         var startInfo = new ProcessStartInfo(descriptorLimit is null ? DotnetHost() : "/bin/sh")
@@ -70,7 +72,7 @@ public sealed partial class WebHostProcess : IAsyncDisposable
             startInfo.ArgumentList.Add(DotnetHost());
         }
 
-        startInfo.ArgumentList.Add(WebHostDll);
+        startInfo.ArgumentList.Add(entryAssembly ?? WebHostDll);
         foreach (var argument in arguments)
         {
             startInfo.ArgumentList.Add(argument);
@@ -137,13 +139,15 @@ public sealed partial class WebHostProcess : IAsyncDisposable
     /// <param name="urls">Where to listen; <see langword="null"/> for none (endpoints given under <c>Kestrel:Endpoints</c>).</param>
     /// <param name="arguments">More command-line arguments.</param>
     /// <param name="descriptorLimit">See <see cref="Start"/>.</param>
+    /// <param name="environment">Environment variables to set.</param>
     /// <returns>The running host.</returns>
     public static async Task<WebHostProcess> StartServerAsync(
         string transport,
         CancellationToken cancellationToken,
         string? urls = "http://127.0.0.1:0",
         IEnumerable<string>? arguments = null,
-        int? descriptorLimit = null)
+        int? descriptorLimit = null,
+        IReadOnlyDictionary<string, string>? environment = null)
     {
         var host = Start(
             TestPaths.ContentRoot,
@@ -154,7 +158,8 @@ public sealed partial class WebHostProcess : IAsyncDisposable
                 "--Logging:Console:FormatterName", "simple",
                 .. arguments ?? [],
             ],
-            descriptorLimit: descriptorLimit);
+            environment,
+            descriptorLimit);
         try
         {
             await host.WaitForStartedAsync(cancellationToken);
@@ -309,7 +314,9 @@ public sealed partial class WebHostProcess : IAsyncDisposable
         }
     }
 
-    private static string DotnetHost()
+    /// <summary>The <c>dotnet</c> executable the tests run on.</summary>
+    /// <returns>Its path, or <c>dotnet</c> to look it up on PATH.</returns>
+    public static string DotnetHost()
     {
         // The SDK tells child processes which dotnet it runs on; fall back to this process's host, then to PATH.
         var fromSdk = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH");

@@ -6,10 +6,10 @@ using Xunit.Abstractions;
 namespace EpollTransport.WebHost.Tests.Reliability;
 
 /// <summary>
-/// The host in its own process with a low RLIMIT_NOFILE, and more clients than it has descriptors for: it must
-/// survive running out, serve again once the clients leave, and hold no more descriptors afterwards. Run on both
-/// transports; <see cref="Transport.FileDescriptorExhaustionTests"/> checks the epoll transport's own promises
-/// (the logged back-off, no busy loop) in more detail.
+/// The host in its own process with a low RLIMIT_NOFILE (<see cref="WebHostProcess"/>'s <c>ulimit</c> launcher), and
+/// more clients than it has descriptors for. On both transports: it must survive running out, serve again once the
+/// clients leave, and hold no more descriptors afterwards. On Epoll, the transport's own promises as well: the
+/// listener logs its accept back-off and sleeps rather than spinning a core.
 /// </summary>
 /// <param name="output">The test output.</param>
 [Collection(LoadTests.Name)]
@@ -22,31 +22,17 @@ public sealed class DescriptorExhaustionTests(ITestOutputHelper output)
     public async Task RunningOutOfDescriptorsIsSurvivedAndServingResumesWithoutLeaks(string transport)
     {
         using var cts = Timeouts.Create(TimeSpan.FromSeconds(90));
-        await using var host = await WebHostProcess.StartServerAsync(
-            transport,
-            cts.Token,
-            arguments: ["--EpollTransport:ThreadCount", "1"],
-            descriptorLimit: Limit);
+        await using var host = await StartAsync(transport, environment: null, cts.Token);
         var clients = new List<Socket>();
         try
         {
             var address = host.AddressFor("http");
-            using var http = new HttpClient { BaseAddress = address, Timeout = Timeouts.Default };
-            http.DefaultRequestHeaders.ConnectionClose = true;
-
-            // Warm up, so every assembly the server needs is loaded (each holds a descriptor).
-            Assert.Equal("Hello, World!", await http.GetStringAsync(new Uri("/plaintext", UriKind.Relative), cts.Token));
-            Assert.Contains("<html", await http.GetStringAsync(new Uri("/", UriKind.Relative), cts.Token), StringComparison.OrdinalIgnoreCase);
+            using var http = await WarmedUpClientAsync(address, cts.Token);
             var baseline = await host.SettledFileDescriptorCountAsync(cts.Token);
 
             // More clients than the server has descriptors left; the excess waits in the listen backlog.
             var toOpen = Limit - baseline + 50;
-            for (var i = 0; i < toOpen; i++)
-            {
-                var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-                clients.Add(client);
-                await client.ConnectAsync(new IPEndPoint(IPAddress.Loopback, address.Port), cts.Token);
-            }
+            await ConnectAsync(clients, toOpen, address.Port, cts.Token);
 
             // Out of descriptors: the server has taken all it can.
             var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
@@ -63,12 +49,7 @@ public sealed class DescriptorExhaustionTests(ITestOutputHelper output)
             Assert.False(host.HasExited, "The server exited when it ran out of descriptors:" + Environment.NewLine + host.Output);
             var atLimit = host.FileDescriptorCount();
 
-            foreach (var client in clients)
-            {
-                client.Dispose();
-            }
-
-            clients.Clear();
+            DisposeAll(clients);
 
             // Descriptors are free again: requests are served, and the ones the clients held all come back.
             Assert.Equal("Hello, World!", await http.GetStringAsync(new Uri("/plaintext", UriKind.Relative), cts.Token));
@@ -79,18 +60,99 @@ public sealed class DescriptorExhaustionTests(ITestOutputHelper output)
                 $"{ticksUsed} of 100 CPU ticks in that second; {after} descriptors after the clients left.");
 
             Assert.True(after <= baseline, $"The server holds {after - baseline} more descriptors than before.");
-            Assert.DoesNotContain("crit:", host.Output, StringComparison.Ordinal);
-            Assert.DoesNotContain("fail:", host.Output, StringComparison.Ordinal);
+            AssertNoErrorLogged(host);
         }
         finally
         {
-            foreach (var client in clients)
-            {
-                client.Dispose();
-            }
-
+            DisposeAll(clients);
             output.WriteLine(host.Output);
         }
     }
 
+    [Fact]
+    public async Task EpollListenerBacksOffWhenOutOfDescriptorsAndRecovers()
+    {
+        using var cts = Timeouts.Create(TimeSpan.FromSeconds(90));
+        await using var host = await StartAsync("Epoll", new Dictionary<string, string> { ["DOTNET_gcServer"] = "0" }, cts.Token);
+        var clients = new List<Socket>();
+        try
+        {
+            var address = host.AddressFor("http");
+            using var http = await WarmedUpClientAsync(address, cts.Token);
+
+            var toOpen = Limit - host.FileDescriptorCount() + 50; // more clients than the server has descriptors left
+            await ConnectAsync(clients, toOpen, address.Port, cts.Token);
+
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+            while (!host.Output.Contains("EMFILE", StringComparison.Ordinal))
+            {
+                Assert.True(DateTime.UtcNow < deadline, "The server never logged the accept back-off.");
+                await Task.Delay(20, cts.Token);
+            }
+
+            Assert.Matches(@"warn: EpollTransport\[3\]", host.Output);
+
+            // Starved of descriptors, the server must sleep, not spin.
+            var before = host.CpuTicks();
+            await Task.Delay(1000, cts.Token);
+            var used = host.CpuTicks() - before;
+            Assert.True(used < 50, $"The server used {used} of 100 clock ticks per second while out of descriptors.");
+
+            DisposeAll(clients);
+
+            // Descriptors are free again: new requests are served.
+            Assert.Equal("Hello, World!", await http.GetStringAsync(new Uri("/plaintext", UriKind.Relative), cts.Token));
+            Assert.False(host.HasExited, "The server exited:" + Environment.NewLine + host.Output);
+            AssertNoErrorLogged(host);
+        }
+        finally
+        {
+            DisposeAll(clients);
+            output.WriteLine(host.Output);
+        }
+    }
+
+    private static Task<WebHostProcess> StartAsync(string transport, IReadOnlyDictionary<string, string>? environment, CancellationToken cancellationToken) =>
+        WebHostProcess.StartServerAsync(
+            transport,
+            cancellationToken,
+            arguments: ["--EpollTransport:ThreadCount", "1"],
+            descriptorLimit: Limit,
+            environment: environment);
+
+    // Warmed up, so that every assembly the server needs is loaded (each holds a descriptor); then Connection: close.
+    private static async Task<HttpClient> WarmedUpClientAsync(Uri address, CancellationToken cancellationToken)
+    {
+        var http = new HttpClient { BaseAddress = address, Timeout = Timeouts.Default };
+        http.DefaultRequestHeaders.ConnectionClose = true;
+        Assert.Equal("Hello, World!", await http.GetStringAsync(new Uri("/plaintext", UriKind.Relative), cancellationToken));
+        Assert.Contains("<html", await http.GetStringAsync(new Uri("/", UriKind.Relative), cancellationToken), StringComparison.OrdinalIgnoreCase);
+        return http;
+    }
+
+    private static async Task ConnectAsync(List<Socket> clients, int count, int port, CancellationToken cancellationToken)
+    {
+        for (var i = 0; i < count; i++)
+        {
+            var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            clients.Add(client);
+            await client.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port), cancellationToken); // queued in the backlog at worst
+        }
+    }
+
+    private static void DisposeAll(List<Socket> clients)
+    {
+        foreach (var client in clients)
+        {
+            client.Dispose();
+        }
+
+        clients.Clear();
+    }
+
+    private static void AssertNoErrorLogged(WebHostProcess host)
+    {
+        Assert.DoesNotContain("crit:", host.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("fail:", host.Output, StringComparison.Ordinal);
+    }
 }

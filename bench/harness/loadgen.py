@@ -1,0 +1,92 @@
+"""The load generators (wrk for HTTP/1.1, h2load for h2c): their command lines, and one measured run
+with the server's CPU, RSS and the rest of the machine's CPU around it."""
+
+import os
+import subprocess
+
+from .common import REPO, WRK_SCRIPT, cmdline, parse_cpus
+from .parsers import parse_h2load, parse_wrk
+from .processes import child_setup
+from .procfs import CpuWindow, RssSampler
+from .scenarios import SCENARIOS
+
+WRK_TIMEOUT_S = 5
+
+
+def load_command(scenario, server, duration, client_cpus, tmp):
+    """The command line and, for h2load, its per-request log file (on tmpfs when there is one)."""
+    sc = SCENARIOS[scenario]
+    threads = str(len(parse_cpus(client_cpus)))
+    if sc["tool"] == "wrk":
+        cmd = ["taskset", "-c", client_cpus, "wrk", "-t", threads, "-c", str(sc["conns"]),
+               "-d", f"{duration}s", "--timeout", f"{WRK_TIMEOUT_S}s", "--latency"]
+        for h in sc.get("headers", []):
+            cmd += ["-H", h]
+        cmd += ["-s", os.path.relpath(WRK_SCRIPT, REPO), f"http://127.0.0.1:{server.h1_port}{sc['path']}"]
+        if sc.get("pipeline", 1) > 1:
+            cmd += ["--", str(sc["pipeline"])]
+        return cmd, None
+    logdir = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else tmp
+    log_file = os.path.join(logdir, f"bench-h2load-{os.getpid()}.log")
+    cmd = ["taskset", "-c", client_cpus, "h2load", "-t", threads, "-c", str(sc["conns"]),
+           "-m", str(sc["streams"]), "-D", str(duration), "--log-file", log_file,
+           f"http://127.0.0.1:{server.h2_port}{sc['path']}"]
+    return cmd, log_file
+
+
+def _parse(stdout, log_file):
+    if log_file is None:
+        return parse_wrk(stdout)
+    with open(log_file) as f:
+        return parse_h2load(stdout, f)
+
+
+def run_load(scenario, server, duration, client_cpus, tmp):
+    """Runs the load generator once. Returns the run record (numbers, command, CPU, RSS, errors)."""
+    cmd, log_file = load_command(scenario, server, duration, client_cpus, tmp)
+    rec = dict(server=server.key, scenario=scenario, command=cmdline(cmd))
+    if not server.alive():
+        rec.update(ok=False, error=f"{server.label} is not running")
+        return rec
+    window = CpuWindow(server)
+    # The load generator gets SIGKILL should the harness die. It is started before the sampling
+    # thread, since preexec_fn is not safe while other threads run.
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=child_setup, cwd=REPO)
+    sampler = RssSampler(server)
+    sampler.start()
+    try:
+        stdout, stderr = proc.communicate(timeout=duration + 60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        sampler.finish()
+        rec.update(ok=False, error=f"load generator did not finish within {duration + 60} s")
+        return rec
+    rss_max = sampler.finish()
+    cpu = window.finish()
+    rec["raw_output"] = stdout[-3000:]
+    if not server.alive():
+        rec.update(ok=False, error=f"{server.label} died during the run (exit status {server.proc.returncode}).\n{server.log_tail()}")
+        server.failed = rec["error"]
+        return rec
+    if proc.returncode != 0:
+        rec.update(ok=False, error=f"{cmd[3]} exited with status {proc.returncode}: {stderr.strip()[-500:]}")
+        return rec
+    try:
+        parsed = _parse(stdout, log_file)
+    except (ValueError, OSError) as e:
+        rec.update(ok=False, error=f"{e}\n{stdout[-1000:]}")
+        return rec
+    finally:
+        if log_file and os.path.exists(log_file):
+            os.unlink(log_file)
+    rec.update(parsed)
+    rec.update(cpu)
+    rec["rss_max_sampled_kb"] = rss_max
+    rec["cpu_per_100k_s"] = (cpu["server_cpu_s"] / parsed["requests"] * 1e5) if parsed["requests"] else None
+    rec["server_core_util"] = round(cpu["server_cpu_s"] / cpu["wall_s"] / server.ncpus, 3) if cpu["wall_s"] else None
+    rec["errors_total"] = sum(parsed["socket_errors"].values()) + parsed["non2xx"]
+    rec["ok"] = parsed["requests"] > 0
+    if not rec["ok"]:
+        rec["error"] = "no request completed"
+    return rec

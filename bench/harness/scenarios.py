@@ -1,0 +1,58 @@
+"""The scenario table, kept as data in bench/scenarios.json: name -> definition.
+
+Fields: "tool" wrk or h2load; "path" the URL path; "conns" connections; "pipeline" requests per write
+(wrk, default 1); "headers" extra request headers (wrk); "streams" concurrent streams per connection
+(h2load); "h2" uses the server's h2c (prior knowledge) endpoint; "title" and "desc" for the report.
+
+    python3 -m harness.scenarios wrk-args NAME    (from bench/) prints NAME's path, pipeline depth and
+                                                  headers, one a line, for bench/profile.sh
+"""
+
+import json
+import os
+import sys
+
+from .common import BENCH_DIR
+
+PATH = os.path.join(BENCH_DIR, "scenarios.json")
+TOOLS = {"wrk": {"path", "conns"}, "h2load": {"path", "conns", "streams"}}
+FIELDS = {"tool", "path", "conns", "pipeline", "headers", "streams", "h2", "title", "desc"}
+
+
+def load(path=PATH):
+    """Reads and checks the table; a bad entry is a ValueError naming the entry and what is wrong."""
+    with open(path) as f:
+        table = json.load(f)
+    for name, sc in table.items():
+        tool = sc.get("tool")
+        if tool not in TOOLS:
+            raise ValueError(f"{path}: scenario {name}: tool {tool!r} (valid: {', '.join(TOOLS)})")
+        missing = (TOOLS[tool] | {"title", "desc"}) - set(sc)
+        unknown = set(sc) - FIELDS
+        if missing or unknown:
+            raise ValueError(f"{path}: scenario {name}: missing {sorted(missing)}, unknown {sorted(unknown)} "
+                             f"(fields: {', '.join(sorted(FIELDS))})")
+    return table
+
+
+SCENARIOS = load()
+
+
+def main(argv):
+    wrk = [k for k, v in SCENARIOS.items() if v["tool"] == "wrk"]
+    if len(argv) != 2 or argv[0] != "wrk-args":
+        print(f"usage: python3 -m harness.scenarios wrk-args NAME (NAME one of {', '.join(wrk)})", file=sys.stderr)
+        return 2
+    if argv[1] not in wrk:
+        print(f"unknown scenario {argv[1]} ({', '.join(wrk)})", file=sys.stderr)
+        return 2
+    sc = SCENARIOS[argv[1]]
+    print(sc["path"])
+    print(sc.get("pipeline", 1))
+    for h in sc.get("headers", []):
+        print(h)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,36 @@
+"""The scenario table (bench/scenarios.json) and its checks."""
+
+import json
+import os
+import tempfile
+import unittest
+
+from harness import scenarios
+
+
+class ScenarioTableTests(unittest.TestCase):
+    def test_the_committed_table_is_valid_and_keeps_the_report_order(self):
+        table = scenarios.load()
+        self.assertEqual(list(table)[:3], ["plaintext", "pipelined", "json"])
+        self.assertEqual(table["pipelined"]["pipeline"], 16)
+        self.assertTrue(table["h2"]["h2"])
+
+    def _load(self, table):
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+            json.dump(table, f)
+        try:
+            return scenarios.load(f.name)
+        finally:
+            os.unlink(f.name)
+
+    def test_an_unknown_tool_names_the_valid_ones(self):
+        with self.assertRaisesRegex(ValueError, r"scenario x: tool 'ab' \(valid: wrk, h2load\)"):
+            self._load({"x": {"tool": "ab", "path": "/", "conns": 1, "title": "X", "desc": "x"}})
+
+    def test_a_missing_or_misspelt_field_is_named(self):
+        with self.assertRaisesRegex(ValueError, r"missing \['streams'\], unknown \['stream'\]"):
+            self._load({"x": {"tool": "h2load", "path": "/", "conns": 1, "stream": 4, "title": "X", "desc": "x"}})
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,167 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using EpollTransport.Interop;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace EpollTransport.Tests;
+
+/// <summary>
+/// <see cref="FileHandleEndPoint"/>: a listening socket handed to the process (Kestrel's <c>ListenHandle</c>,
+/// systemd socket activation) is served by the transport, checked first, and left open for its owner.
+/// </summary>
+public class InheritedSocketTests
+{
+    [Fact]
+    public void CanBindFileHandlesOfTypeAutoAndTcp()
+    {
+        using var factory = new EpollTransportFactory(new EpollTransportOptions(), NullLoggerFactory.Instance);
+
+        Assert.True(factory.CanBind(new FileHandleEndPoint(3, FileHandleType.Auto)));
+        Assert.True(factory.CanBind(new FileHandleEndPoint(3, FileHandleType.Tcp)));
+        Assert.False(factory.CanBind(new FileHandleEndPoint(3, FileHandleType.Pipe)));
+    }
+
+    public static TheoryData<string> Families => ["IPv4", "IPv6", "Unix"];
+
+    [Theory]
+    [MemberData(nameof(Families))]
+    public async Task AnInheritedListeningSocketIsServedAndLeftOpen(string family)
+    {
+        if (family == "IPv6" && !Socket.OSSupportsIPv6)
+        {
+            return;
+        }
+
+        var unixPath = Path.Combine(Path.GetTempPath(), $"epoll-inherited-{Guid.NewGuid():N}.sock");
+        using var owner = family switch
+        {
+            "IPv4" => new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp),
+            "IPv6" => new Socket(AddressFamily.InterNetworkV6, SocketType.Stream, ProtocolType.Tcp),
+            _ => new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified),
+        };
+        owner.Bind(family switch
+        {
+            "IPv4" => new IPEndPoint(IPAddress.Loopback, 0),
+            "IPv6" => new IPEndPoint(IPAddress.IPv6Loopback, 0),
+            _ => new UnixDomainSocketEndPoint(unixPath),
+        });
+        owner.Listen();
+        int fd = (int)owner.Handle;
+
+        try
+        {
+            await using (var harness = new TransportHarness())
+            {
+                var listener = await harness.BindAsync(new FileHandleEndPoint((ulong)fd, FileHandleType.Auto));
+
+                // The listener reports the socket's real address, as for a socket it binds itself.
+                Assert.Equal(owner.LocalEndPoint!.ToString(), listener.EndPoint.ToString());
+
+                var (client, server) = await harness.ConnectAsync(listener);
+                var request = Encoding.ASCII.GetBytes("ping");
+                await client.SendAsync(request);
+                Assert.Equal(request, await TransportHarness.ReadExactlyAsync(server.Transport.Input, request.Length));
+                await server.Transport.Output.WriteAsync(Encoding.ASCII.GetBytes("pong"));
+                Assert.Equal("pong", Encoding.ASCII.GetString(await TransportHarness.ReceiveExactlyAsync(client, 4)));
+
+                await listener.UnbindAsync();
+                await listener.DisposeAsync();
+            }
+
+            // Unbound and the factory gone: the descriptor still belongs to its owner, still listening.
+            using var check = new FileDescriptor(fd, ownsHandle: false);
+            Assert.True(Sockets.GetOption(check, Sockets.SOL_SOCKET, Sockets.SO_ACCEPTCONN, out int listening).IsSuccess, "The inherited descriptor was closed.");
+            Assert.Equal(1, listening);
+            if (family == "Unix")
+            {
+                Assert.True(File.Exists(unixPath), "The inherited Unix socket's file was deleted.");
+            }
+
+            // And it can be served again, as systemd hands the same socket to the next start.
+            await using var again = new TransportHarness();
+            var second = await again.BindAsync(new FileHandleEndPoint((ulong)fd, FileHandleType.Auto));
+            await again.ConnectAsync(second);
+        }
+        finally
+        {
+            File.Delete(unixPath);
+        }
+    }
+
+    [Fact]
+    public async Task ANonSocketIsRefused()
+    {
+        var file = Path.GetTempFileName();
+        try
+        {
+            using var stream = new FileStream(file, FileMode.Open);
+            var ex = await BindRefusedAsync((ulong)stream.SafeFileHandle.DangerousGetHandle());
+            Assert.Contains("it is not a socket", ex.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Fact]
+    public async Task AClosedDescriptorIsRefused()
+    {
+        // A number far above anything this process has open.
+        var ex = await BindRefusedAsync(1_000_000);
+        Assert.Contains("not an open file descriptor", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ADatagramSocketIsRefused()
+    {
+        using var udp = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        udp.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        var ex = await BindRefusedAsync((ulong)udp.Handle);
+        Assert.Contains("datagram (SOCK_DGRAM)", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ABoundButNotListeningSocketIsRefusedAndLeftAlone()
+    {
+        using var tcp = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        tcp.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        var ex = await BindRefusedAsync((ulong)tcp.Handle);
+        Assert.Contains("it is not listening", ex.Message, StringComparison.Ordinal);
+
+        // Refused without side effects: the owner can still make it listen and use it.
+        tcp.Listen();
+        using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await client.ConnectAsync(tcp.LocalEndPoint!).WaitAsync(TransportHarness.Timeout);
+    }
+
+    [Fact]
+    public async Task AListeningSocketThatIsNotAStreamIsRefused()
+    {
+        // Listening, and Unix, but message-oriented: Kestrel needs a byte stream.
+        var path = Path.Combine(Path.GetTempPath(), $"epoll-seqpacket-{Guid.NewGuid():N}.sock");
+        try
+        {
+            using var seqpacket = new Socket(AddressFamily.Unix, SocketType.Seqpacket, ProtocolType.Unspecified);
+            seqpacket.Bind(new UnixDomainSocketEndPoint(path));
+            seqpacket.Listen();
+            var ex = await BindRefusedAsync((ulong)seqpacket.Handle);
+            Assert.Contains("it is a sequenced-packet (SOCK_SEQPACKET) socket, not a stream socket", ex.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    private static async Task<ArgumentException> BindRefusedAsync(ulong handle)
+    {
+        await using var harness = new TransportHarness();
+        var ex = await Assert.ThrowsAsync<ArgumentException>(() => harness.BindAsync(new FileHandleEndPoint(handle, FileHandleType.Auto)));
+        Assert.Contains($"file handle {handle}", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("listening TCP (IPv4, IPv6) or Unix domain stream socket", ex.Message, StringComparison.Ordinal);
+        return ex;
+    }
+}
