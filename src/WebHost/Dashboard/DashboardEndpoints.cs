@@ -12,7 +12,7 @@ namespace EpollTransport.WebHost.Dashboard;
 /// Counters are running totals; the page turns them into rates from the differences between two reads
 /// over <c>uptimeSeconds</c>. Only clients <see cref="MonitoringAccess"/> allows may read it.
 /// </summary>
-public static class DashboardEndpoints
+internal static class DashboardEndpoints
 {
     /// <summary>The data endpoint's path.</summary>
     public const string DataPath = "/dashboard/data";

@@ -16,7 +16,7 @@ namespace EpollTransport.WebHost.Dashboard;
 /// nothing per request.</item>
 /// </list>
 /// </summary>
-public sealed class DashboardMetrics : IDisposable
+internal sealed class DashboardMetrics : IDisposable
 {
     /// <summary>The transport's meter.</summary>
     public const string TransportMeterName = "EpollTransport";
@@ -204,7 +204,7 @@ public sealed class DashboardMetrics : IDisposable
 /// <param name="RequestsCountedSince">The <paramref name="Uptime"/> at which counting (re)started: differences across a restart mean nothing.</param>
 /// <param name="TransportInstruments">The transport meter's instruments (none on the Sockets transport).</param>
 /// <param name="Threads">Each epoll thread's value of every transport instrument.</param>
-public sealed record DashboardSnapshot(
+internal sealed record DashboardSnapshot(
     TimeSpan Uptime,
     long ActiveConnections,
     long? Requests,
@@ -215,4 +215,4 @@ public sealed record DashboardSnapshot(
 /// <summary>One epoll thread's values.</summary>
 /// <param name="Name">The thread's name, e.g. <c>epoll-0</c>.</param>
 /// <param name="Values">Each transport instrument's value, by instrument name.</param>
-public sealed record ThreadSnapshot(string Name, IReadOnlyDictionary<string, double> Values);
+internal sealed record ThreadSnapshot(string Name, IReadOnlyDictionary<string, double> Values);
