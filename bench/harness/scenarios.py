@@ -2,7 +2,9 @@
 
 Fields: "tool" wrk or h2load; "path" the URL path; "conns" connections; "pipeline" requests per write
 (wrk, default 1); "headers" extra request headers (wrk); "streams" concurrent streams per connection
-(h2load); "h2" uses the server's h2c (prior knowledge) endpoint; "title" and "desc" for the report.
+(h2load); "h2" uses the server's h2c (prior knowledge) endpoint; "background" {"path", "conns"}: wrk load
+on another path for the whole run, not measured (e.g. handlers that block their thread, so that the
+measured requests' latency shows what blocking does to the others); "title" and "desc" for the report.
 
     python3 -m harness.scenarios wrk-args NAME    (from bench/) prints NAME's path, pipeline depth and
                                                   headers, one a line, for bench/profile.sh
@@ -16,7 +18,7 @@ from .common import BENCH_DIR
 
 PATH = os.path.join(BENCH_DIR, "scenarios.json")
 TOOLS = {"wrk": {"path", "conns"}, "h2load": {"path", "conns", "streams"}}
-FIELDS = {"tool", "path", "conns", "pipeline", "headers", "streams", "h2", "title", "desc"}
+FIELDS = {"tool", "path", "conns", "pipeline", "headers", "streams", "h2", "background", "title", "desc"}
 
 
 def load(path=PATH):
@@ -32,6 +34,9 @@ def load(path=PATH):
         if missing or unknown:
             raise ValueError(f"{path}: scenario {name}: missing {sorted(missing)}, unknown {sorted(unknown)} "
                              f"(fields: {', '.join(sorted(FIELDS))})")
+        bg = sc.get("background")
+        if bg is not None and (tool != "wrk" or not isinstance(bg, dict) or set(bg) != {"path", "conns"}):
+            raise ValueError(f"{path}: scenario {name}: background must be {{\"path\", \"conns\"}} on a wrk scenario")
     return table
 
 
