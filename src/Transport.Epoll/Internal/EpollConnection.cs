@@ -55,6 +55,7 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
     private IDictionary<object, object?>? _items;
     private string? _connectionId;
     private string? _activity;
+    private long _offloadedUntil;
     private Task _sendTask = Task.CompletedTask;
     private ConnectionAbortedException? _abortReason;
     private int _aborted;
@@ -129,6 +130,17 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
     {
         get => _connectionClosedTokenSource.Token;
         set => throw new NotSupportedException("The epoll transport owns ConnectionClosed.");
+    }
+
+    /// <summary>
+    /// Until when (<see cref="Environment.TickCount64"/>) this connection's application code runs on the
+    /// thread pool instead of inline, because it blocked its epoll thread; 0 if it never did. Set by the
+    /// loop monitor, read by <see cref="EpollThread.ApplicationScheduler"/>.
+    /// </summary>
+    public long OffloadedUntil
+    {
+        get => Volatile.Read(ref _offloadedUntil);
+        set => Volatile.Write(ref _offloadedUntil, value);
     }
 
     /// <summary>The epoll thread this connection's socket is registered with.</summary>

@@ -446,10 +446,13 @@ internal sealed partial class EpollThread : IDisposable
     {
         public override void Schedule(Action<object?> action, object? state)
         {
-            if (thread.IsCurrentThread)
+            // Whatever the loop is running now is what this continuation runs for. A connection that has
+            // just blocked its loop runs on the thread pool for a while (see LoopMonitor).
+            var owner = thread._current;
+            if (thread.IsCurrentThread &&
+                !(owner is EpollConnection { OffloadedUntil: not 0 } connection && Environment.TickCount64 < connection.OffloadedUntil))
             {
-                // Whatever the loop is running now is what this continuation runs for.
-                thread._deferred.Enqueue(new WorkItem(action, state, thread._current, Watched: true));
+                thread._deferred.Enqueue(new WorkItem(action, state, owner, Watched: true));
             }
             else
             {

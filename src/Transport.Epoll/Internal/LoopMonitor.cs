@@ -10,6 +10,10 @@ namespace EpollTransport.Internal;
 // standby runner, which goes on with the loop's other connections. The blocked thread reports the stall
 // when the application returns and becomes a standby itself.
 //
+// The connection whose code blocked then runs its application code on the thread pool for ten seconds
+// (EpollConnection.OffloadedUntil): code that blocks once usually blocks again (a synchronous driver,
+// sync over async), and each stall costs the loop's other connections up to the budget.
+//
 // A standby is started ahead of need, so a hand-off never waits for (or fails on) thread creation, and
 // another is started after each hand-off. At most one standby per loop is kept; the rest exit.
 //
@@ -21,6 +25,7 @@ namespace EpollTransport.Internal;
 internal sealed class LoopMonitor : IDisposable
 {
     private const int IdleSleepMilliseconds = 50;
+    private const int OffloadMilliseconds = 10_000;
     private static readonly TimeSpan s_warningInterval = TimeSpan.FromSeconds(5);
 
     private readonly List<EpollThread> _loops = [];
@@ -220,6 +225,14 @@ internal sealed class LoopMonitor : IDisposable
         }
 
         standby.Assign(loop);
+        if (blocked?.Blocker is EpollConnection connection)
+        {
+            // A connection that blocks once tends to block again (a synchronous driver, sync over async):
+            // its application code goes to the thread pool for a while, so that it costs its neighbours
+            // one stall, not one per request. Afterwards it is tried inline again.
+            connection.OffloadedUntil = Environment.TickCount64 + OffloadMilliseconds;
+        }
+
         EnsureStandby();
         return true;
     }
