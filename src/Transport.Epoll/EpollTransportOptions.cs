@@ -11,9 +11,11 @@ public sealed class EpollTransportOptions
 
     /// <summary>
     /// The number of epoll threads. Each thread owns its own epoll instance and a share of the
-    /// connections; listening sockets are spread over them too. An epoll thread only reads, sends and
-    /// dispatches: Kestrel and the application run on the thread pool, which uses every core, so one
-    /// epoll thread per two cores leaves the cores to the work.
+    /// connections; listening sockets are spread over them too. With inline
+    /// <see cref="ApplicationScheduling"/> the epoll threads also run Kestrel and the application, so on
+    /// a dedicated server one per core (<see cref="Environment.ProcessorCount"/>) is the setting to try;
+    /// the default leaves half the cores to the thread pool, which still runs each connection's first
+    /// request, HTTP/2 streams and code that blocked.
     /// </summary>
     /// <remarks>Defaults to half of <see cref="Environment.ProcessorCount"/>, at least 1 and at most 16.</remarks>
     public int ThreadCount { get; set; } = Math.Clamp(Environment.ProcessorCount / 2, 1, MaxDefaultThreadCount);

@@ -385,8 +385,15 @@ public class EpollConnectionTests
         var (client, server) = await harness.ConnectAsync(listener);
         var (otherClient, other) = await harness.ConnectAsync(listener);
 
-        // The first read continuation runs inline and blocks for ten budgets: the loop is handed off.
-        var first = ContinueOn(server, _ => Thread.Sleep(200));
+        // The first read continuation runs inline and blocks until the loop has been handed off.
+        var stats = ((EpollConnection)server).Thread.Stats;
+        var first = ContinueOn(server, _ =>
+        {
+            for (var deadline = DateTime.UtcNow + TransportHarness.Timeout; Interlocked.Read(ref stats.HandOffs) == 0 && DateTime.UtcNow < deadline;)
+            {
+                Thread.Sleep(5);
+            }
+        });
         await client.SendAsync("x"u8.ToArray());
         Assert.StartsWith("epoll-", await first.WaitAsync(TransportHarness.Timeout), StringComparison.Ordinal);
 
@@ -398,7 +405,7 @@ public class EpollConnectionTests
 
         Assert.Equal(".NET TP Worker", await second.WaitAsync(TransportHarness.Timeout));
         Assert.StartsWith("epoll-", await inline.WaitAsync(TransportHarness.Timeout), StringComparison.Ordinal);
-        Assert.Equal(1, ((EpollConnection)server).Thread.Stats.HandOffs);
+        Assert.Equal(1, Interlocked.Read(ref stats.HandOffs));
     }
 
     /// <summary>Reads once; runs <paramref name="work"/> in the read's continuation and returns its thread's name.</summary>

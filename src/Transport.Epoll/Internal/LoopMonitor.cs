@@ -214,6 +214,15 @@ internal sealed class LoopMonitor : IDisposable
             blocked.Activity = (loop.Current as EpollConnection)?.Activity;
         }
 
+        if (loop.Current is EpollConnection connection)
+        {
+            // A connection that blocks once tends to block again (a synchronous driver, sync over async):
+            // its application code goes to the thread pool for a while, so that it costs its neighbours
+            // one stall, not one per request. Afterwards it is tried inline again. Set before the take,
+            // so that its next continuation, scheduled by the new runner, already sees it.
+            connection.OffloadedUntil = Environment.TickCount64 + OffloadMilliseconds;
+        }
+
         if (!loop.TryTakeLoop(sequence))
         {
             lock (_lock)
@@ -225,14 +234,6 @@ internal sealed class LoopMonitor : IDisposable
         }
 
         standby.Assign(loop);
-        if (blocked?.Blocker is EpollConnection connection)
-        {
-            // A connection that blocks once tends to block again (a synchronous driver, sync over async):
-            // its application code goes to the thread pool for a while, so that it costs its neighbours
-            // one stall, not one per request. Afterwards it is tried inline again.
-            connection.OffloadedUntil = Environment.TickCount64 + OffloadMilliseconds;
-        }
-
         EnsureStandby();
         return true;
     }
