@@ -23,8 +23,8 @@ def load_command(scenario, server, duration, client_cpus, tmp):
         for h in sc.get("headers", []):
             cmd += ["-H", h]
         cmd += ["-s", os.path.relpath(WRK_SCRIPT, REPO), f"http://127.0.0.1:{server.h1_port}{sc['path']}"]
-        if sc.get("pipeline", 1) > 1:
-            cmd += ["--", str(sc["pipeline"])]
+        if sc.get("pipeline", 1) > 1 or "paths" in sc:
+            cmd += ["--", str(sc.get("pipeline", 1))] + sc.get("paths", [])
         return cmd, None
     logdir = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else tmp
     log_file = os.path.join(logdir, f"bench-h2load-{os.getpid()}.log")

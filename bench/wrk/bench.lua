@@ -1,7 +1,7 @@
 -- wrk script for the benchmark harness.
---   wrk ... -s bench/wrk/bench.lua URL -- [PIPELINE_DEPTH]
+--   wrk ... -s bench/wrk/bench.lua URL -- [PIPELINE_DEPTH [PATH...]]
 -- With a depth > 1 every write carries that many requests (HTTP/1.1 pipelining), as in
--- TechEmpower's plaintext test. At the end it prints one machine-readable line:
+-- TechEmpower's plaintext test. With paths, each connection requests them in turn (a page load mix). At the end it prints one machine-readable line:
 --   BENCHJSON {"requests":...,"duration_us":...,"bytes":...,"errors":{...},"latency_us":{...}}
 
 -- wrk decides whether a script is "dynamic" (calls request() for every write) after running
@@ -9,7 +9,17 @@
 -- precomputed request and cost the load generator no Lua call per request.
 function init(args)
   local depth = tonumber(args[1] or "1") or 1
-  if depth > 1 then
+  if #args > 1 then
+    local requests = {}
+    for i = 2, #args do
+      requests[#requests + 1] = wrk.format(nil, args[i])
+    end
+    local next = 0
+    request = function()
+      next = next % #requests + 1
+      return requests[next]
+    end
+  elseif depth > 1 then
     local r = {}
     for i = 1, depth do
       r[i] = wrk.format()

@@ -9,6 +9,8 @@ public sealed class EpollTransportOptions
     /// <summary>The upper bound of the default <see cref="ThreadCount"/>.</summary>
     internal const int MaxDefaultThreadCount = 16;
 
+    private const string FinOnErrorSwitch = "Microsoft.AspNetCore.Server.Kestrel.FinOnError";
+
     /// <summary>
     /// The number of epoll threads. Each thread owns its own epoll instance and a share of the
     /// connections; listening sockets are spread over them too. With inline
@@ -69,6 +71,19 @@ public sealed class EpollTransportOptions
     /// </summary>
     /// <remarks>Defaults to 20 milliseconds.</remarks>
     public TimeSpan InlineBudget { get; set; } = TimeSpan.FromMilliseconds(20);
+
+    /// <summary>
+    /// Whether a connection that Kestrel or the application aborts for an error (a response below
+    /// <c>MinResponseDataRate</c>, a timeout, <c>HttpContext.Abort()</c>) is closed with a FIN instead of a
+    /// reset (RST), as with Kestrel's Sockets transport and the same switch. Output not yet sent is dropped
+    /// either way; bytes the client sent that were never read still make the kernel answer with a reset
+    /// when the socket is closed.
+    /// </summary>
+    /// <remarks>
+    /// Defaults to the AppContext switch <c>Microsoft.AspNetCore.Server.Kestrel.FinOnError</c>, or
+    /// <see langword="false"/> when it is not set.
+    /// </remarks>
+    public bool FinOnError { get; set; } = AppContext.TryGetSwitch(FinOnErrorSwitch, out bool finOnError) && finOnError;
 
     internal void Validate()
     {

@@ -44,15 +44,27 @@ internal sealed class ContainedFileProvider : IFileProvider
     /// path): <see cref="FileInfo.Length"/> of the link itself is the length of the link's text, which would
     /// make the static file middleware send a truncated body.
     /// </remarks>
-    public IFileInfo GetFileInfo(string subpath)
+    public IFileInfo GetFileInfo(string subpath) => GetFileInfo(subpath, dependencies: null);
+
+    /// <summary>
+    /// As <see cref="GetFileInfo(string)"/>, also collecting in <paramref name="dependencies"/> every path the
+    /// answer depends on: each component and link met on the way, resolved or not, so that a change to any of
+    /// them (an edit, a rename, a retargeted link, a new file where none was) can be told to invalidate it.
+    /// </summary>
+    internal IFileInfo GetFileInfo(string subpath, List<string>? dependencies)
     {
         var info = _inner.GetFileInfo(subpath);
         if (!info.Exists)
         {
+            if (dependencies is not null)
+            {
+                _ = Resolve(_root, subpath, dependencies);
+            }
+
             return info;
         }
 
-        if (!TryResolve(subpath, out var resolved))
+        if (!TryResolve(subpath, out var resolved, dependencies))
         {
             return new NotFoundFileInfo(info.Name);
         }
@@ -80,12 +92,12 @@ internal sealed class ContainedFileProvider : IFileProvider
     /// <summary>Whether <paramref name="subpath"/>, relative to the root, resolves to the root or below it.</summary>
     /// <param name="subpath">A path below the root, as the static file middleware passes it (e.g. <c>/css/site.css</c>).</param>
     /// <returns><see langword="false"/> if it resolves outside, or cannot be resolved (a link loop, an unreadable link).</returns>
-    public bool IsContained(string subpath) => TryResolve(subpath, out _);
+    public bool IsContained(string subpath) => TryResolve(subpath, out _, dependencies: null);
 
-    private bool TryResolve(string subpath, out string resolved)
+    private bool TryResolve(string subpath, out string resolved, List<string>? dependencies)
     {
         ArgumentNullException.ThrowIfNull(subpath);
-        resolved = Resolve(_root, subpath) ?? string.Empty;
+        resolved = Resolve(_root, subpath, dependencies) ?? string.Empty;
         return resolved.Length > 0 &&
             (resolved == _root ||
              (resolved.StartsWith(_root, StringComparison.Ordinal) &&
@@ -97,7 +109,7 @@ internal sealed class ContainedFileProvider : IFileProvider
     /// Appends the components of <paramref name="relative"/> to <paramref name="start"/> (an already resolved
     /// directory), resolving each symbolic link met on the way, including links inside link targets.
     /// </summary>
-    private static string? Resolve(string start, string relative)
+    private static string? Resolve(string start, string relative, List<string>? visited = null)
     {
         var pending = new Stack<string>();
         PushComponents(pending, relative);
@@ -118,6 +130,7 @@ internal sealed class ContainedFileProvider : IFileProvider
             }
 
             var candidate = Path.Join(resolved, part);
+            visited?.Add(candidate);
             string? target;
             try
             {

@@ -1,6 +1,7 @@
 using EpollTransport.WebHost;
 using EpollTransport.WebHost.Dashboard;
 using EpollTransport.WebHost.Monitoring;
+using EpollTransport.WebHost.StaticFiles;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 
@@ -21,10 +22,15 @@ if (!MonitoringSettings.TryRead(builder.Configuration, out var monitoring, out v
 
 TransportSelection.Apply(builder, transport);
 
+// Under systemd: readiness and stopping reported with sd_notify, journal-formatted logs, and the sockets of a
+// .socket unit (LISTEN_FDS) served through the selected transport. Elsewhere both do nothing.
+SystemdIntegration.Apply(builder);
+
 // Kestrel binds its endpoints, certificates and endpoint defaults from the "Kestrel" section by itself; its
 // other options (Limits, AddServerHeader, ...) are bound here, so that e.g. Kestrel:Limits:RequestHeadersTimeout
 // works from appsettings.json, the environment or the command line.
 KestrelSettings.Bind(builder);
+builder.Services.AddStaticSite(builder.Configuration);
 
 // GET /healthz (503 once shutdown begins, after which the host serves on for the drain delay) and GET /metrics.
 builder.Services.AddShutdownAwareHealthChecks(monitoring.DrainDelay);
@@ -37,19 +43,11 @@ builder.Services.AddDashboard();
 
 var app = builder.Build();
 
-// Static files are served only from inside wwwroot: a symbolic link that leads out of it is not followed.
-if (app.Environment.WebRootPath is { } webRootPath && Directory.Exists(webRootPath))
-{
-    app.Environment.WebRootFileProvider = new ContainedFileProvider(app.Environment.WebRootFileProvider, webRootPath);
-}
-
 // On the epoll transport, name the request a connection serves in its warnings about blocked threads.
 app.UseEpollActivity();
 
-// Missing files (and any other empty 404) get the site's HTML 404 page, with the status kept at 404.
-app.UseNotFoundPage(app.Environment.WebRootFileProvider);
-app.UseDefaultFiles();
-app.UseStaticFiles();
+// wwwroot through the file cache: contained (no symbolic link out of it), compressed, never stale.
+app.UseStaticSite();
 app.UseWebSockets();
 
 app.MapBenchmarkEndpoints();

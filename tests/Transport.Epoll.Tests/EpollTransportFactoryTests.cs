@@ -287,6 +287,7 @@ public class EpollTransportFactoryTests
         Assert.True(options.NoDelay);
         Assert.Equal(EpollApplicationScheduling.Inline, options.ApplicationScheduling);
         Assert.Equal(TimeSpan.FromMilliseconds(20), options.InlineBudget);
+        Assert.False(options.FinOnError);
     }
 
     private static EpollThreadState WaitUntilIdle(EpollThread thread)

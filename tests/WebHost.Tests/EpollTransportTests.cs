@@ -46,7 +46,7 @@ public sealed class EpollTransportTests(EpollServerFixture fixture, ITestOutputH
         LogEntry? warning = null;
         for (var deadline = DateTime.UtcNow.AddSeconds(10); warning is null && DateTime.UtcNow < deadline; await Task.Delay(20, cts.Token))
         {
-            warning = server.Logs.All.FirstOrDefault(e => e.EventId.Id == 40 && e.Category == "EpollTransport");
+            warning = server.Logs.All.FirstOrDefault(e => e.EventId.Id == 124 && e.Category == "EpollTransport");
         }
 
         Assert.NotNull(warning);

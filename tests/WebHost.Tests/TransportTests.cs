@@ -289,7 +289,7 @@ public abstract partial class TransportTests<TFixture> : IClassFixture<TFixture>
         var next = await connection.ReadResponseAsync(cts.Token);
 
         Assert.Equal(200, head.StatusCode);
-        Assert.Equal("text/html", head.Header("Content-Type"));
+        Assert.Equal("text/html; charset=utf-8", head.Header("Content-Type"));
         Assert.Equal(TestPaths.ReadWebRootFile("index.html").Length.ToString(CultureInfo.InvariantCulture), head.Header("Content-Length"));
         Assert.NotNull(head.Header("ETag"));
         Assert.NotNull(head.Header("Last-Modified"));

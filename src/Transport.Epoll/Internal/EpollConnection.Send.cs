@@ -16,8 +16,10 @@ namespace EpollTransport.Internal;
 // Waiting for EPOLLOUT from a thread that is not the epoll thread is a race: the event may arrive
 // between the EAGAIN and the moment the loop starts waiting. A three-state flag closes it:
 //   epoll thread, on EPOLLOUT:  state := Signaled; if it was Waiting, complete the waiter
+//   send loop, before sendmsg:  state := None (an older signal is stale: the call sees the socket as it is)
 //   send loop, after EAGAIN:    CAS None -> Waiting; if the state was Signaled, clear it and retry the send
-// An edge that arrives after the EAGAIN is therefore either seen by the CAS or completes the wait.
+// An edge that arrives after the EAGAIN is therefore either seen by the CAS or completes the wait, and an
+// EAGAIN costs a second sendmsg only when an edge really raced it.
 // In level-triggered mode EPOLLOUT interest is added only while the loop waits, so a writable socket
 // does not wake the loop for nothing.
 
@@ -52,6 +54,11 @@ internal sealed partial class EpollConnection : IValueTaskSource<bool>
                 var buffer = result.Buffer;
                 while (!buffer.IsEmpty)
                 {
+                    // A signal from before this call says nothing the call itself will not find out (it
+                    // may be the EPOLLOUT that woke this loop, or one carried by a read event); only one
+                    // that arrives from now on may mean room appeared after an EAGAIN. Nobody waits now,
+                    // so the state is None or Signaled and a plain write cannot lose a waiter.
+                    Volatile.Write(ref _writeState, WriteNone);
                     var sent = Send(buffer);
                     if (sent.IsSuccess)
                     {
@@ -68,6 +75,7 @@ internal sealed partial class EpollConnection : IValueTaskSource<bool>
                         break;
                     }
 
+                    Interlocked.Increment(ref _thread.Stats.SendsWouldBlock);
                     if (!await WaitForWritableAsync().ConfigureAwait(false))
                     {
                         break; // aborted while waiting
@@ -155,7 +163,7 @@ internal sealed partial class EpollConnection : IValueTaskSource<bool>
     {
         if (error is null && _aborted == 0 && !_socket.IsClosed)
         {
-            EpollTransportLog.ConnectionWriteFin(_logger, ConnectionId);
+            EpollTransportLog.ConnectionWriteFin(_logger, ConnectionId, "The application completed the output.");
             try
             {
                 Sockets.Shutdown(_socket, Sockets.SHUT_WR);
@@ -194,6 +202,7 @@ internal sealed partial class EpollConnection : IValueTaskSource<bool>
 
         if (Interlocked.CompareExchange(ref _writeState, WriteWaiting, WriteNone) == WriteNone)
         {
+            Interlocked.Increment(ref _thread.Stats.WritableWaits);
             return new ValueTask<bool>(this, _writableWaiter.Version);
         }
 

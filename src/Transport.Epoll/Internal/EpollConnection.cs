@@ -38,11 +38,13 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
     private readonly EpollThread _thread;
     private readonly ILogger _logger;
     private readonly bool _levelTriggered;
+    private readonly bool _finOnError;
     private readonly Pipe _input;
     private readonly Pipe _output;
     private readonly TransportFeatureCollection _features;
     private readonly CancellationTokenSource _connectionClosedTokenSource = new();
     private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _connectionClosedFiredTask = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Action<EpollConnection>? _onClosed;
 
     /// <summary>Ends the receive side on the epoll thread, with the reason the connection is going away.</summary>
@@ -77,6 +79,7 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
         _thread = thread;
         _logger = logger;
         _levelTriggered = options.TriggerMode == EpollTriggerMode.Level;
+        _finOnError = options.FinOnError;
         _interestLock = _levelTriggered ? new Lock() : null;
         _onClosed = onClosed;
         MemoryPool = pipeOptions.Pool;
@@ -86,6 +89,7 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
         _input = new Pipe(pipeOptions.Input);
         _output = new Pipe(pipeOptions.Output);
         Transport = this;
+        ConnectionClosed = _connectionClosedTokenSource.Token;
         _features = new TransportFeatureCollection(this);
     }
 
@@ -126,11 +130,8 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
 
     public override EndPoint? RemoteEndPoint { get; set; }
 
-    public override CancellationToken ConnectionClosed
-    {
-        get => _connectionClosedTokenSource.Token;
-        set => throw new NotSupportedException("The epoll transport owns ConnectionClosed.");
-    }
+    // Settable, as on Kestrel's own connections: middleware may replace it. The transport always cancels its own source.
+    public override CancellationToken ConnectionClosed { get; set; }
 
     /// <summary>
     /// Until when (<see cref="Environment.TickCount64"/>) this connection's application code runs on the
@@ -145,6 +146,9 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
 
     /// <summary>The epoll thread this connection's socket is registered with.</summary>
     public EpollThread Thread => _thread;
+
+    /// <summary>The socket (for tests).</summary>
+    internal FileDescriptor Socket => _socket;
 
     /// <summary>Completes when the socket has been closed.</summary>
     public Task Closed => _closed.Task;
@@ -191,12 +195,12 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
     /// <summary>
     /// Ends the connection now. With a reason (an error, a timeout, <c>HttpContext.Abort()</c>) the
     /// client gets a reset (RST); with <see langword="null"/>, which Kestrel passes when the client has
-    /// already gone and the connection is merely over, it gets a FIN. Either way output not yet sent is
-    /// dropped. This mirrors Kestrel's Sockets transport.
+    /// already gone and the connection is merely over, it gets a FIN, and with FinOnError a FIN for every
+    /// reason. Either way output not yet sent is dropped. This mirrors Kestrel's Sockets transport.
     /// </summary>
     public override void Abort(ConnectionAbortedException abortReason)
     {
-        bool reset = abortReason is not null;
+        bool reset = abortReason is not null && !_finOnError;
         var reason = abortReason ?? new ConnectionAbortedException("The connection was closed gracefully by the server.");
         if (Interlocked.CompareExchange(ref _abortReason, reason, null) is not null)
         {
@@ -216,7 +220,7 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
             }
             else
             {
-                EpollTransportLog.ConnectionWriteFin(_logger, ConnectionId);
+                EpollTransportLog.ConnectionWriteFin(_logger, ConnectionId, reason.Message);
                 Sockets.Shutdown(_socket, Sockets.SHUT_WR);
             }
         }
@@ -241,6 +245,9 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
 
         await _sendTask.ConfigureAwait(false);
         await _closed.Task.ConfigureAwait(false);
+
+        // The callbacks run on the thread pool; disposing the source before they ran would lose them.
+        await _connectionClosedFiredTask.Task.ConfigureAwait(false);
         _connectionClosedTokenSource.Dispose();
         await base.DisposeAsync().ConfigureAwait(false);
     }
@@ -260,13 +267,14 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
                 {
                     connection._connectionClosedTokenSource.Cancel();
                 }
-                catch (ObjectDisposedException)
-                {
-                }
                 catch (Exception ex)
                 {
                     // A callback registered by the application threw; it must not take the process down.
                     EpollTransportLog.ConnectionClosedCallbackFailed(connection._logger, connection.ConnectionId, ex);
+                }
+                finally
+                {
+                    connection._connectionClosedFiredTask.TrySetResult();
                 }
             },
             this,

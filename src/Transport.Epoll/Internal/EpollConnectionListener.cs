@@ -72,6 +72,9 @@ internal sealed class EpollConnectionListener : IConnectionListener, IEpollHandl
 
     public ulong Token { get; set; }
 
+    /// <summary>How long <see cref="DisposeAsync"/> waits for the connections it aborts to close.</summary>
+    public TimeSpan CloseTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>Connections accepted and not yet closed (for tests and diagnostics).</summary>
     public int ConnectionCount => _connections.Count;
 
@@ -147,7 +150,15 @@ internal sealed class EpollConnectionListener : IConnectionListener, IEpollHandl
             closing.Add(connection.Closed);
         }
 
-        await Task.WhenAll(closing).WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+        try
+        {
+            await Task.WhenAll(closing).WaitAsync(CloseTimeout).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // Kestrel's stop must not fail for it: the connections close once their epoll thread runs.
+            EpollTransportLog.ListenerCloseTimeout(_logger, EndPoint, closing.Count(t => !t.IsCompleted), (long)CloseTimeout.TotalMilliseconds);
+        }
     }
 
     private void AcceptPending()

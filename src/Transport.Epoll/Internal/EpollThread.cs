@@ -204,8 +204,9 @@ internal sealed partial class EpollThread : IDisposable
     }
 
     /// <summary>
-    /// Asks the loop to end and waits for it. A loop stuck in application code ends once the monitor
-    /// has handed it to another thread.
+    /// Asks the loop to end and waits for it; <see langword="false"/> if it has not ended in time (or the
+    /// caller is the loop itself). A loop stuck in application code ends once the monitor has handed it
+    /// to another thread.
     /// </summary>
     public bool Stop(TimeSpan timeout)
     {
@@ -216,18 +217,40 @@ internal sealed partial class EpollThread : IDisposable
         }
 
         Epoll.SignalEventFd(_eventFd);
-        return IsCurrentThread || _ended.Wait(timeout);
+        return !IsCurrentThread && _ended.Wait(timeout);
     }
+
+    /// <summary>How long <see cref="Dispose"/> waits for the loop to end.</summary>
+    public TimeSpan StopTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Whether the epoll and eventfd descriptors are closed (for tests).</summary>
+    internal bool DescriptorsClosed => _epoll.IsClosed && _eventFd.IsClosed;
 
     public void Dispose()
     {
-        Stop(TimeSpan.FromSeconds(5));
+        bool ended = Stop(StopTimeout);
         if (State is EpollThreadState.Stopped or EpollThreadState.NotStarted)
         {
-            _eventFd.Dispose();
-            _epoll.Dispose();
-            _events.Dispose();
+            CloseDescriptors();
+            return;
         }
+
+        // Still running: stuck in a handler, or this is the loop disposing itself. Closing the descriptors
+        // under it would hand their numbers to new files while it still uses them; it closes them itself
+        // as its last posted work (or Post runs it here if the loop ended meanwhile).
+        if (!ended && !IsCurrentThread)
+        {
+            EpollTransportLog.EpollThreadStopTimeout(_logger, Index, (long)StopTimeout.TotalMilliseconds);
+        }
+
+        Post(static state => ((EpollThread)state!).CloseDescriptors(), this);
+    }
+
+    private void CloseDescriptors()
+    {
+        _eventFd.Dispose();
+        _epoll.Dispose();
+        _events.Dispose(); // the loop has stopped or stops before its next wait (_stopRequested)
     }
 
     /// <summary>

@@ -15,18 +15,16 @@ internal static unsafe class Sockets
     public const int SOL_SOCKET = 1;
     public const int SO_REUSEADDR = 2;
     public const int SO_TYPE = 3;
-    public const int SO_ERROR = 4;
     public const int SO_ACCEPTCONN = 30;
     public const int SO_DOMAIN = 39;
+    public const int SO_SNDBUF = 7;
     public const int SO_LINGER = 13;
     public const int IPPROTO_TCP = 6;
     public const int TCP_NODELAY = 1;
     public const int IPPROTO_IPV6 = 41;
     public const int IPV6_V6ONLY = 26;
 
-    public const int SHUT_RD = 0;
     public const int SHUT_WR = 1;
-    public const int SHUT_RDWR = 2;
 
     private const int MSG_NOSIGNAL = 0x4000;
 

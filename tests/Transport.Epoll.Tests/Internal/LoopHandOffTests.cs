@@ -125,10 +125,10 @@ public sealed class LoopHandOffTests : IDisposable
         _thread.Post(_ => ran.SetResult(Thread.CurrentThread), null);
         Assert.NotSame(blocked, await ran.Task.WaitAsync(s_timeout));
         Assert.False(_thread.IsCurrentThread);
-        Assert.DoesNotContain(_logs.Entries, e => e.EventId.Id == 40);
+        Assert.DoesNotContain(_logs.Entries, e => e.EventId.Id == 124);
 
         release.Set();
-        for (var deadline = DateTime.UtcNow + s_timeout; !_logs.Entries.Any(e => e.EventId.Id == 40); await Task.Delay(10))
+        for (var deadline = DateTime.UtcNow + s_timeout; !_logs.Entries.Any(e => e.EventId.Id == 124); await Task.Delay(10))
         {
             Assert.True(DateTime.UtcNow < deadline, "the stall was never reported");
         }

@@ -28,9 +28,24 @@ internal static class LibC
         }
     }
 
+    /// <summary>rename(2): replaces <paramref name="newPath"/> atomically, whatever either is (a link to a directory too).</summary>
+    /// <param name="oldPath">The entry to move.</param>
+    /// <param name="newPath">Its new name.</param>
+    public static void Rename(string oldPath, string newPath)
+    {
+        if (rename(oldPath, newPath) != 0)
+        {
+            throw new IOException($"rename({oldPath}, {newPath}) failed with errno {Marshal.GetLastPInvokeError()}.");
+        }
+    }
+
     [DllImport("libc", SetLastError = true)]
     [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
     private static extern int dup(int fd);
+
+    [DllImport("libc", SetLastError = true, CharSet = CharSet.Ansi, BestFitMapping = false, ThrowOnUnmappableChar = true)]
+    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+    private static extern int rename(string oldPath, string newPath);
 
     [DllImport("libc", SetLastError = true)]
     [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]

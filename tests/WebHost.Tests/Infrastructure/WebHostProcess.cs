@@ -47,16 +47,27 @@ public sealed partial class WebHostProcess : IAsyncDisposable
     /// <param name="environment">Environment variables to set.</param>
     /// <param name="descriptorLimit">If set, the child's RLIMIT_NOFILE (<c>ulimit -n</c>, applied by a shell that then becomes dotnet).</param>
     /// <param name="entryAssembly">The app to run; <see langword="null"/> for <see cref="WebHostDll"/>.</param>
+    /// <param name="launcher">
+    /// A program and its arguments that start <c>dotnet …</c> themselves, e.g. <c>systemd-socket-activate -l ADDR</c>,
+    /// which execs it (same pid); not together with <paramref name="descriptorLimit"/>.
+    /// </param>
     /// <returns>The running child.</returns>
     public static WebHostProcess Start(
         string workingDirectory,
         IEnumerable<string> arguments,
         IReadOnlyDictionary<string, string>? environment = null,
         int? descriptorLimit = null,
-        string? entryAssembly = null)
+        string? entryAssembly = null,
+        IReadOnlyList<string>? launcher = null)
     {
         ArgumentNullException.ThrowIfNull(arguments);
-        var startInfo = new ProcessStartInfo(descriptorLimit is null ? DotnetHost() : "/bin/sh")
+        if (launcher is { Count: > 0 } && descriptorLimit is not null)
+        {
+            throw new ArgumentException("A launcher and a descriptor limit cannot be combined.", nameof(launcher));
+        }
+
+        var program = launcher is { Count: > 0 } ? launcher[0] : descriptorLimit is null ? DotnetHost() : "/bin/sh";
+        var startInfo = new ProcessStartInfo(program)
         {
             WorkingDirectory = workingDirectory,
             RedirectStandardOutput = true,
@@ -69,6 +80,15 @@ public sealed partial class WebHostProcess : IAsyncDisposable
             // The shell lowers the limit for itself, then execs dotnet in its place (same pid).
             startInfo.ArgumentList.Add("-c");
             startInfo.ArgumentList.Add(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"ulimit -n {limit} && exec \"$0\" \"$@\""));
+            startInfo.ArgumentList.Add(DotnetHost());
+        }
+        else if (launcher is { Count: > 0 })
+        {
+            foreach (var argument in launcher.Skip(1))
+            {
+                startInfo.ArgumentList.Add(argument);
+            }
+
             startInfo.ArgumentList.Add(DotnetHost());
         }
 

@@ -1,0 +1,79 @@
+namespace EpollTransport.WebHost.StaticFiles;
+
+/// <summary>How the web host serves <c>wwwroot</c>: the file cache, compression and caching headers.</summary>
+/// <remarks>Bound from the <c>StaticFiles</c> configuration section.</remarks>
+internal sealed class StaticSiteOptions
+{
+    /// <summary>The configuration section.</summary>
+    public const string SectionName = "StaticFiles";
+
+    /// <summary>The in-memory file cache.</summary>
+    public FileCacheOptions Cache { get; set; } = new();
+
+    /// <summary>Compression of compressible types.</summary>
+    public CompressionOptions Compression { get; set; } = new();
+
+    /// <summary>The <c>Cache-Control</c> header of static files.</summary>
+    public CacheControlOptions CacheControl { get; set; } = new();
+}
+
+/// <summary>The bounded cache of metadata and small file contents under the static file middleware.</summary>
+internal sealed class FileCacheOptions
+{
+    /// <summary>Whether files are cached at all; without it every request goes to the file system, as without a cache.</summary>
+    /// <remarks>Defaults to <see langword="true"/>.</remarks>
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>Files up to this many bytes are held in memory; larger ones stream from disk on every request.</summary>
+    /// <remarks>Defaults to 262,144 (256 KiB). 0 caches metadata only.</remarks>
+    public long MaxFileSize { get; set; } = 256 * 1024;
+
+    /// <summary>
+    /// The budget, in bytes, for everything the cache holds: contents, their compressed variants and an
+    /// estimate of each entry's own overhead. The least recently used entries are dropped to stay within it.
+    /// </summary>
+    /// <remarks>Defaults to 67,108,864 (64 MiB).</remarks>
+    public long SizeLimit { get; set; } = 64L * 1024 * 1024;
+}
+
+/// <summary>Brotli and gzip for compressible types, negotiated from <c>Accept-Encoding</c>.</summary>
+internal sealed class CompressionOptions
+{
+    /// <summary>Whether compressed representations are offered.</summary>
+    /// <remarks>Defaults to <see langword="true"/>.</remarks>
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>Files shorter than this many bytes are sent as they are: compressing them does not pay.</summary>
+    /// <remarks>Defaults to 1,024.</remarks>
+    public int MinimumLength { get; set; } = 1024;
+}
+
+/// <summary>The <c>Cache-Control</c> header, per path pattern.</summary>
+internal sealed class CacheControlOptions
+{
+    /// <summary>The value for files no rule matches; empty sends no header.</summary>
+    /// <remarks>
+    /// Defaults to <c>no-cache</c>: browsers may store the file but revalidate it (a cheap 304) before each use,
+    /// so a changed file is never shown stale.
+    /// </remarks>
+    public string Default { get; set; } = "no-cache";
+
+    /// <summary>Rules tried in order; the first whose pattern matches the request path decides.</summary>
+    /// <remarks>Defaults to none.</remarks>
+    public IList<CacheControlRule> Rules { get; } = [];
+}
+
+/// <summary>One <c>Cache-Control</c> rule.</summary>
+internal sealed class CacheControlRule
+{
+    /// <summary>
+    /// A path pattern relative to the site root, e.g. <c>/assets/**</c> or <c>/*.css</c>: <c>*</c> matches
+    /// within one path segment, <c>**</c> across segments.
+    /// </summary>
+    /// <remarks>Defaults to empty, which matches nothing.</remarks>
+    public string Path { get; set; } = string.Empty;
+
+    /// <summary>The header value, e.g. <c>public, max-age=31536000, immutable</c>; empty sends none.</summary>
+    /// <remarks>Defaults to empty.</remarks>
+    public string Value { get; set; } = string.Empty;
+}
