@@ -8,7 +8,7 @@ namespace EpollTransport.MemoryBench;
 /// <summary>The parent process: runs every scenario in a child process of its own, then reports.</summary>
 internal static class Orchestrator
 {
-    private static readonly TimeSpan ChildTimeout = TimeSpan.FromMinutes(10);
+    private static readonly TimeSpan s_childTimeout = TimeSpan.FromMinutes(10);
 
     public static async Task<int> RunAsync(Cli cli, string[] args)
     {
@@ -94,7 +94,7 @@ internal static class Orchestrator
 
         var failed = new ChildResult { Scenario = scenario, Transport = transport?.ToString() };
         using var process = Process.Start(start) ?? throw new InvalidOperationException("Could not start the child process.");
-        using var timeout = new CancellationTokenSource(ChildTimeout);
+        using var timeout = new CancellationTokenSource(s_childTimeout);
         string output;
         try
         {
@@ -104,7 +104,7 @@ internal static class Orchestrator
         catch (OperationCanceledException)
         {
             process.Kill(entireProcessTree: true);
-            failed.Error = $"timed out after {ChildTimeout.TotalMinutes} min";
+            failed.Error = $"timed out after {s_childTimeout.TotalMinutes} min";
             return failed;
         }
 

@@ -6,7 +6,7 @@ namespace EpollTransport.MemoryBench;
 /// <summary>Turns the children's results into per-transport figures (baselines subtracted) and markdown.</summary>
 internal static class Report
 {
-    private static readonly CultureInfo Invariant = CultureInfo.InvariantCulture;
+    private static readonly CultureInfo s_invariant = CultureInfo.InvariantCulture;
 
     public static RunReport Build(Cli cli, List<ChildResult> runs, string command, string machine)
     {
@@ -14,7 +14,7 @@ internal static class Report
         var report = new RunReport
         {
             Command = command,
-            Date = DateTimeOffset.UtcNow.ToString("yyyy-MM-dd HH:mm 'UTC'", Invariant),
+            Date = DateTimeOffset.UtcNow.ToString("yyyy-MM-dd HH:mm 'UTC'", s_invariant),
             Runtime = first?.Runtime ?? "?",
             GcMode = first?.GcMode ?? "?",
             Machine = machine,
@@ -71,12 +71,12 @@ internal static class Report
 
         if (r.Before is { } b && r.After is { } a)
         {
-            return string.Create(Invariant,
+            return string.Create(s_invariant,
                 $"heap {Mib(b.HeapBytes)} -> {Mib(a.HeapBytes)} MiB ({r.HeapBytesPerConnection:F0} B/conn), RSS {Mib(b.RssBytes)} -> {Mib(a.RssBytes)} MiB ({r.RssBytesPerConnection / 1024:F2} KiB/conn), " +
                 $"{r.StillOpen}/{r.Connections} still open, connected in {r.Seconds:F1} s");
         }
 
-        return string.Create(Invariant,
+        return string.Create(s_invariant,
             $"{r.Operations} exchanges in {r.Seconds:F1} s ({r.Operations / r.Seconds:F0}/s), {r.AllocatedBytes} B allocated = {r.AllocatedBytesPerOperation:F2} B each, " +
             $"GCs {string.Join('/', r.Collections)}");
     }
@@ -88,17 +88,17 @@ internal static class Report
         string Cell(IEnumerable<TransportFigures> figures, Func<TransportFigures, double> value, string format)
         {
             var values = figures.Select(value).ToList();
-            var cells = values.Select(v => v.ToString(format, Invariant));
+            var cells = values.Select(v => v.ToString(format, s_invariant));
             // No ratio of two noise-level values (allocations of a fraction of a byte per request).
-            string ratio = values.Count == 2 && Math.Abs(values[1]) >= 1 ? (values[0] / values[1]).ToString("F2", Invariant) : "—";
+            string ratio = values.Count == 2 && Math.Abs(values[1]) >= 1 ? (values[0] / values[1]).ToString("F2", s_invariant) : "—";
             return string.Join(" | ", cells) + (values.Count == 2 ? $" | {ratio}" : "");
         }
 
         var f = report.Figures;
         var raw = report.Baseline;
         Line($"Command: `{report.Command}`  ");
-        Line(string.Create(Invariant, $"{report.Date}; {report.Runtime}; GC: {report.GcMode}; {report.Machine}.  "));
-        Line(string.Create(Invariant, $"Idle scenarios: N = {report.Connections:N0} connections, {(report.Repeat == 1 ? "one run" : $"medians of {report.Repeat} runs")}. Load scenarios: {report.LoadConnections} keep-alive connections, {report.Requests:N0} requests or round trips counted."));
+        Line(string.Create(s_invariant, $"{report.Date}; {report.Runtime}; GC: {report.GcMode}; {report.Machine}.  "));
+        Line(string.Create(s_invariant, $"Idle scenarios: N = {report.Connections:N0} connections, {(report.Repeat == 1 ? "one run" : $"medians of {report.Repeat} runs")}. Load scenarios: {report.LoadConnections} keep-alive connections, {report.Requests:N0} requests or round trips counted."));
         Line();
         Line("| Per connection / per request | " + string.Join(" | ", f.Select(x => x.Transport)) + (f.Count == 2 ? $" | {f[0].Transport} / {f[1].Transport}" : "") + " |");
         Line("| --- |" + string.Concat(Enumerable.Repeat(" ---: |", f.Count + (f.Count == 2 ? 1 : 0))));
@@ -111,13 +111,13 @@ internal static class Report
         Line($"| Allocated per request, Kestrel GET /plaintext, B | {Cell(f, x => x.AllocatedBytesPerRequest, "F2")} |");
         Line($"| Allocated per 64-byte round trip, transport only, B | {Cell(f, x => x.AllocatedBytesPerRoundTrip, "F2")} |");
         Line();
-        Line(string.Create(Invariant,
+        Line(string.Create(s_invariant,
             $"Baselines, already subtracted above (the raw client against a raw accept4/recv/send server): idle {raw.HeapBytesPerConnection:F1} B/conn heap and " +
             $"{raw.RssKiBPerConnection:F2} KiB/conn RSS; {raw.AllocatedBytesPerRoundTrip:F2} B allocated per echo round trip, {raw.AllocatedBytesPerRequest:F2} B per HTTP request."));
         if (f.Count == 2 && f[1].KestrelRssKiBPerConnection > 0)
         {
             Line();
-            Line(string.Create(Invariant,
+            Line(string.Create(s_invariant,
                 $"Floor of the {f[0].Transport}/{f[1].Transport} RSS-per-connection ratio if the {f[0].Transport} transport used nothing per connection: " +
                 $"Kestrel's own share / {f[1].Transport}'s total = {f[0].KestrelOnlyRssKiBPerConnection:F2} / {f[1].KestrelRssKiBPerConnection:F2} = " +
                 $"{f[0].KestrelOnlyRssKiBPerConnection / f[1].KestrelRssKiBPerConnection:F2} (Kestrel's share as measured on {f[0].Transport}), " +
@@ -137,10 +137,10 @@ internal static class Report
             string committed = r.Before is { } b3 && r.After is { } a3 ? $"{Mib(b3.CommittedBytes)} → {Mib(a3.CommittedBytes)}" : "";
             string threads = r.Before is { } b4 && r.After is { } a4 ? $"{b4.Threads} → {a4.Threads}" : "";
             string open = r.Connections > 0 ? $"{r.StillOpen}/{r.Connections}" : "";
-            string ops = r.Operations > 0 ? r.Operations.ToString("N0", Invariant) : "";
-            string allocated = r.Operations > 0 ? r.AllocatedBytes.ToString("N0", Invariant) : "";
-            string each = r.Operations > 0 ? r.AllocatedBytesPerOperation.ToString("F2", Invariant) : "";
-            Line(string.Create(Invariant, $"| {r.Scenario} | {r.Transport ?? "raw"} | {heap} | {rss} | {committed} | {threads} | {open} | {ops} | {allocated} | {each} | {string.Join('/', r.Collections)} | {r.Seconds:F1} |{(r.Error is null ? "" : " FAILED: " + r.Error)}"));
+            string ops = r.Operations > 0 ? r.Operations.ToString("N0", s_invariant) : "";
+            string allocated = r.Operations > 0 ? r.AllocatedBytes.ToString("N0", s_invariant) : "";
+            string each = r.Operations > 0 ? r.AllocatedBytesPerOperation.ToString("F2", s_invariant) : "";
+            Line(string.Create(s_invariant, $"| {r.Scenario} | {r.Transport ?? "raw"} | {heap} | {rss} | {committed} | {threads} | {open} | {ops} | {allocated} | {each} | {string.Join('/', r.Collections)} | {r.Seconds:F1} |{(r.Error is null ? "" : " FAILED: " + r.Error)}"));
         }
 
         // The sampled types, pooled over the runs of each scenario (more samples, less noise).
@@ -155,7 +155,7 @@ internal static class Report
                 ? $"{operations:N0} connections opened after the measurements ({group.Count()} run(s)), one exchange each — allocated while connecting and serving, garbage included, not what stays; one sample ≈ {100_000.0 / (operations / group.Count()):F0} B per connection"
                 : $"a second pass of {operations:N0} exchanges";
             Line();
-            Line(string.Create(Invariant,
+            Line(string.Create(s_invariant,
                 $"Allocated types, {group.Key.Scenario} ({group.Key.Transport ?? "raw"}): {ticks} GCAllocationTick samples (one per ~100 KB allocated) over {pass}; " +
                 $"{allocatedEach:F1} B allocated per {unit} in that pass, the listener's own allocations included."));
             if (ticks == 0)
@@ -180,7 +180,7 @@ internal static class Report
                 .Take(12);
             foreach (var (type, samples, bytes) in merged)
             {
-                Line(string.Create(Invariant, $"| `{type}` | {bytes / (double)operations:F1} | {samples} |"));
+                Line(string.Create(s_invariant, $"| `{type}` | {bytes / (double)operations:F1} | {samples} |"));
             }
         }
 
@@ -203,5 +203,5 @@ internal static class Report
         };
     }
 
-    private static string Mib(long bytes) => (bytes / 1048576.0).ToString("F1", Invariant);
+    private static string Mib(long bytes) => (bytes / 1048576.0).ToString("F1", s_invariant);
 }

@@ -26,7 +26,7 @@ internal static partial class WebSocketEcho
 
     private const int BufferSize = 16 * 1024;
 
-    private static readonly TimeSpan CloseHandshakeTimeout = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan s_closeHandshakeTimeout = TimeSpan.FromSeconds(10);
 
     /// <summary>Maps <c>GET /ws/echo</c>. Call <c>app.UseWebSockets()</c> before.</summary>
     /// <param name="endpoints">The route builder.</param>
@@ -98,7 +98,7 @@ internal static partial class WebSocketEcho
                 // The close handshake waits for the client's close frame; a client that never sends one does
                 // not keep the socket.
                 using var handshake = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-                handshake.CancelAfter(CloseHandshakeTimeout);
+                handshake.CancelAfter(s_closeHandshakeTimeout);
                 await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, CloseDescription, handshake.Token);
                 return;
             }

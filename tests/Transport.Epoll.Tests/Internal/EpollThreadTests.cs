@@ -213,7 +213,7 @@ public sealed class EpollThreadTests : IDisposable
 
     private sealed class RecordingHandler : IEpollHandler
     {
-        private TaskCompletionSource<(uint, string?)> _next = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly TaskCompletionSource<(uint, string?)> _next = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         public ulong Token { get; set; }
 
