@@ -152,6 +152,11 @@ def markdown(results, svg_rel=None):
     if svg_rel:
         w(f"![Requests per second and server CPU per 100k requests, per scenario and server]({svg_rel})")
         w("")
+    w("Measured elsewhere, each with its command: memory per connection and allocations per request "
+      "(`bench/memory`), and the web host's runtime configurations side by side — JIT vs Native AOT, GC modes, "
+      "response buffering, the metrics exporter's cost; startup time and peak RSS (`bench/configs.py`) — in "
+      "[MEMORY.md](MEMORY.md); CPU profiles in [PROFILES.md](PROFILES.md).")
+    w("")
 
     for mode in results["modes"]:
         rows = _rows(results, mode["key"])

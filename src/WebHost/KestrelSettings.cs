@@ -18,13 +18,27 @@ internal static class KestrelSettings
     {
         ArgumentNullException.ThrowIfNull(builder);
         var section = builder.Configuration.GetSection(SectionName);
-        builder.Services.Configure<KestrelServerOptions>(section);
 
-        // The binder cannot set MinDataRate (read-only properties): these two are read by hand.
+        // Bound part by part rather than as one object: KestrelServerOptions also holds members no binder can fill
+        // (ConfigurationLoader, ApplicationServices, the obsolete EnableAltSvc), which the configuration binder's source
+        // generator — the binder of a Native AOT build — rejects at compile time.
         builder.Services.Configure<KestrelServerOptions>(options =>
         {
-            options.Limits.MinRequestBodyDataRate = ReadRate(section.GetSection("Limits:MinRequestBodyDataRate"), options.Limits.MinRequestBodyDataRate);
-            options.Limits.MinResponseDataRate = ReadRate(section.GetSection("Limits:MinResponseDataRate"), options.Limits.MinResponseDataRate);
+            options.AddServerHeader = section.GetValue(nameof(options.AddServerHeader), options.AddServerHeader);
+            options.AllowSynchronousIO = section.GetValue(nameof(options.AllowSynchronousIO), options.AllowSynchronousIO);
+            options.AllowResponseHeaderCompression = section.GetValue(nameof(options.AllowResponseHeaderCompression), options.AllowResponseHeaderCompression);
+            options.AllowAlternateSchemes = section.GetValue(nameof(options.AllowAlternateSchemes), options.AllowAlternateSchemes);
+            options.AllowHostHeaderOverride = section.GetValue(nameof(options.AllowHostHeaderOverride), options.AllowHostHeaderOverride);
+            options.DisableStringReuse = section.GetValue(nameof(options.DisableStringReuse), options.DisableStringReuse);
+
+            var limits = section.GetSection(nameof(options.Limits));
+#pragma warning disable SYSLIB1100 // MinDataRate has no parameterless constructor: the two rates are read by hand below.
+            limits.Bind(options.Limits);
+#pragma warning restore SYSLIB1100
+
+            // The binder cannot set MinDataRate (read-only properties): these two are read by hand.
+            options.Limits.MinRequestBodyDataRate = ReadRate(limits.GetSection("MinRequestBodyDataRate"), options.Limits.MinRequestBodyDataRate);
+            options.Limits.MinResponseDataRate = ReadRate(limits.GetSection("MinResponseDataRate"), options.Limits.MinResponseDataRate);
         });
     }
 

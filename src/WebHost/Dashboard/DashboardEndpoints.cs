@@ -32,15 +32,16 @@ internal static class DashboardEndpoints
         ArgumentNullException.ThrowIfNull(app);
 
         var metrics = app.Services.GetRequiredService<DashboardMetrics>();
+        // The options' type is named statically, so that a trimmed (Native AOT) build keeps their properties.
         var options = transport == KestrelTransport.Epoll
-            ? (object)app.Services.GetRequiredService<IOptions<EpollTransportOptions>>().Value
-            : app.Services.GetRequiredService<IOptions<SocketTransportOptions>>().Value;
+            ? new TransportOptions(app.Services.GetRequiredService<IOptions<EpollTransportOptions>>().Value, typeof(EpollTransportOptions))
+            : new TransportOptions(app.Services.GetRequiredService<IOptions<SocketTransportOptions>>().Value, typeof(SocketTransportOptions));
 
         return app.MapGet(DataPath, (HttpContext context) => WriteAsync(context, transport, options, metrics.Snapshot()))
             .RequireMonitoringAccess();
     }
 
-    private static async Task WriteAsync(HttpContext context, KestrelTransport transport, object options, DashboardSnapshot snapshot)
+    private static async Task WriteAsync(HttpContext context, KestrelTransport transport, TransportOptions options, DashboardSnapshot snapshot)
     {
         var response = context.Response;
         response.ContentType = "application/json; charset=utf-8";
@@ -109,10 +110,11 @@ internal static class DashboardEndpoints
     }
 
     // Every public option of a simple type (numbers, booleans, enums, strings), as configured.
-    private static void WriteOptions(Utf8JsonWriter json, object options)
+    private static void WriteOptions(Utf8JsonWriter json, TransportOptions transportOptions)
     {
+        var options = transportOptions.Value;
         json.WriteStartObject("options");
-        foreach (var property in options.GetType().GetProperties(BindingFlags.Public | BindingFlags.Instance).OrderBy(p => p.Name, StringComparer.Ordinal))
+        foreach (var property in transportOptions.Type.GetProperties(BindingFlags.Public | BindingFlags.Instance).OrderBy(p => p.Name, StringComparer.Ordinal))
         {
             var type = Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
             if (!property.CanRead || property.GetIndexParameters().Length != 0
@@ -144,3 +146,12 @@ internal static class DashboardEndpoints
         json.WriteEndObject();
     }
 }
+
+/// <summary>A transport's options and their type, whose public properties a trimmed build keeps.</summary>
+/// <param name="Value">The options.</param>
+/// <param name="Type">Their type.</param>
+internal sealed record TransportOptions(
+    object Value,
+    [property: System.Diagnostics.CodeAnalysis.DynamicallyAccessedMembers(System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.PublicProperties)]
+    [param: System.Diagnostics.CodeAnalysis.DynamicallyAccessedMembers(System.Diagnostics.CodeAnalysis.DynamicallyAccessedMemberTypes.PublicProperties)]
+    Type Type);

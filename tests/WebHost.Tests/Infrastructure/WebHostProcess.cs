@@ -32,6 +32,17 @@ public sealed partial class WebHostProcess : IAsyncDisposable
     /// <summary>The web host's entry assembly in the test output directory.</summary>
     public static string WebHostDll => Path.Combine(AppContext.BaseDirectory, "EpollTransport.WebHost.dll");
 
+    /// <summary>
+    /// The environment variable naming a self-contained build of the web host (e.g. <c>dotnet publish
+    /// -p:PublishAot=true</c> output) to run instead of <see cref="WebHostDll"/>, so that the out-of-process tests
+    /// check that build: <c>WEBHOST_EXECUTABLE=/path/EpollTransport.WebHost dotnet test …</c>.
+    /// </summary>
+    public const string NativeExecutableVariable = "WEBHOST_EXECUTABLE";
+
+    /// <summary>The executable <see cref="NativeExecutableVariable"/> names, or <see langword="null"/>.</summary>
+    public static string? NativeExecutable =>
+        Environment.GetEnvironmentVariable(NativeExecutableVariable) is { Length: > 0 } path ? Path.GetFullPath(path) : null;
+
     /// <summary>The child's process id.</summary>
     public int Id => _process.Id;
 
@@ -66,7 +77,10 @@ public sealed partial class WebHostProcess : IAsyncDisposable
             throw new ArgumentException("A launcher and a descriptor limit cannot be combined.", nameof(launcher));
         }
 
-        var program = launcher is { Count: > 0 } ? launcher[0] : descriptorLimit is null ? DotnetHost() : "/bin/sh";
+        // The web host itself, or (WEBHOST_EXECUTABLE) another build of it such as a Native AOT executable.
+        var native = entryAssembly is null ? NativeExecutable : null;
+        var host = native ?? DotnetHost();
+        var program = launcher is { Count: > 0 } ? launcher[0] : descriptorLimit is null ? host : "/bin/sh";
         var startInfo = new ProcessStartInfo(program)
         {
             WorkingDirectory = workingDirectory,
@@ -77,10 +91,10 @@ public sealed partial class WebHostProcess : IAsyncDisposable
         };
         if (descriptorLimit is { } limit)
         {
-            // The shell lowers the limit for itself, then execs dotnet in its place (same pid).
+            // The shell lowers the limit for itself, then execs the host in its place (same pid).
             startInfo.ArgumentList.Add("-c");
             startInfo.ArgumentList.Add(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"ulimit -n {limit} && exec \"$0\" \"$@\""));
-            startInfo.ArgumentList.Add(DotnetHost());
+            startInfo.ArgumentList.Add(host);
         }
         else if (launcher is { Count: > 0 })
         {
@@ -89,10 +103,14 @@ public sealed partial class WebHostProcess : IAsyncDisposable
                 startInfo.ArgumentList.Add(argument);
             }
 
-            startInfo.ArgumentList.Add(DotnetHost());
+            startInfo.ArgumentList.Add(host);
         }
 
-        startInfo.ArgumentList.Add(entryAssembly ?? WebHostDll);
+        if (native is null)
+        {
+            startInfo.ArgumentList.Add(entryAssembly ?? WebHostDll);
+        }
+
         foreach (var argument in arguments)
         {
             startInfo.ArgumentList.Add(argument);
