@@ -34,6 +34,17 @@ def load_command(scenario, server, duration, client_cpus, tmp):
     return cmd, log_file
 
 
+def background_command(scenario, server, duration, client_cpus):
+    """The scenario's background load, if it has one: wrk on another path (e.g. handlers that block),
+    running for the whole measured run and not measured itself."""
+    bg = SCENARIOS[scenario].get("background")
+    if not bg:
+        return None
+    return ["taskset", "-c", client_cpus, "wrk", "-t", "1", "-c", str(bg["conns"]),
+            "-d", f"{duration + 5}s", "--timeout", f"{WRK_TIMEOUT_S}s",
+            f"http://127.0.0.1:{server.h1_port}{bg['path']}"]
+
+
 def _parse(stdout, log_file):
     if log_file is None:
         return parse_wrk(stdout)
@@ -48,10 +59,26 @@ def run_load(scenario, server, duration, client_cpus, tmp):
     if not server.alive():
         rec.update(ok=False, error=f"{server.label} is not running")
         return rec
+    background = background_command(scenario, server, duration, client_cpus)
+    bg_proc = None
+    if background:
+        rec["background_command"] = cmdline(background)
+        bg_proc = subprocess.Popen(background, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                   preexec_fn=child_setup, cwd=REPO)
     window = CpuWindow(server)
     # The load generator gets SIGKILL should the harness die. It is started before the sampling
     # thread, since preexec_fn is not safe while other threads run.
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=child_setup, cwd=REPO)
+    try:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=child_setup, cwd=REPO)
+        return _finish(rec, proc, cmd, server, window, duration, log_file)
+    finally:
+        if bg_proc is not None:
+            bg_proc.kill()
+            bg_proc.wait()
+
+
+def _finish(rec, proc, cmd, server, window, duration, log_file):
+    """Waits for the load generator and fills in the run record."""
     sampler = RssSampler(server)
     sampler.start()
     try:

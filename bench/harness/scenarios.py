@@ -3,7 +3,9 @@
 Fields: "tool" wrk or h2load; "path" the URL path; "conns" connections; "pipeline" requests per write
 (wrk, default 1); "headers" extra request headers (wrk); "streams" concurrent streams per connection
 (h2load); "h2" uses the server's h2c (prior knowledge) endpoint; "paths" (wrk) several URL paths requested
-in turn on each connection ("path" is the first); "title" and "desc" for the report.
+in turn on each connection ("path" is the first); "background" {"path", "conns"}: wrk load on another path
+for the whole run, not measured (e.g. handlers that block their thread, so that the measured requests'
+latency shows what blocking does to the others); "title" and "desc" for the report.
 
     python3 -m harness.scenarios wrk-args NAME    (from bench/) prints NAME's path, pipeline depth and
                                                   headers, one a line, for bench/profile.sh
@@ -17,7 +19,7 @@ from .common import BENCH_DIR
 
 PATH = os.path.join(BENCH_DIR, "scenarios.json")
 TOOLS = {"wrk": {"path", "conns"}, "h2load": {"path", "conns", "streams"}}
-FIELDS = {"tool", "path", "paths", "conns", "pipeline", "headers", "streams", "h2", "title", "desc"}
+FIELDS = {"tool", "path", "paths", "conns", "pipeline", "headers", "streams", "h2", "background", "title", "desc"}
 
 
 def load(path=PATH):
@@ -35,6 +37,9 @@ def load(path=PATH):
                              f"(fields: {', '.join(sorted(FIELDS))})")
         if "paths" in sc and (tool != "wrk" or sc.get("pipeline", 1) > 1 or sc["paths"][:1] != [sc["path"]]):
             raise ValueError(f"{path}: scenario {name}: paths is for wrk without pipelining, and starts with path")
+        bg = sc.get("background")
+        if bg is not None and (tool != "wrk" or not isinstance(bg, dict) or set(bg) != {"path", "conns"}):
+            raise ValueError(f"{path}: scenario {name}: background must be {{\"path\", \"conns\"}} on a wrk scenario")
     return table
 
 

@@ -107,6 +107,7 @@ class Server:
             cmd = ["taskset", "-c", cpus, "dotnet", os.path.relpath(WEBHOST_DLL, REPO),
                    "--contentRoot", self.args.content_root,
                    "--Transport", SERVERS[self.key]["transport"],
+                   "--EnableTestEndpoints", "true",  # /test/block for the blocking scenario
                    "--Kestrel:Endpoints:h1:Url", f"http://127.0.0.1:{self.h1_port}",
                    "--Kestrel:Endpoints:h1:Protocols", "Http1",
                    "--Kestrel:Endpoints:h2:Url", f"http://127.0.0.1:{self.h2_port}",

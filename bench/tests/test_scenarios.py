@@ -31,6 +31,19 @@ class ScenarioTableTests(unittest.TestCase):
         with self.assertRaisesRegex(ValueError, r"missing \['streams'\], unknown \['stream'\]"):
             self._load({"x": {"tool": "h2load", "path": "/", "conns": 1, "stream": 4, "title": "X", "desc": "x"}})
 
+    def test_a_background_load_needs_a_path_and_connections_on_wrk(self):
+        ok = self._load({"x": {"tool": "wrk", "path": "/", "conns": 1, "background": {"path": "/b", "conns": 2},
+                               "title": "X", "desc": "x"}})
+        self.assertEqual(ok["x"]["background"]["conns"], 2)
+        with self.assertRaisesRegex(ValueError, r"scenario x: background must be"):
+            self._load({"x": {"tool": "wrk", "path": "/", "conns": 1, "background": {"path": "/b"},
+                              "title": "X", "desc": "x"}})
+
+    def test_the_blocking_scenario_measures_plaintext_beside_blocking_handlers(self):
+        blocking = scenarios.load()["blocking"]
+        self.assertEqual(blocking["path"], "/plaintext")
+        self.assertTrue(blocking["background"]["path"].startswith("/test/block?ms="))
+
 
 if __name__ == "__main__":
     unittest.main()

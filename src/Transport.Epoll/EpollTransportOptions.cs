@@ -13,9 +13,11 @@ public sealed class EpollTransportOptions
 
     /// <summary>
     /// The number of epoll threads. Each thread owns its own epoll instance and a share of the
-    /// connections; listening sockets are spread over them too. An epoll thread only reads, sends and
-    /// dispatches: Kestrel and the application run on the thread pool, which uses every core, so one
-    /// epoll thread per two cores leaves the cores to the work.
+    /// connections; listening sockets are spread over them too. With inline
+    /// <see cref="ApplicationScheduling"/> the epoll threads also run Kestrel and the application, so on
+    /// a dedicated server one per core (<see cref="Environment.ProcessorCount"/>) is the setting to try;
+    /// the default leaves half the cores to the thread pool, which still runs each connection's first
+    /// request, HTTP/2 streams and code that blocked.
     /// </summary>
     /// <remarks>Defaults to half of <see cref="Environment.ProcessorCount"/>, at least 1 and at most 16.</remarks>
     public int ThreadCount { get; set; } = Math.Clamp(Environment.ProcessorCount / 2, 1, MaxDefaultThreadCount);
@@ -51,12 +53,24 @@ public sealed class EpollTransportOptions
     public bool NoDelay { get; set; } = true;
 
     /// <summary>
-    /// Whether Kestrel and the application run inline on the epoll thread when data arrives, instead
-    /// of on the thread pool. This removes a thread hop per read, but any blocking or long-running work
-    /// in the application then stalls every connection on that epoll thread. Measure before enabling.
+    /// Where Kestrel and the application run when data arrives or a paused response may go on: on the
+    /// epoll thread that served the socket (<see cref="EpollApplicationScheduling.Inline"/>), saving a
+    /// thread hop each way, or on the thread pool. Inline is made safe by a hand-off: application code
+    /// that runs longer than <see cref="InlineBudget"/> on an epoll thread (a blocking call, a long
+    /// computation) keeps only its own connection waiting, because the thread's other connections are
+    /// handed to another thread meanwhile.
     /// </summary>
-    /// <remarks>Defaults to <see langword="false"/>.</remarks>
-    public bool UnsafePreferInlineScheduling { get; set; }
+    /// <remarks>Defaults to <see cref="EpollApplicationScheduling.Inline"/>.</remarks>
+    public EpollApplicationScheduling ApplicationScheduling { get; set; } = EpollApplicationScheduling.Inline;
+
+    /// <summary>
+    /// With <see cref="EpollApplicationScheduling.Inline"/> scheduling: how long one piece of application
+    /// code may run on an epoll thread before the thread's other connections are handed to another
+    /// thread. Shorter means a blocking handler delays its neighbours less; longer means fewer hand-offs
+    /// of code that was merely slow. Between 1 ms and 10 s.
+    /// </summary>
+    /// <remarks>Defaults to 20 milliseconds.</remarks>
+    public TimeSpan InlineBudget { get; set; } = TimeSpan.FromMilliseconds(20);
 
     /// <summary>
     /// Whether a connection that Kestrel or the application aborts for an error (a response below
@@ -81,6 +95,16 @@ public sealed class EpollTransportOptions
         if (!Enum.IsDefined(TriggerMode))
         {
             throw new ArgumentOutOfRangeException(nameof(TriggerMode), TriggerMode, "TriggerMode must be Edge or Level.");
+        }
+
+        if (!Enum.IsDefined(ApplicationScheduling))
+        {
+            throw new ArgumentOutOfRangeException(nameof(ApplicationScheduling), ApplicationScheduling, "ApplicationScheduling must be Inline or ThreadPool.");
+        }
+
+        if (InlineBudget < TimeSpan.FromMilliseconds(1) || InlineBudget > TimeSpan.FromSeconds(10))
+        {
+            throw new ArgumentOutOfRangeException(nameof(InlineBudget), InlineBudget, "InlineBudget must be between 1 ms and 10 s.");
         }
 
         if (Backlog < 1)

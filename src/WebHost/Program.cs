@@ -43,6 +43,9 @@ builder.Services.AddDashboard();
 
 var app = builder.Build();
 
+// On the epoll transport, name the request a connection serves in its warnings about blocked threads.
+app.UseEpollActivity();
+
 // wwwroot through the file cache: contained (no symbolic link out of it), compressed, never stale.
 app.UseStaticSite();
 app.UseWebSockets();

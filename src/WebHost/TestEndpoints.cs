@@ -47,6 +47,11 @@ internal static class TestEndpoints
     /// <item><c>GET /test/slow?ms=</c>: sends the headers at once, waits <c>ms</c> milliseconds (default 1000), then sends the body.</item>
     /// <item><c>GET /test/connection</c>: the connection's id (<see cref="ConnectionInfo.Id"/>) as text, and in the
     /// <see cref="ConnectionIdHeader"/> header: tells which requests shared a connection.</item>
+    /// <item><c>GET /test/block?ms=</c>: blocks its thread synchronously (<see cref="Thread.Sleep(int)"/>) for <c>ms</c>
+    /// milliseconds (default 1000, at most <see cref="MaxSlowMilliseconds"/>), then answers 200: a handler that
+    /// blocks the thread it runs on.</item>
+    /// <item><c>POST /test/sync-read</c>: reads the body by blocking on each asynchronous read (sync over async),
+    /// then answers its length as text: a handler that waits, blocked, for I/O its own connection must do.</item>
     /// <item><c>GET /test/memory</c>: forces a full, compacting garbage collection, then answers
     /// <c>{"heapBytes":n,"workingSetBytes":n}</c>: what is still reachable, for leak checks.</item>
     /// </list>
@@ -65,6 +70,8 @@ internal static class TestEndpoints
         group.MapGet("/slow", Slow);
         group.MapGet("/connection", Connection);
         group.MapGet("/memory", Memory);
+        group.MapGet("/block", Block);
+        group.MapPost("/sync-read", SyncRead);
         return endpoints;
     }
 
@@ -179,6 +186,33 @@ internal static class TestEndpoints
         return context.Response.WriteAsync(id, context.RequestAborted);
     }
 
+    private static Task Block(HttpContext context)
+    {
+        if (!TryGetMilliseconds(context, out int milliseconds))
+        {
+            return Task.CompletedTask;
+        }
+
+        Thread.Sleep(milliseconds);
+        context.Response.ContentType = "text/plain";
+        return context.Response.WriteAsync(string.Create(CultureInfo.InvariantCulture, $"blocked {milliseconds} ms"));
+    }
+
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Usage", "VSTHRD002", Justification = "Blocking on the read is what this endpoint tests.")]
+    private static Task SyncRead(HttpContext context)
+    {
+        var buffer = new byte[16 * 1024];
+        long total = 0;
+        int read;
+        while ((read = context.Request.Body.ReadAsync(buffer).AsTask().GetAwaiter().GetResult()) > 0)
+        {
+            total += read;
+        }
+
+        context.Response.ContentType = "text/plain";
+        return context.Response.WriteAsync(total.ToString(CultureInfo.InvariantCulture));
+    }
+
     private static Task Memory(HttpContext context)
     {
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
@@ -197,11 +231,8 @@ internal static class TestEndpoints
 
     private static async Task Slow(HttpContext context)
     {
-        var milliseconds = 1000;
-        if (context.Request.Query.TryGetValue("ms", out var value) &&
-            !(int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out milliseconds) && milliseconds <= MaxSlowMilliseconds))
+        if (!TryGetMilliseconds(context, out int milliseconds))
         {
-            context.Response.StatusCode = StatusCodes.Status400BadRequest;
             return;
         }
 
@@ -232,6 +263,20 @@ internal static class TestEndpoints
     /// body that will never come. (Body reads take no RequestAborted token for the same reason: Kestrel's body
     /// reader already fails when the client goes.)
     /// </summary>
+    /// <summary>The <c>ms</c> query value (default 1000); a bad one answers 400.</summary>
+    private static bool TryGetMilliseconds(HttpContext context, out int milliseconds)
+    {
+        milliseconds = 1000;
+        if (context.Request.Query.TryGetValue("ms", out var value) &&
+            !(int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out milliseconds) && milliseconds <= MaxSlowMilliseconds))
+        {
+            context.Response.StatusCode = StatusCodes.Status400BadRequest;
+            return false;
+        }
+
+        return true;
+    }
+
     private static void EndAfterBrokenBody(HttpContext context, Exception exception)
     {
         if (exception is BadHttpRequestException badRequest && !context.Response.HasStarted && !context.RequestAborted.IsCancellationRequested)

@@ -45,7 +45,7 @@ public class EpollConnectionTests
         await using var harness = new TransportHarness(o =>
         {
             o.TriggerMode = mode;
-            o.UnsafePreferInlineScheduling = inline;
+            o.ApplicationScheduling = inline ? EpollApplicationScheduling.Inline : EpollApplicationScheduling.ThreadPool;
         });
         var listener = await harness.BindAsync();
         var (client, server) = await harness.ConnectAsync(listener);
@@ -363,7 +363,7 @@ public class EpollConnectionTests
     [InlineData(true)]
     public async Task ApplicationContinuationsRunWhereTheOptionSays(bool inline)
     {
-        await using var harness = new TransportHarness(o => o.UnsafePreferInlineScheduling = inline);
+        await using var harness = new TransportHarness(o => o.ApplicationScheduling = inline ? EpollApplicationScheduling.Inline : EpollApplicationScheduling.ThreadPool);
         var listener = await harness.BindAsync();
         var (client, server) = await harness.ConnectAsync(listener);
 
@@ -378,9 +378,58 @@ public class EpollConnectionTests
     }
 
     [Fact]
+    public async Task AConnectionWhoseApplicationBlockedItsEpollThreadRunsOnTheThreadPoolAfterwards()
+    {
+        await using var harness = new TransportHarness(o => o.InlineBudget = TimeSpan.FromMilliseconds(20));
+        var listener = await harness.BindAsync();
+        var (client, server) = await harness.ConnectAsync(listener);
+        var (otherClient, other) = await harness.ConnectAsync(listener);
+
+        // The first read continuation runs inline and blocks until the loop has been handed off.
+        var stats = ((EpollConnection)server).Thread.Stats;
+        var first = ContinueOn(server, _ =>
+        {
+            for (var deadline = DateTime.UtcNow + TransportHarness.Timeout; Interlocked.Read(ref stats.HandOffs) == 0 && DateTime.UtcNow < deadline;)
+            {
+                Thread.Sleep(5);
+            }
+        });
+        await client.SendAsync("x"u8.ToArray());
+        Assert.StartsWith("epoll-", await first.WaitAsync(TransportHarness.Timeout), StringComparison.Ordinal);
+
+        // The next one runs on the thread pool; another connection is still served inline.
+        var second = ContinueOn(server, _ => { });
+        await client.SendAsync("y"u8.ToArray());
+        var inline = ContinueOn(other, _ => { });
+        await otherClient.SendAsync("z"u8.ToArray());
+
+        Assert.Equal(".NET TP Worker", await second.WaitAsync(TransportHarness.Timeout));
+        Assert.StartsWith("epoll-", await inline.WaitAsync(TransportHarness.Timeout), StringComparison.Ordinal);
+        Assert.Equal(1, Interlocked.Read(ref stats.HandOffs));
+    }
+
+    /// <summary>Reads once; runs <paramref name="work"/> in the read's continuation and returns its thread's name.</summary>
+    private static Task<string?> ContinueOn(Microsoft.AspNetCore.Connections.ConnectionContext connection, Action<System.IO.Pipelines.ReadResult> work)
+    {
+        var pending = connection.Transport.Input.ReadAsync();
+        Assert.False(pending.IsCompleted);
+        return pending.AsTask().ContinueWith(
+            read =>
+            {
+                string? name = Thread.CurrentThread.Name;
+                work(read.Result);
+                connection.Transport.Input.AdvanceTo(read.Result.Buffer.End);
+                return name;
+            },
+            CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
+    }
+
+    [Fact]
     public async Task FlushesMadeOnTheEpollThreadInOneIterationGoOutInOneSend()
     {
-        await using var harness = new TransportHarness(o => o.UnsafePreferInlineScheduling = true);
+        await using var harness = new TransportHarness(o => o.ApplicationScheduling = EpollApplicationScheduling.Inline);
         var listener = await harness.BindAsync();
         var (client, server) = await harness.ConnectAsync(listener);
         var stats = ((EpollConnection)server).Thread.Stats;

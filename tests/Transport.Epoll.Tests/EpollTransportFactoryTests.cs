@@ -254,6 +254,8 @@ public class EpollTransportFactoryTests
     [InlineData(nameof(EpollTransportOptions.MaxReadBufferSize))]
     [InlineData(nameof(EpollTransportOptions.MaxWriteBufferSize))]
     [InlineData(nameof(EpollTransportOptions.TriggerMode))]
+    [InlineData(nameof(EpollTransportOptions.ApplicationScheduling))]
+    [InlineData(nameof(EpollTransportOptions.InlineBudget))]
     public void InvalidOptionsAreRejectedNamingTheOption(string option)
     {
         var options = new EpollTransportOptions();
@@ -264,6 +266,8 @@ public class EpollTransportFactoryTests
             case nameof(EpollTransportOptions.MaxReadBufferSize): options.MaxReadBufferSize = -1; break;
             case nameof(EpollTransportOptions.MaxWriteBufferSize): options.MaxWriteBufferSize = -1; break;
             case nameof(EpollTransportOptions.TriggerMode): options.TriggerMode = (EpollTriggerMode)7; break;
+            case nameof(EpollTransportOptions.ApplicationScheduling): options.ApplicationScheduling = (EpollApplicationScheduling)7; break;
+            case nameof(EpollTransportOptions.InlineBudget): options.InlineBudget = TimeSpan.Zero; break;
         }
 
         var ex = Assert.Throws<ArgumentOutOfRangeException>(() => new EpollTransportFactory(options, NullLoggerFactory.Instance));
@@ -281,7 +285,8 @@ public class EpollTransportFactoryTests
         Assert.Equal(1024 * 1024, options.MaxReadBufferSize);
         Assert.Equal(64 * 1024, options.MaxWriteBufferSize);
         Assert.True(options.NoDelay);
-        Assert.False(options.UnsafePreferInlineScheduling);
+        Assert.Equal(EpollApplicationScheduling.Inline, options.ApplicationScheduling);
+        Assert.Equal(TimeSpan.FromMilliseconds(20), options.InlineBudget);
         Assert.False(options.FinOnError);
     }
 

@@ -44,30 +44,26 @@ public abstract class ServerFixture : IAsyncLifetime
     }
 }
 
-/// <summary>A web host on the epoll transport.</summary>
+/// <summary>
+/// A web host on the epoll transport with its default options (the application inline on the epoll
+/// threads), but two epoll threads whatever the machine, so that the suite also covers connections
+/// served by another epoll thread than their listener's.
+/// </summary>
 public sealed class EpollServerFixture : ServerFixture
 {
     /// <summary>Creates the fixture.</summary>
     public EpollServerFixture()
-        : base("Epoll")
+        : base("Epoll", new Dictionary<string, string?> { ["EpollTransport:ThreadCount"] = "2" })
     {
     }
 }
 
-/// <summary>
-/// A web host on the epoll transport with Kestrel running inline on the epoll threads, two of them
-/// whatever the machine (the default is one per two cores), so that the suite also covers connections
-/// served by another epoll thread than their listener's.
-/// </summary>
-public sealed class EpollInlineServerFixture : ServerFixture
+/// <summary>A web host on the epoll transport with the application on the thread pool.</summary>
+public sealed class EpollThreadPoolServerFixture : ServerFixture
 {
     /// <summary>Creates the fixture.</summary>
-    public EpollInlineServerFixture()
-        : base("Epoll", new Dictionary<string, string?>
-        {
-            ["EpollTransport:UnsafePreferInlineScheduling"] = "true",
-            ["EpollTransport:ThreadCount"] = "2",
-        })
+    public EpollThreadPoolServerFixture()
+        : base("Epoll", new Dictionary<string, string?> { ["EpollTransport:ApplicationScheduling"] = "ThreadPool" })
     {
     }
 }

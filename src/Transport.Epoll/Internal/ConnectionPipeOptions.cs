@@ -16,25 +16,30 @@ internal sealed class ConnectionPipeOptions
         long maxRead = options.MaxReadBufferSize ?? 0;
         long maxWrite = options.MaxWriteBufferSize ?? 0;
 
-        // Input: the epoll thread writes (its flush continuation is inline: it only posts a resume);
-        // the application reads on the thread pool, or inline on the epoll thread if asked to.
+        // The application's side of both pipes (the input's reader, the output's writer) runs on the loop
+        // after its events (watched by the monitor) when inline, on the thread pool otherwise.
+        var application = options.ApplicationScheduling == EpollApplicationScheduling.Inline
+            ? thread.ApplicationScheduler
+            : PipeScheduler.ThreadPool;
+
+        // Input: the epoll thread writes (its flush continuation is inline: it only posts a resume).
         Input = new PipeOptions(
             pool,
-            readerScheduler: options.UnsafePreferInlineScheduling ? PipeScheduler.Inline : PipeScheduler.ThreadPool,
+            readerScheduler: application,
             writerScheduler: PipeScheduler.Inline,
             pauseWriterThreshold: maxRead,
             resumeWriterThreshold: maxRead / 2,
             minimumSegmentSize: minimumSegmentSize,
             useSynchronizationContext: false);
 
-        // Output: the application writes and, when paused, resumes on the thread pool; the send loop
+        // Output: the application writes and, when paused, resumes as scheduled above; the send loop
         // runs on the epoll thread, after the current iteration's events, or on a batching thread-pool
         // queue, so that everything flushed meanwhile (pipelined responses, HTTP/2 frames) goes out in
         // one sendmsg.
         Output = new PipeOptions(
             pool,
             readerScheduler: thread.Scheduler,
-            writerScheduler: PipeScheduler.ThreadPool,
+            writerScheduler: application,
             pauseWriterThreshold: maxWrite,
             resumeWriterThreshold: maxWrite / 2,
             minimumSegmentSize: minimumSegmentSize,

@@ -32,7 +32,7 @@ namespace EpollTransport.Internal;
 /// <summary>A connection accepted by the epoll transport.</summary>
 internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler,
     IConnectionIdFeature, IConnectionTransportFeature, IConnectionItemsFeature, IMemoryPoolFeature,
-    IConnectionLifetimeFeature, IConnectionEndPointFeature, IDuplexPipe
+    IConnectionLifetimeFeature, IConnectionEndPointFeature, IEpollActivityFeature, IDuplexPipe
 {
     private readonly FileDescriptor _socket;
     private readonly EpollThread _thread;
@@ -56,6 +56,8 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
 
     private IDictionary<object, object?>? _items;
     private string? _connectionId;
+    private string? _activity;
+    private long _offloadedUntil;
     private Task _sendTask = Task.CompletedTask;
     private ConnectionAbortedException? _abortReason;
     private int _aborted;
@@ -110,6 +112,13 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
 
     public override IDuplexPipe Transport { get; set; }
 
+    /// <inheritdoc cref="IEpollActivityFeature.Activity"/>
+    public string? Activity
+    {
+        get => Volatile.Read(ref _activity);
+        set => Volatile.Write(ref _activity, value); // read by the loop monitor
+    }
+
     // The connection is its own duplex pipe (one object less per connection).
     PipeReader IDuplexPipe.Input => _input.Reader;
 
@@ -123,6 +132,17 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
 
     // Settable, as on Kestrel's own connections: middleware may replace it. The transport always cancels its own source.
     public override CancellationToken ConnectionClosed { get; set; }
+
+    /// <summary>
+    /// Until when (<see cref="Environment.TickCount64"/>) this connection's application code runs on the
+    /// thread pool instead of inline, because it blocked its epoll thread; 0 if it never did. Set by the
+    /// loop monitor, read by <see cref="EpollThread.ApplicationScheduler"/>.
+    /// </summary>
+    public long OffloadedUntil
+    {
+        get => Volatile.Read(ref _offloadedUntil);
+        set => Volatile.Write(ref _offloadedUntil, value);
+    }
 
     /// <summary>The epoll thread this connection's socket is registered with.</summary>
     public EpollThread Thread => _thread;

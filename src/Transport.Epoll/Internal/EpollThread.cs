@@ -8,14 +8,17 @@ namespace EpollTransport.Internal;
 
 // The epoll thread
 // ================
-// One dedicated OS thread owns one epoll instance and every socket registered with it. Its loop is:
+// One epoll instance and every socket registered with it, served by one loop:
 //
-//     run posted work, due timers and deferred sends  ->  epoll_wait  ->  dispatch each ready socket  ->  repeat
+//     run posted work, due timers and deferred work  ->  epoll_wait  ->  dispatch each ready socket  ->  repeat
 //
 // Deferred work is what the loop's own handlers schedule for "after this iteration": the send loops of
-// connections whose application flushed while running on this thread. Running them after dispatch
-// lets every response of a batch of events (16 pipelined requests, a burst of HTTP/2 frames) leave in
-// one sendmsg. Timers (the accept back-off) need no timer thread: the next one bounds epoll_wait.
+// connections whose application flushed while running here, and the application's own continuations
+// (Kestrel's reads of the input pipe, its flushes resumed by the output pipe) when they are inline
+// (ApplicationScheduler). Running them after dispatch means every socket of a batch has been read
+// before any application code runs, and every response of a batch (16 pipelined requests, a burst of
+// HTTP/2 frames) leaves in one sendmsg. Timers (the accept back-off) need no timer thread: the next
+// one bounds epoll_wait.
 //
 // Sockets are registered once, for reads and writes (EPOLLIN | EPOLLOUT | EPOLLRDHUP), edge-triggered
 // by default. Edge-triggered epoll reports a socket when its state changes, not while it stays ready,
@@ -35,11 +38,16 @@ namespace EpollTransport.Internal;
 // race in, either the loop sees the work or the poster sees Blocked and writes the eventfd, so no
 // wake-up is lost and none is spent on a thread that is already awake.
 //
+// The loop is not tied to one OS thread (see EpollThread.HandOff.cs): application code that blocks
+// (Thread.Sleep, .Result on I/O, a synchronous driver) is detected by the LoopMonitor, which hands the
+// loop to another thread; the blocked thread retires when the application returns. Everything that asks
+// "am I on the loop" (IsCurrentThread) follows the loop, not the OS thread.
+//
 // Nothing a handler throws escapes the loop: it is logged and the loop goes on with the next event,
 // so one broken connection never takes the others down.
 
-/// <summary>A dedicated thread that waits on one epoll instance and dispatches readiness events.</summary>
-internal sealed class EpollThread : IDisposable
+/// <summary>An epoll instance and the loop that waits on it and dispatches readiness events.</summary>
+internal sealed partial class EpollThread : IDisposable
 {
     private const int MaxEventsPerWait = 256;
     private const int MaxWorkItemsPerIteration = 1024;
@@ -47,25 +55,30 @@ internal sealed class EpollThread : IDisposable
 
     private readonly FileDescriptor _epoll;
     private readonly FileDescriptor _eventFd;
-    private readonly Thread _thread;
     private readonly ILogger _logger;
     private readonly ConcurrentQueue<WorkItem> _work = new();
+    private readonly Lock _stoppedWorkLock = new();
     private readonly EpollSlotTable _slots = new();
+    private readonly Epoll.EventBuffer _events = new(MaxEventsPerWait);
+    private readonly ManualResetEventSlim _ended = new();
 
-    private readonly List<ScheduledItem> _timers = []; // touched by the epoll thread only
-    private List<WorkItem> _deferred = [];              // touched by the epoll thread only
-    private List<WorkItem> _deferredRunning = [];
+    // Deferred work may be added by a thread that lost the loop a moment ago (see IsCurrentThread), so
+    // it is a concurrent queue; timers are touched by the loop's code only, never by application code.
+    private readonly ConcurrentQueue<WorkItem> _deferred = new();
+    private readonly List<ScheduledItem> _timers = [];
 
     private int _state = (int)EpollThreadState.NotStarted;
     private volatile bool _stopRequested;
-    private int _managedThreadId = -1;
+    private int _ownerThreadId = -1;
     private long _wakeUps;
 
-    public EpollThread(int index, ILogger logger)
+    public EpollThread(int index, ILogger logger, LoopMonitor? monitor = null)
     {
         Index = index;
         _logger = logger;
-        Scheduler = new ThreadScheduler(this);
+        _monitor = monitor;
+        Scheduler = new SendScheduler(this);
+        ApplicationScheduler = new InlineApplicationScheduler(this);
 
         Epoll.Create(out _epoll).ThrowIfError("epoll_create1");
         try
@@ -77,25 +90,28 @@ internal sealed class EpollThread : IDisposable
         {
             _eventFd?.Dispose();
             _epoll.Dispose();
+            _events.Dispose();
             throw;
         }
 
         Stats = new EpollThreadStats($"epoll-{index}");
-        _thread = new Thread(Run)
-        {
-            Name = Stats.ThreadName,
-            IsBackground = true,
-        };
     }
 
     /// <summary>
-    /// The send loops' <see cref="PipeScheduler"/>. Scheduled from this thread, a callback runs once the
+    /// The send loops' <see cref="PipeScheduler"/>. Scheduled from the loop, a callback runs once the
     /// current iteration's events have been dispatched; from any other thread, it runs on the thread pool
     /// after the work in progress there (see <see cref="BatchingThreadPoolQueue"/>). Either way a send
     /// loop starts only once the code that flushed has moved on, so that everything it flushed meanwhile
     /// (pipelined responses, HTTP/2 frames) goes out in one sendmsg.
     /// </summary>
     public PipeScheduler Scheduler { get; }
+
+    /// <summary>
+    /// The application's <see cref="PipeScheduler"/> in inline mode (the input pipe's reader, the output
+    /// pipe's writer). Scheduled from the loop, a continuation runs on the loop after the current
+    /// iteration's events, under the monitor's watch; from any other thread, on the thread pool.
+    /// </summary>
+    public PipeScheduler ApplicationScheduler { get; }
 
     /// <summary>Totals for the metrics: this thread's waits and events, its connections' I/O.</summary>
     public EpollThreadStats Stats { get; }
@@ -105,8 +121,8 @@ internal sealed class EpollThread : IDisposable
 
     public EpollThreadState State => (EpollThreadState)Volatile.Read(ref _state);
 
-    /// <summary>Whether the caller is running on this epoll thread.</summary>
-    public bool IsCurrentThread => Environment.CurrentManagedThreadId == _managedThreadId;
+    /// <summary>Whether the caller is the OS thread that runs this loop now.</summary>
+    public bool IsCurrentThread => Environment.CurrentManagedThreadId == Volatile.Read(ref _ownerThreadId);
 
     /// <summary>The number of sockets registered (for tests and diagnostics).</summary>
     public int RegisteredCount => _slots.Count;
@@ -118,13 +134,14 @@ internal sealed class EpollThread : IDisposable
     {
         if (Interlocked.CompareExchange(ref _state, (int)EpollThreadState.Running, (int)EpollThreadState.NotStarted) == (int)EpollThreadState.NotStarted)
         {
-            _thread.Start();
+            StartFirstRunner();
+            EpollTransportLog.EpollThreadStarted(_logger, Index);
         }
     }
 
     /// <summary>
-    /// Registers <paramref name="fd"/> for <paramref name="events"/> and assigns the handler its token.
-    /// Safe to call from any thread.
+    /// Registers <paramref name="fd"/> for <paramref name="events"/>; the slot table assigns the handler
+    /// its token. Safe to call from any thread.
     /// </summary>
     public PosixResult Register(FileDescriptor fd, IEpollHandler handler, uint events)
     {
@@ -151,8 +168,8 @@ internal sealed class EpollThread : IDisposable
     public void Unregister(ulong token) => _slots.Remove(token);
 
     /// <summary>
-    /// Runs <paramref name="action"/> on this thread, before its next wait. Safe to call from any thread;
-    /// wakes the thread only if it is blocked in <c>epoll_wait</c>.
+    /// Runs <paramref name="action"/> on the loop, before its next wait. Safe to call from any thread;
+    /// wakes the loop only if it is blocked in <c>epoll_wait</c>.
     /// </summary>
     public void Post(Action<object?> action, object? state)
     {
@@ -167,7 +184,7 @@ internal sealed class EpollThread : IDisposable
         {
             // The loop is gone (the transport is shutting down): run the work here so that connections
             // still being disposed can finish.
-            lock (_work)
+            lock (_stoppedWorkLock)
             {
                 RunPostedWork(int.MaxValue);
             }
@@ -175,17 +192,22 @@ internal sealed class EpollThread : IDisposable
     }
 
     /// <summary>
-    /// Runs <paramref name="action"/> on this thread once <paramref name="delayMilliseconds"/> have passed.
-    /// Call it on this thread only. The delay bounds the next <c>epoll_wait</c>, so no timer thread is
-    /// needed: that matters when the process is out of descriptors and cannot start one.
+    /// Runs <paramref name="action"/> on the loop once <paramref name="delayMilliseconds"/> have passed.
+    /// Call it from the loop's own code only (not from application code). The delay bounds the next
+    /// <c>epoll_wait</c>, so no timer thread is needed: that matters when the process is out of
+    /// descriptors and cannot start one.
     /// </summary>
     public void Schedule(int delayMilliseconds, Action<object?> action, object? state)
     {
-        Debug.Assert(IsCurrentThread, "Schedule must be called on the epoll thread.");
+        Debug.Assert(IsCurrentThread, "Schedule must be called on the loop.");
         _timers.Add(new ScheduledItem(Environment.TickCount64 + delayMilliseconds, action, state));
     }
 
-    /// <summary>Asks the loop to end and waits for it; <see langword="false"/> if it has not ended in time.</summary>
+    /// <summary>
+    /// Asks the loop to end and waits for it; <see langword="false"/> if it has not ended in time (or the
+    /// caller is the loop itself). A loop stuck in application code ends once the monitor has handed it
+    /// to another thread.
+    /// </summary>
     public bool Stop(TimeSpan timeout)
     {
         _stopRequested = true;
@@ -195,7 +217,7 @@ internal sealed class EpollThread : IDisposable
         }
 
         Epoll.SignalEventFd(_eventFd);
-        return !IsCurrentThread && _thread.Join(timeout);
+        return !IsCurrentThread && _ended.Wait(timeout);
     }
 
     /// <summary>How long <see cref="Dispose"/> waits for the loop to end.</summary>
@@ -228,20 +250,29 @@ internal sealed class EpollThread : IDisposable
     {
         _eventFd.Dispose();
         _epoll.Dispose();
+        _events.Dispose(); // the loop has stopped or stops before its next wait (_stopRequested)
     }
 
-    private void Run()
+    /// <summary>
+    /// The loop, run by <paramref name="runner"/>'s thread from where the previous runner left it.
+    /// Returns <see langword="true"/> if the loop was handed to another runner meanwhile (the caller then
+    /// touches nothing of it), <see langword="false"/> when the loop has ended.
+    /// </summary>
+    private bool RunLoop(LoopRunner runner)
     {
-        _managedThreadId = Environment.CurrentManagedThreadId;
-        EpollTransportLog.EpollThreadStarted(_logger, Index);
-        using var events = new Epoll.EventBuffer(MaxEventsPerWait);
+        Volatile.Write(ref _runner, runner);
+        Volatile.Write(ref _ownerThreadId, Environment.CurrentManagedThreadId);
         try
         {
             while (true)
             {
                 RunPostedWork();
                 RunDueTimers();
-                RunDeferredWork();
+                if (!RunDeferredWork())
+                {
+                    return true; // handed off: another runner goes on from the next item
+                }
+
                 if (_stopRequested)
                 {
                     break;
@@ -250,7 +281,7 @@ internal sealed class EpollThread : IDisposable
                 // Announce the block first, then look at the queue one last time (see the essay above).
                 Interlocked.Exchange(ref _state, (int)EpollThreadState.Blocked);
                 int timeout = _work.IsEmpty && !_stopRequested ? MillisecondsUntilNextTimer() : 0;
-                var result = Epoll.Wait(_epoll, events, timeout);
+                var result = Epoll.Wait(_epoll, _events, timeout);
                 Volatile.Write(ref _state, (int)EpollThreadState.Running);
 
                 if (!result.IsSuccess)
@@ -266,26 +297,32 @@ internal sealed class EpollThread : IDisposable
 
                 Stats.Waits++;
                 Stats.Events += result.Value;
-                Dispatch(events, (int)result.Value);
+                Dispatch((int)result.Value);
             }
         }
-        finally
+        catch (Exception ex)
         {
-            Volatile.Write(ref _state, (int)EpollThreadState.Stopped);
-            lock (_work)
-            {
-                RunPostedWork(int.MaxValue); // what was posted before the state changed
-            }
-
-            EpollTransportLog.EpollThreadStopped(_logger, Index);
+            EpollTransportLog.EpollThreadError(_logger, Index, ex); // a bug in the loop itself: end it visibly
         }
+
+        Volatile.Write(ref _state, (int)EpollThreadState.Stopped);
+        Volatile.Write(ref _ownerThreadId, -1);
+        lock (_stoppedWorkLock)
+        {
+            RunPostedWork(int.MaxValue); // what was posted before the state changed
+        }
+
+        EpollTransportLog.EpollThreadStopped(_logger, Index);
+        _ended.Set();
+        return false;
     }
 
-    private void Dispatch(Epoll.EventBuffer events, int count)
+    /// <summary>Runs the handlers of one batch: the transport's own code, which never blocks.</summary>
+    private void Dispatch(int count)
     {
         for (int i = 0; i < count; i++)
         {
-            ulong token = events.GetData(i);
+            ulong token = _events.GetData(i);
             if (token == WakeToken)
             {
                 Epoll.DrainEventFd(_eventFd);
@@ -297,52 +334,52 @@ internal sealed class EpollThread : IDisposable
                 continue; // stale: the socket was unregistered after the event was queued
             }
 
+            _current = handler;
             try
             {
-                handler.OnEvents(events.GetEvents(i));
+                handler.OnEvents(_events.GetEvents(i));
             }
             catch (Exception ex)
             {
                 EpollTransportLog.EpollThreadError(_logger, Index, ex);
             }
         }
+
+        _current = null;
     }
 
     private void RunPostedWork(int limit = MaxWorkItemsPerIteration)
     {
         for (int i = 0; i < limit && _work.TryDequeue(out var item); i++)
         {
-            try
-            {
-                item.Action(item.State);
-            }
-            catch (Exception ex)
-            {
-                EpollTransportLog.EpollThreadError(_logger, Index, ex);
-            }
+            _current = item.State;
+            Invoke(item);
         }
+
+        _current = null;
     }
 
-    /// <summary>Runs work deferred during this iteration, and what that work defers in turn.</summary>
-    private void RunDeferredWork()
+    /// <summary>
+    /// Runs work deferred during this iteration, and what that work defers in turn. Returns
+    /// <see langword="false"/> if application code blocked and the loop was handed off meanwhile.
+    /// </summary>
+    private bool RunDeferredWork()
     {
-        while (_deferred.Count > 0)
+        while (_deferred.TryDequeue(out var item))
         {
-            (_deferred, _deferredRunning) = (_deferredRunning, _deferred);
-            foreach (var item in _deferredRunning)
+            _current = item.Owner; // what the continuations it schedules run for
+            if (!item.Watched)
             {
-                try
-                {
-                    item.Action(item.State);
-                }
-                catch (Exception ex)
-                {
-                    EpollTransportLog.EpollThreadError(_logger, Index, ex);
-                }
+                Invoke(item);
             }
-
-            _deferredRunning.Clear();
+            else if (!InvokeWatched(item))
+            {
+                return false;
+            }
         }
+
+        _current = null;
+        return true;
     }
 
     private void RunDueTimers()
@@ -390,12 +427,28 @@ internal sealed class EpollThread : IDisposable
         return (int)Math.Clamp(next - Environment.TickCount64, 0, int.MaxValue);
     }
 
+    private void Invoke(in WorkItem item)
+    {
+        try
+        {
+            item.Action(item.State);
+        }
+        catch (Exception ex)
+        {
+            EpollTransportLog.EpollThreadError(_logger, Index, ex);
+        }
+    }
+
+    /// <param name="Action">The work.</param>
+    /// <param name="State">Its argument.</param>
+    /// <param name="Owner">What the work runs for (the connection whose handler scheduled it), for the monitor's report.</param>
+    /// <param name="Watched">Application code: run under the monitor's watch.</param>
     [DebuggerDisplay("{Action.Method.Name}")]
-    private readonly record struct WorkItem(Action<object?> Action, object? State);
+    private readonly record struct WorkItem(Action<object?> Action, object? State, object? Owner = null, bool Watched = false);
 
     private readonly record struct ScheduledItem(long Due, Action<object?> Action, object? State);
 
-    private sealed class ThreadScheduler(EpollThread thread) : PipeScheduler
+    private sealed class SendScheduler(EpollThread thread) : PipeScheduler
     {
         private readonly BatchingThreadPoolQueue _threadPool = new();
 
@@ -403,11 +456,30 @@ internal sealed class EpollThread : IDisposable
         {
             if (thread.IsCurrentThread)
             {
-                thread._deferred.Add(new WorkItem(action, state));
+                thread._deferred.Enqueue(new WorkItem(action, state, thread._current));
             }
             else
             {
                 _threadPool.Schedule(action, state);
+            }
+        }
+    }
+
+    private sealed class InlineApplicationScheduler(EpollThread thread) : PipeScheduler
+    {
+        public override void Schedule(Action<object?> action, object? state)
+        {
+            // Whatever the loop is running now is what this continuation runs for. A connection that has
+            // just blocked its loop runs on the thread pool for a while (see LoopMonitor).
+            var owner = thread._current;
+            if (thread.IsCurrentThread &&
+                !(owner is EpollConnection { OffloadedUntil: not 0 } connection && Environment.TickCount64 < connection.OffloadedUntil))
+            {
+                thread._deferred.Enqueue(new WorkItem(action, state, owner, Watched: true));
+            }
+            else
+            {
+                System.Threading.ThreadPool.UnsafeQueueUserWorkItem(action, state, preferLocal: false);
             }
         }
     }

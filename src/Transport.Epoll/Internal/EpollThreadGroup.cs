@@ -12,6 +12,7 @@ internal sealed class EpollThreadGroup : IDisposable
 {
     private readonly EpollThread[] _threads;
     private readonly ConnectionPipeOptions[] _pipeOptions;
+    private readonly LoopMonitor? _monitor;
     private int _nextConnection = -1;
     private int _nextListener = -1;
 
@@ -22,9 +23,16 @@ internal sealed class EpollThreadGroup : IDisposable
         _pipeOptions = new ConnectionPipeOptions[threadCount];
         try
         {
+            // Only inline application code can block a loop; the thread-pool mode needs no monitor.
+            if (options.ApplicationScheduling == EpollApplicationScheduling.Inline)
+            {
+                _monitor = new LoopMonitor(options.InlineBudget, logger);
+            }
+
             for (int i = 0; i < threadCount; i++)
             {
-                _threads[i] = new EpollThread(i, logger);
+                _threads[i] = new EpollThread(i, logger, _monitor);
+                _monitor?.Add(_threads[i]);
                 var pool = memoryPoolFactory?.Create(new MemoryPoolOptions { Owner = "epoll" }) ?? MemoryPool<byte>.Shared;
                 _pipeOptions[i] = new ConnectionPipeOptions(_threads[i], pool, options);
             }
@@ -36,6 +44,7 @@ internal sealed class EpollThreadGroup : IDisposable
         }
 
         Stats = Array.ConvertAll(_threads, t => t.Stats);
+        _monitor?.Start();
         foreach (var thread in _threads)
         {
             thread.Start();
@@ -61,10 +70,13 @@ internal sealed class EpollThreadGroup : IDisposable
 
     public void Dispose()
     {
+        // The monitor outlives the loops: one stuck in application code ends once it is handed off.
         foreach (var thread in _threads)
         {
             thread?.Dispose();
         }
+
+        _monitor?.Dispose();
 
         foreach (var pipeOptions in _pipeOptions)
         {

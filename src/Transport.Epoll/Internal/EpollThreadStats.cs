@@ -24,6 +24,8 @@ internal sealed class EpollThreadStats(string threadName)
     public long WritableWaits;   // times a send loop waited for EPOLLOUT
     public long ConnectionsClosed;
     public long ConnectionResets;
+    public long HandOffs;                 // by the monitor
+    public long LongestStallMilliseconds; // by a retiring runner
 
     /// <summary>The thread's name (<c>epoll-0</c>, <c>epoll-1</c>, …), the value of the metrics' thread tag.</summary>
     public string ThreadName { get; } = threadName;

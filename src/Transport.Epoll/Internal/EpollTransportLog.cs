@@ -78,4 +78,10 @@ internal static partial class EpollTransportLog
 
     [LoggerMessage(123, LogLevel.Warning, "Epoll thread {Thread} did not stop within {TimeoutMs} ms (a handler is still running); its epoll and eventfd descriptors are closed when it ends.", EventName = "EpollThreadStopTimeout")]
     public static partial void EpollThreadStopTimeout(ILogger logger, int thread, long timeoutMs);
+
+    [LoggerMessage(124, LogLevel.Warning, "Application code of connection id \"{ConnectionId}\" ({Activity}) blocked epoll thread {Thread} for {Milliseconds} ms; the thread's other connections were handed to another thread meanwhile ({Suppressed} similar warnings suppressed). Avoid blocking calls in request handlers, or set ApplicationScheduling to ThreadPool.", EventName = "LoopBlocked")]
+    public static partial void LoopBlocked(ILogger logger, string connectionId, string activity, int thread, long milliseconds, int suppressed);
+
+    [LoggerMessage(125, LogLevel.Error, "Starting a standby epoll thread failed; a loop blocked by application code cannot be handed off until one starts.", EventName = "StandbyStartFailed")]
+    public static partial void StandbyStartFailed(ILogger logger, Exception exception);
 }

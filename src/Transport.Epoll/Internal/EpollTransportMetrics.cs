@@ -35,6 +35,8 @@ internal sealed class EpollTransportMetrics : IDisposable
         Meter.CreateObservableCounter("epoll.io.sends", () => PerThread(s => s.Sends), "{call}", "sendmsg calls that wrote data (bytes per send = epoll.io.written / epoll.io.sends).");
         Meter.CreateObservableCounter("epoll.read.pauses", () => PerThread(s => s.ReadPauses), "{pause}", "Times a connection stopped reading because the application had MaxReadBufferSize unconsumed.");
         Meter.CreateObservableCounter("epoll.waits", () => PerThread(s => s.Waits), "{wait}", "epoll_wait calls that returned.");
+        Meter.CreateObservableCounter("epoll.loop.handoffs", () => PerThread(s => s.HandOffs), "{handoff}", "Times application code blocked an epoll loop for longer than InlineBudget and the loop was handed to another thread.");
+        Meter.CreateObservableGauge("epoll.loop.stall.longest", () => PerThread(s => s.LongestStallMilliseconds), "ms", "The longest time application code has blocked an epoll loop that was handed off, measured when the code returned.");
         Meter.CreateObservableCounter("epoll.events", () => PerThread(s => s.Events), "{event}", "Events epoll_wait returned (events per wait = epoll.events / epoll.waits).");
     }
 

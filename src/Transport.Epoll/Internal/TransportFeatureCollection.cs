@@ -19,6 +19,7 @@ internal sealed class TransportFeatureCollection : IFeatureCollection
         typeof(IMemoryPoolFeature),
         typeof(IConnectionLifetimeFeature),
         typeof(IConnectionEndPointFeature),
+        typeof(IEpollActivityFeature),
     ];
 
     private readonly EpollConnection _connection;

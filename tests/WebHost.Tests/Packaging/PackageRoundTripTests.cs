@@ -138,11 +138,11 @@ public sealed class PackageRoundTripTests(ITestOutputHelper output)
             </Project>
             """);
 
-        // Inline scheduling runs the endpoint on the epoll thread that read the request, so its name shows
-        // which transport served it.
+        // The default, inline scheduling runs the endpoint on the epoll thread that read the request, so its
+        // name shows which transport served it.
         File.WriteAllText(Path.Combine(directory, "Program.cs"), """
             var builder = WebApplication.CreateBuilder(args);
-            builder.WebHost.UseEpoll(options => options.UnsafePreferInlineScheduling = true);
+            builder.WebHost.UseEpoll();
             var app = builder.Build();
             app.MapGet("/thread", () => Thread.CurrentThread.Name ?? "(unnamed)");
             app.Run();

@@ -5,14 +5,14 @@ using Xunit.Abstractions;
 namespace EpollTransport.WebHost.Tests;
 
 /// <summary>
-/// The functional suite against the epoll transport with <c>UnsafePreferInlineScheduling</c>: Kestrel and
-/// the application run on the epoll threads (two), and sends are batched at the end of each loop iteration.
+/// The functional suite against the epoll transport with <c>ApplicationScheduling</c> set to
+/// <c>ThreadPool</c>: Kestrel and the application run on the thread pool, never on the epoll threads.
 /// </summary>
 /// <param name="fixture">The server.</param>
 /// <param name="output">The test output.</param>
 [Collection(InProcessServers.Name)]
-public sealed class EpollInlineTransportTests(EpollInlineServerFixture fixture, ITestOutputHelper output)
-    : TransportTests<EpollInlineServerFixture>(fixture, output)
+public sealed class EpollThreadPoolTransportTests(EpollThreadPoolServerFixture fixture, ITestOutputHelper output)
+    : TransportTests<EpollThreadPoolServerFixture>(fixture, output)
 {
     /// <inheritdoc />
     protected override string ConnectionTypeNamespace => "EpollTransport";
@@ -22,10 +22,9 @@ public sealed class EpollInlineTransportTests(EpollInlineServerFixture fixture, 
 
     /// <summary>The options really reached the transport.</summary>
     [Fact]
-    public void TheTransportRunsWithInlineSchedulingOnTwoThreads()
+    public void TheTransportRunsTheApplicationOnTheThreadPool()
     {
         var options = Server.Services.GetRequiredService<IOptions<EpollTransportOptions>>().Value;
-        Assert.True(options.UnsafePreferInlineScheduling);
-        Assert.Equal(2, options.ThreadCount);
+        Assert.Equal(EpollApplicationScheduling.ThreadPool, options.ApplicationScheduling);
     }
 }

@@ -1,0 +1,294 @@
+using Microsoft.Extensions.Logging;
+
+namespace EpollTransport.Internal;
+
+// The loop monitor
+// ================
+// One thread per transport, after the Go runtime's sysmon: it samples every loop's call sequence (see
+// EpollThread.HandOff.cs). A loop whose sequence stays at the same odd value (one watched application
+// call) for the budget is stuck in application code; the monitor takes the loop and gives it to a
+// standby runner, which goes on with the loop's other connections. The blocked thread reports the stall
+// when the application returns and becomes a standby itself.
+//
+// The connection whose code blocked then runs its application code on the thread pool for ten seconds
+// (EpollConnection.OffloadedUntil): code that blocks once usually blocks again (a synchronous driver,
+// sync over async), and each stall costs the loop's other connections up to the budget.
+//
+// A standby is started ahead of need, so a hand-off never waits for (or fails on) thread creation, and
+// another is started after each hand-off. At most one standby per loop is kept; the rest exit.
+//
+// The monitor sleeps a quarter of the budget between samples. While every loop waits in epoll_wait and
+// none is in a call it backs off, doubling its sleep up to IdleSleep, so an idle server costs it about
+// twenty wake-ups a second; the first sample that sees work returns it to the short sleep.
+
+/// <summary>Watches the epoll loops and hands a loop stuck in application code to another thread.</summary>
+internal sealed class LoopMonitor : IDisposable
+{
+    private const int IdleSleepMilliseconds = 50;
+    private const int OffloadMilliseconds = 10_000;
+    private static readonly TimeSpan s_warningInterval = TimeSpan.FromSeconds(5);
+
+    private readonly List<EpollThread> _loops = [];
+    private readonly Stack<LoopRunner> _standby = new();
+    private readonly Lock _lock = new();
+    private readonly ILogger _logger;
+    private readonly int _budgetMilliseconds;
+    private readonly int _activeSleepMilliseconds;
+    private readonly Thread _thread;
+    private readonly ManualResetEventSlim _stop = new();
+    private long _lastWarning = long.MinValue;
+    private int _suppressedWarnings;
+    private bool _disposed;
+
+    public LoopMonitor(TimeSpan budget, ILogger logger)
+    {
+        _logger = logger;
+        _budgetMilliseconds = Math.Max(1, (int)budget.TotalMilliseconds);
+        _activeSleepMilliseconds = Math.Clamp(_budgetMilliseconds / 4, 1, IdleSleepMilliseconds);
+        _thread = new Thread(Run) { Name = "epoll-monitor", IsBackground = true };
+    }
+
+    /// <summary>Standby runners waiting (for tests).</summary>
+    public int StandbyCount
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _standby.Count;
+            }
+        }
+    }
+
+    /// <summary>Watches <paramref name="loop"/> from now on. Call before the loop starts.</summary>
+    public void Add(EpollThread loop)
+    {
+        lock (_lock)
+        {
+            _loops.Add(loop);
+        }
+    }
+
+    /// <summary>Starts the monitor thread and the first standby.</summary>
+    public void Start()
+    {
+        EnsureStandby();
+        _thread.Start();
+    }
+
+    /// <summary>Starts a loop's first runner.</summary>
+    public void StartRunner(EpollThread loop) => new LoopRunner(this).Start(loop);
+
+    /// <summary>Called on a runner's thread once the application call that blocked it has returned.</summary>
+    public void OnRetired(LoopRunner runner, EpollThread loop)
+    {
+        long stalled = Math.Max(0, Environment.TickCount64 - runner.StallSince);
+        ref long longest = ref loop.Stats.LongestStallMilliseconds;
+        for (long seen = Volatile.Read(ref longest); stalled > seen; seen = Volatile.Read(ref longest))
+        {
+            if (Interlocked.CompareExchange(ref longest, stalled, seen) == seen)
+            {
+                break;
+            }
+        }
+
+        if (ShouldWarn(out int suppressed))
+        {
+            string connection = runner.Blocker switch
+            {
+                EpollConnection c => c.ConnectionId,
+                EpollConnectionListener => "(listener)",
+                _ => "(unknown)",
+            };
+            EpollTransportLog.LoopBlocked(_logger, connection, runner.Activity ?? "(unknown)", loop.Index, stalled, suppressed);
+        }
+
+        runner.Blocker = null;
+        runner.Activity = null;
+    }
+
+    /// <summary>Keeps a retired runner as a standby, unless enough are waiting.</summary>
+    public bool TryPark(LoopRunner runner)
+    {
+        lock (_lock)
+        {
+            if (_disposed || _standby.Count >= Math.Max(1, _loops.Count))
+            {
+                return false;
+            }
+
+            _standby.Push(runner);
+            return true;
+        }
+    }
+
+    public void Dispose()
+    {
+        LoopRunner[] standby;
+        lock (_lock)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
+            standby = [.. _standby];
+            _standby.Clear();
+        }
+
+        _stop.Set();
+        if (_thread.IsAlive)
+        {
+            _thread.Join(TimeSpan.FromSeconds(5));
+        }
+
+        foreach (var runner in standby)
+        {
+            runner.Assign(null);
+        }
+    }
+
+    private void Run()
+    {
+        var loops = _loops.ToArray();
+        var seen = new long[loops.Length];
+        var since = new long[loops.Length];
+        int sleep = _activeSleepMilliseconds;
+        int idleSamples = 0;
+        while (!_stop.Wait(sleep))
+        {
+            long now = Environment.TickCount64;
+            bool idle = true;
+            for (int i = 0; i < loops.Length; i++)
+            {
+                var loop = loops[i];
+                long sequence = loop.CallSequence;
+                if (loop.State != EpollThreadState.Blocked)
+                {
+                    idle = false;
+                }
+
+                if ((sequence & 1) == 0 || sequence != seen[i])
+                {
+                    seen[i] = sequence;
+                    since[i] = now;
+                    continue;
+                }
+
+                if (now - since[i] >= _budgetMilliseconds && TryHandOff(loop, sequence, since[i]))
+                {
+                    seen[i] = sequence + 1;
+                }
+            }
+
+            // Go's sysmon does the same: short sleeps while there is work, longer ones when all is quiet.
+            idleSamples = idle ? idleSamples + 1 : 0;
+            sleep = idleSamples < 8 ? _activeSleepMilliseconds : Math.Min(sleep * 2, IdleSleepMilliseconds);
+        }
+    }
+
+    private bool TryHandOff(EpollThread loop, long sequence, long stallSince)
+    {
+        LoopRunner? standby;
+        lock (_lock)
+        {
+            if (_disposed || !_standby.TryPop(out standby))
+            {
+                standby = null;
+            }
+        }
+
+        if (standby is null)
+        {
+            EnsureStandby(); // the next sample can hand off
+            return false;
+        }
+
+        // Written before the swap: the blocked runner reads them only after its own swap has failed.
+        var blocked = loop.Runner;
+        if (blocked is not null)
+        {
+            blocked.StallSince = stallSince;
+            blocked.Blocker = loop.Current;
+            blocked.Activity = (loop.Current as EpollConnection)?.Activity;
+        }
+
+        if (loop.Current is EpollConnection connection)
+        {
+            // A connection that blocks once tends to block again (a synchronous driver, sync over async):
+            // its application code goes to the thread pool for a while, so that it costs its neighbours
+            // one stall, not one per request. Afterwards it is tried inline again. Set before the take,
+            // so that its next continuation, scheduled by the new runner, already sees it.
+            connection.OffloadedUntil = Environment.TickCount64 + OffloadMilliseconds;
+        }
+
+        if (!loop.TryTakeLoop(sequence))
+        {
+            lock (_lock)
+            {
+                _standby.Push(standby);
+            }
+
+            return false; // the call returned in the meantime
+        }
+
+        standby.Assign(loop);
+        EnsureStandby();
+        return true;
+    }
+
+    private void EnsureStandby()
+    {
+        lock (_lock)
+        {
+            if (_disposed || _standby.Count > 0)
+            {
+                return;
+            }
+        }
+
+        try
+        {
+            var runner = new LoopRunner(this);
+            runner.Start(null);
+            bool kept;
+            lock (_lock)
+            {
+                kept = !_disposed;
+                if (kept)
+                {
+                    _standby.Push(runner);
+                }
+            }
+
+            if (!kept)
+            {
+                runner.Assign(null);
+            }
+        }
+        catch (Exception ex) when (ex is OutOfMemoryException or ThreadStartException)
+        {
+            EpollTransportLog.StandbyStartFailed(_logger, ex); // retried at the next hand-off
+        }
+    }
+
+    private bool ShouldWarn(out int suppressed)
+    {
+        long now = Environment.TickCount64;
+        lock (_lock)
+        {
+            if (_lastWarning != long.MinValue && now - _lastWarning < (long)s_warningInterval.TotalMilliseconds)
+            {
+                _suppressedWarnings++;
+                suppressed = 0;
+                return false;
+            }
+
+            _lastWarning = now;
+            suppressed = _suppressedWarnings;
+            _suppressedWarnings = 0;
+            return true;
+        }
+    }
+}

@@ -1,0 +1,27 @@
+using EpollTransport;
+
+namespace EpollTransport.WebHost;
+
+/// <summary>
+/// Tells the epoll transport which request a connection is serving (<see cref="IEpollActivityFeature"/>),
+/// so that its warning about application code that blocked an epoll thread names the request path.
+/// </summary>
+/// <remarks>
+/// The path is set when a request starts and left there (the next request on the connection replaces
+/// it): clearing it afterwards would need an async wrapper around every request. With HTTP/2 it names
+/// the stream that started last.
+/// </remarks>
+internal static class EpollActivity
+{
+    /// <summary>Adds the middleware; on other transports the feature is absent and it does nothing.</summary>
+    public static IApplicationBuilder UseEpollActivity(this IApplicationBuilder app)
+        => app.Use(static (context, next) =>
+        {
+            if (context.Features.Get<IEpollActivityFeature>() is { } activity)
+            {
+                activity.Activity = context.Request.Path.Value; // the string Kestrel already made: no allocation
+            }
+
+            return next(context);
+        });
+}

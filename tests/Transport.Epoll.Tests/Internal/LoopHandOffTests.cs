@@ -1,0 +1,222 @@
+using EpollTransport.Internal;
+using EpollTransport.Interop;
+
+namespace EpollTransport.Tests.Internal;
+
+/// <summary>
+/// The loop hand-off: application code that blocks on an epoll loop (scheduled through its
+/// <see cref="EpollThread.ApplicationScheduler"/>) keeps only itself waiting.
+/// </summary>
+public sealed class LoopHandOffTests : IDisposable
+{
+    private static readonly TimeSpan s_timeout = TimeSpan.FromSeconds(20);
+    private readonly TestLoggerProvider _logs = new();
+    private readonly LoopMonitor _monitor;
+    private readonly EpollThread _thread;
+
+    public LoopHandOffTests()
+    {
+        _monitor = new LoopMonitor(TimeSpan.FromMilliseconds(20), _logs.CreateLogger("test"));
+        _thread = new EpollThread(3, _logs.CreateLogger("test"), _monitor);
+        _monitor.Add(_thread);
+        _monitor.Start();
+        _thread.Start();
+    }
+
+    public void Dispose()
+    {
+        _thread.Dispose();
+        _monitor.Dispose();
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task ABlockingCallInTheMiddleOfABatchLeavesEveryOtherEventAndCallDeliveredExactlyOnce(bool edgeTriggered)
+    {
+        const int Sockets = 8;
+        using var release = new ManualResetEventSlim();
+        var pairs = Enumerable.Range(0, Sockets).Select(_ => Interop.SocketPair.Create()).ToArray();
+        var handlers = new AppHandler[Sockets];
+        try
+        {
+            for (int i = 0; i < Sockets; i++)
+            {
+                // Handler 3's application call blocks; the others' calls and events must go on.
+                handlers[i] = new AppHandler(_thread, pairs[i].Server, i == 3 ? release : null);
+                _thread.Register(pairs[i].Server, handlers[i], Epoll.EPOLLIN | (edgeTriggered ? Epoll.EPOLLET : 0)).ThrowIfError("register");
+            }
+
+            // Hold the loop while every socket becomes readable, so that one epoll_wait returns them all.
+            var held = new ManualResetEventSlim();
+            _thread.Post(_ => held.Wait(s_timeout), null);
+            foreach (var pair in pairs)
+            {
+                pair.Client.Send("a"u8);
+            }
+
+            held.Set();
+            var blocked = await handlers[3].Blocked.WaitAsync(s_timeout);
+            for (int i = 0; i < Sockets; i++)
+            {
+                if (i != 3)
+                {
+                    await handlers[i].WaitForCallsAsync(1);
+                }
+            }
+
+            // A second round while handler 3 is still blocked: served by the loop's new thread.
+            for (int i = 0; i < Sockets; i++)
+            {
+                if (i != 3)
+                {
+                    pairs[i].Client.Send("b"u8);
+                    await handlers[i].WaitForCallsAsync(2);
+                }
+            }
+
+            Assert.False(release.IsSet);
+            Assert.Equal(1, Interlocked.Read(ref _thread.Stats.HandOffs));
+            release.Set();
+            await handlers[3].WaitForCallsAsync(1);
+
+            // After the blocked call returned its thread never runs the loop again.
+            pairs[3].Client.Send("c"u8);
+            await handlers[3].WaitForCallsAsync(2);
+            await Task.Delay(100);
+            for (int i = 0; i < Sockets; i++)
+            {
+                Assert.Equal(2, handlers[i].Events);                  // each readable edge or level, once
+                Assert.Equal(2, handlers[i].Calls);                   // each application call, once
+                Assert.DoesNotContain(blocked, handlers[i].ThreadsAfter(1)); // the second ran after the hand-off
+            }
+
+            Assert.True(Interlocked.Read(ref _thread.Stats.LongestStallMilliseconds) >= 20);
+        }
+        finally
+        {
+            release.Set();
+            for (int i = 0; i < Sockets; i++)
+            {
+                if (handlers[i] is { } handler)
+                {
+                    _thread.Unregister(handler.Token);
+                }
+
+                pairs[i].Dispose();
+            }
+        }
+    }
+
+    [Fact]
+    public async Task AnEndlessBlockedCallIsReportedOnlyWhenItReturnsAndItsThreadBecomesAStandby()
+    {
+        using var release = new ManualResetEventSlim();
+        var blockedThread = new TaskCompletionSource<Thread>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _thread.Post(_ => _thread.ApplicationScheduler.Schedule(_ =>
+        {
+            blockedThread.SetResult(Thread.CurrentThread);
+            release.Wait(s_timeout);
+        }, null), null);
+        var blocked = await blockedThread.Task.WaitAsync(s_timeout);
+
+        // The loop goes on elsewhere while the call is blocked.
+        var ran = new TaskCompletionSource<Thread>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _thread.Post(_ => ran.SetResult(Thread.CurrentThread), null);
+        Assert.NotSame(blocked, await ran.Task.WaitAsync(s_timeout));
+        Assert.False(_thread.IsCurrentThread);
+        Assert.DoesNotContain(_logs.Entries, e => e.EventId.Id == 124);
+
+        release.Set();
+        for (var deadline = DateTime.UtcNow + s_timeout; !_logs.Entries.Any(e => e.EventId.Id == 124); await Task.Delay(10))
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the stall was never reported");
+        }
+
+        Assert.Equal("epoll-standby", blocked.Name);
+    }
+
+    [Fact]
+    public async Task StoppingALoopStuckInApplicationCodeCompletes()
+    {
+        using var release = new ManualResetEventSlim();
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _thread.Post(_ => _thread.ApplicationScheduler.Schedule(_ =>
+        {
+            started.SetResult();
+            release.Wait(TimeSpan.FromSeconds(60)); // longer than the bound on Stop below
+        }, null), null);
+        await started.Task.WaitAsync(s_timeout);
+
+        Assert.True(_thread.Stop(TimeSpan.FromSeconds(10)), "the loop did not end while application code blocked it");
+        Assert.Equal(EpollThreadState.Stopped, _thread.State);
+        release.Set();
+    }
+
+    [Fact]
+    public async Task ApplicationCallsScheduledFromOutsideTheLoopRunOnTheThreadPool()
+    {
+        var ran = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _thread.ApplicationScheduler.Schedule(_ => ran.SetResult(Thread.CurrentThread.IsThreadPoolThread), null);
+        Assert.True(await ran.Task.WaitAsync(s_timeout));
+    }
+
+    /// <summary>Reads its socket on each event and schedules one application call for it.</summary>
+    private sealed class AppHandler(EpollThread thread, FileDescriptor socket, ManualResetEventSlim? block) : IEpollHandler
+    {
+        private readonly TaskCompletionSource<Thread> _blocked = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly List<Thread> _threads = [];
+        private int _events;
+        private int _calls;
+
+        public ulong Token { get; set; }
+
+        public int Events => Volatile.Read(ref _events);
+
+        public int Calls => Volatile.Read(ref _calls);
+
+        public Task<Thread> Blocked => _blocked.Task;
+
+        public unsafe void OnEvents(uint events)
+        {
+            Interlocked.Increment(ref _events);
+            byte* buffer = stackalloc byte[64];
+            while (Sockets.Read(socket, buffer, 64).Value > 0)
+            {
+            }
+
+            thread.ApplicationScheduler.Schedule(_ =>
+            {
+                lock (_threads)
+                {
+                    _threads.Add(Thread.CurrentThread);
+                }
+
+                if (block is not null && _calls == 0)
+                {
+                    _blocked.SetResult(Thread.CurrentThread);
+                    block.Wait(s_timeout);
+                }
+
+                Interlocked.Increment(ref _calls);
+            }, null);
+        }
+
+        /// <summary>The threads of the application calls after the first <paramref name="skip"/>.</summary>
+        public IReadOnlyList<Thread> ThreadsAfter(int skip)
+        {
+            lock (_threads)
+            {
+                return [.. _threads.Skip(skip)];
+            }
+        }
+
+        public async Task WaitForCallsAsync(int count)
+        {
+            for (var deadline = DateTime.UtcNow + s_timeout; Calls < count; await Task.Delay(5))
+            {
+                Assert.True(DateTime.UtcNow < deadline, $"only {Calls} of {count} application calls ran");
+            }
+        }
+    }
+}
