@@ -1,0 +1,57 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace EpollTransport.Tests;
+
+/// <summary><see cref="EpollTransportOptions.FinOnError"/> under Kestrel: <c>HttpContext.Abort()</c>.</summary>
+public class FinOnErrorKestrelTests
+{
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task HttpContextAbortEndsWithFinOnlyWithTheOption(bool finOnError)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseEpoll(o =>
+        {
+            o.ThreadCount = 1;
+            o.FinOnError = finOnError;
+        });
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        await using var app = builder.Build();
+        app.Run(async context =>
+        {
+            await context.Response.WriteAsync("partial");
+            await context.Response.Body.FlushAsync();
+            context.Abort();
+        });
+        await app.StartAsync();
+        var address = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
+
+        using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await client.ConnectAsync(new IPEndPoint(IPAddress.Loopback, address.Port)).WaitAsync(TransportHarness.Timeout);
+        await client.SendAsync(Encoding.ASCII.GetBytes("GET / HTTP/1.1\r\nHost: test\r\n\r\n"));
+
+        if (finOnError)
+        {
+            var response = Encoding.ASCII.GetString(await TransportHarness.ReceiveToEndAsync(client));
+            Assert.EndsWith("partial\r\n", response, StringComparison.Ordinal); // one chunk, then FIN: no terminating chunk
+        }
+        else
+        {
+            var ex = await Assert.ThrowsAsync<SocketException>(() => TransportHarness.ReceiveToEndAsync(client));
+            Assert.Equal(SocketError.ConnectionReset, ex.SocketErrorCode);
+        }
+
+        await app.StopAsync();
+    }
+}
