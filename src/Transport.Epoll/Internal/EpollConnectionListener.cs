@@ -41,7 +41,7 @@ internal sealed class EpollConnectionListener : IConnectionListener, IEpollHandl
     private bool _backingOff;
     private long _lastWarningTimestamp;
     private int _suppressedWarnings;
-    private volatile bool _unbound;
+    private int _unboundFlag;
     private int _disposed;
 
     public EpollConnectionListener(
@@ -67,6 +67,8 @@ internal sealed class EpollConnectionListener : IConnectionListener, IEpollHandl
         _acceptEvents = options.TriggerMode == EpollTriggerMode.Edge ? Epoll.EPOLLIN | Epoll.EPOLLET : Epoll.EPOLLIN;
         _onConnectionClosed = connection => _connections.TryRemove(connection, out _);
     }
+
+    private bool IsUnbound => Volatile.Read(ref _unboundFlag) != 0;
 
     public EndPoint EndPoint { get; }
 
@@ -103,7 +105,7 @@ internal sealed class EpollConnectionListener : IConnectionListener, IEpollHandl
         {
             AcceptPending();
         }
-        catch (ObjectDisposedException) when (_unbound)
+        catch (ObjectDisposedException) when (IsUnbound)
         {
             // Unbound on another thread while accepting.
         }
@@ -111,10 +113,9 @@ internal sealed class EpollConnectionListener : IConnectionListener, IEpollHandl
 
     public ValueTask UnbindAsync(CancellationToken cancellationToken = default)
     {
-        if (!_unbound)
+        // Kestrel's stop and the listener's dispose may both unbind, on different threads: exactly one does the work.
+        if (Interlocked.Exchange(ref _unboundFlag, 1) == 0)
         {
-            _unbound = true;
-
             // Removed from epoll explicitly: closing does that only when no other descriptor shares the
             // socket, and an inherited one is not closed at all. A late event for its token is dropped.
             _acceptThread.Remove(_socket);
@@ -164,7 +165,7 @@ internal sealed class EpollConnectionListener : IConnectionListener, IEpollHandl
     private void AcceptPending()
     {
         Span<byte> address = stackalloc byte[NativeSocketAddress.MaxSize];
-        while (!_unbound)
+        while (!IsUnbound)
         {
             var result = Sockets.Accept(_socket, address, out int addressLength);
             if (result.IsSuccess)
@@ -195,7 +196,7 @@ internal sealed class EpollConnectionListener : IConnectionListener, IEpollHandl
                     return;
 
                 case Errno.EBADF or Errno.EINVAL or Errno.ENOTSOCK:
-                    if (!_unbound)
+                    if (!IsUnbound)
                     {
                         EpollTransportLog.AcceptFatal(_logger, EndPoint, result.Error);
                     }
@@ -272,7 +273,7 @@ internal sealed class EpollConnectionListener : IConnectionListener, IEpollHandl
 
     private void ResumeAccepting()
     {
-        if (_unbound)
+        if (IsUnbound)
         {
             return;
         }
@@ -284,7 +285,7 @@ internal sealed class EpollConnectionListener : IConnectionListener, IEpollHandl
             _acceptThread.Modify(_socket, Token, _acceptEvents);
             AcceptPending();
         }
-        catch (ObjectDisposedException) when (_unbound)
+        catch (ObjectDisposedException) when (IsUnbound)
         {
             return;
         }
