@@ -4,6 +4,7 @@ using EpollTransport.WebHost.Monitoring;
 using EpollTransport.WebHost.StaticFiles;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.Options;
 
 var builder = WebApplication.CreateBuilder(ContentRootSelection.CreateOptions(args));
 
@@ -46,8 +47,18 @@ var app = builder.Build();
 // On the epoll transport, name the request a connection serves in its warnings about blocked threads.
 app.UseEpollActivity();
 
-// wwwroot through the file cache: contained (no symbolic link out of it), compressed, never stale.
-app.UseStaticSite();
+// wwwroot through the file cache: contained (no symbolic link out of it), compressed, never stale. Its options are
+// read (and validated) here: a bad StaticFiles value stops the host with the rule it breaks, like a bad Transport.
+try
+{
+    app.UseStaticSite();
+}
+catch (Exception e) when (e is OptionsValidationException || (e is InvalidOperationException && e.Message.Contains("configuration value", StringComparison.Ordinal)))
+{
+    await Console.Error.WriteLineAsync($"Invalid StaticFiles setting: {e.Message}");
+    return 2;
+}
+
 app.UseWebSockets();
 
 app.MapBenchmarkEndpoints();

@@ -75,6 +75,22 @@ public sealed class OutOfProcessTests(ITestOutputHelper output)
         Assert.DoesNotContain("Now listening on:", host.Output, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("StaticFiles:Cache:SizeLimit", "0", "StaticFiles:Cache")]
+    [InlineData("StaticFiles:Cache:SizeLimit", "lots", "StaticFiles:Cache:SizeLimit")]
+    public async Task InvalidStaticFilesSettingExitsWithAnErrorNamingTheSetting(string key, string value, string named)
+    {
+        using var cts = Timeouts.Create(s_processTimeout);
+        await using var host = WebHostProcess.Start(TestPaths.ContentRoot, ["--urls", "http://127.0.0.1:0", "--" + key, value]);
+        var exitCode = await host.WaitForExitAsync(cts.Token);
+        output.WriteLine(host.Output);
+
+        Assert.Equal(2, exitCode);
+        Assert.Contains(named, host.StandardError, StringComparison.Ordinal);
+        Assert.DoesNotContain("Unhandled exception", host.StandardError, StringComparison.Ordinal);
+        Assert.DoesNotContain("Now listening on:", host.Output, StringComparison.Ordinal);
+    }
+
     private async Task<IReadOnlyList<string>> RunAndInspectAsync(
         string workingDirectory,
         string[] arguments,
