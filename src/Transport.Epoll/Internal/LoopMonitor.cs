@@ -145,7 +145,7 @@ internal sealed class LoopMonitor : IDisposable
 
         foreach (var runner in standby)
         {
-            runner.Assign(null);
+            runner.TryAssign(null);
         }
     }
 
@@ -233,7 +233,11 @@ internal sealed class LoopMonitor : IDisposable
             return false; // the call returned in the meantime
         }
 
-        standby.Assign(loop);
+        if (!standby.TryAssign(loop))
+        {
+            new LoopRunner(this).Start(loop); // the standby's thread had ended: never leave the loop unrun
+        }
+
         EnsureStandby();
         return true;
     }
@@ -264,7 +268,7 @@ internal sealed class LoopMonitor : IDisposable
 
             if (!kept)
             {
-                runner.Assign(null);
+                runner.TryAssign(null);
             }
         }
         catch (Exception ex) when (ex is OutOfMemoryException or ThreadStartException)

@@ -4,11 +4,15 @@ namespace EpollTransport.Internal;
 /// An OS thread that runs epoll loops: the loop it is started with, then, after that loop was taken
 /// from it because application code blocked, whatever loop the monitor hands it as a standby.
 /// </summary>
-internal sealed class LoopRunner : IDisposable
+internal sealed class LoopRunner
 {
     private readonly LoopMonitor? _monitor;
-    private readonly SemaphoreSlim _assigned = new(0);
+    // Guards the assignment; Monitor.Wait/Pulse on it instead of a semaphore, which would need disposing
+    // while the monitor might still hold this runner.
+    private readonly object _gate = new();
     private EpollThread? _loop;
+    private bool _exited;
+    private bool _pending;
 
     public LoopRunner(LoopMonitor? monitor) => _monitor = monitor;
 
@@ -33,14 +37,25 @@ internal sealed class LoopRunner : IDisposable
         thread.Start();
     }
 
-    /// <summary>Gives a standby runner a loop to run (null: exit).</summary>
-    public void Assign(EpollThread? loop)
+    /// <summary>
+    /// Gives a standby runner a loop to run (null: exit). <see langword="false"/> if the runner's thread has
+    /// already ended: the caller must then run the loop on another runner, or it would never run again.
+    /// </summary>
+    public bool TryAssign(EpollThread? loop)
     {
-        _loop = loop;
-        _assigned.Release();
-    }
+        lock (_gate)
+        {
+            if (_exited)
+            {
+                return false;
+            }
 
-    public void Dispose() => _assigned.Dispose();
+            _loop = loop;
+            _pending = true;
+            Monitor.Pulse(_gate);
+            return true;
+        }
+    }
 
     private void Main()
     {
@@ -50,7 +65,32 @@ internal sealed class LoopRunner : IDisposable
         }
         finally
         {
-            Dispose();
+            EpollThread? orphan;
+            lock (_gate)
+            {
+                _exited = true;
+                orphan = _pending ? _loop : null;
+            }
+
+            // A loop assigned after this thread decided to end is not lost: a fresh runner takes it.
+            if (orphan is not null)
+            {
+                new LoopRunner(_monitor).Start(orphan);
+            }
+        }
+    }
+
+    private EpollThread? WaitForAssignment()
+    {
+        lock (_gate)
+        {
+            while (!_pending)
+            {
+                Monitor.Wait(_gate);
+            }
+
+            _pending = false;
+            return _loop;
         }
     }
 
@@ -59,8 +99,7 @@ internal sealed class LoopRunner : IDisposable
         var loop = _loop;
         if (loop is null)
         {
-            _assigned.Wait();
-            loop = _loop;
+            loop = WaitForAssignment();
         }
 
         while (loop is not null)
@@ -75,14 +114,16 @@ internal sealed class LoopRunner : IDisposable
             // not ours any more. Report, then wait as a standby (or exit if enough are waiting).
             Thread.CurrentThread.Name = "epoll-standby";
             _monitor?.OnRetired(this, loop);
-            _loop = null;
+            lock (_gate)
+            {
+                _loop = null;
+            }
             if (_monitor is null || !_monitor.TryPark(this))
             {
                 return;
             }
 
-            _assigned.Wait();
-            loop = _loop;
+            loop = WaitForAssignment();
         }
     }
 }
