@@ -116,8 +116,12 @@ internal sealed class LoopRunner
             _monitor?.OnRetired(this, loop);
             lock (_gate)
             {
-                _loop = null;
+                if (!_pending)
+                {
+                    _loop = null; // keep a loop the monitor assigned meanwhile: it is run next
+                }
             }
+
             if (_monitor is null || !_monitor.TryPark(this))
             {
                 return;
