@@ -39,15 +39,16 @@ internal sealed class LoopRunner
 
     /// <summary>
     /// Gives a standby runner a loop to run (null: exit). <see langword="false"/> if the runner's thread has
-    /// already ended: the caller must then run the loop on another runner, or it would never run again.
+    /// already ended or it holds an assignment it has not taken up: the caller must then run the loop on
+    /// another runner, or it would never run again.
     /// </summary>
     public bool TryAssign(EpollThread? loop)
     {
         lock (_gate)
         {
-            if (_exited)
+            if (_exited || _pending)
             {
-                return false;
+                return false; // ended, or holding an assignment not yet taken up: never overwrite one
             }
 
             _loop = loop;
@@ -114,15 +115,18 @@ internal sealed class LoopRunner
             // not ours any more. Report, then wait as a standby (or exit if enough are waiting).
             Thread.CurrentThread.Name = "epoll-standby";
             _monitor?.OnRetired(this, loop);
+            bool assigned;
             lock (_gate)
             {
-                if (!_pending)
+                assigned = _pending;
+                if (!assigned)
                 {
-                    _loop = null; // keep a loop the monitor assigned meanwhile: it is run next
+                    _loop = null;
                 }
             }
 
-            if (_monitor is null || !_monitor.TryPark(this))
+            // A loop the monitor assigned meanwhile is run next, without parking again.
+            if (!assigned && (_monitor is null || !_monitor.TryPark(this)))
             {
                 return;
             }
