@@ -25,16 +25,31 @@ internal sealed class LoopRunner
     /// <summary>What the application said the connection was doing (a request path), captured with <see cref="Blocker"/>.</summary>
     public string? Activity { get; set; }
 
+    /// <summary>Whether the runner's thread has ended (for tests).</summary>
+    public bool HasEnded
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _exited;
+            }
+        }
+    }
+
     /// <summary>Starts a thread that runs <paramref name="loop"/>, or waits as a standby if it is <see langword="null"/>.</summary>
     public void Start(EpollThread? loop)
     {
-        _loop = loop;
         var thread = new Thread(Main)
         {
             Name = loop is null ? "epoll-standby" : $"epoll-{loop.Index}",
             IsBackground = true,
         };
-        thread.Start();
+
+        // The first loop is the thread's argument, never an assignment: a standby may be assigned a loop
+        // before its thread has run at all, and that assignment must be taken up through the handshake,
+        // once (a thread that read it directly left it pending and ran the loop again after losing it).
+        thread.Start(loop);
     }
 
     /// <summary>
@@ -58,11 +73,11 @@ internal sealed class LoopRunner
         }
     }
 
-    private void Main()
+    private void Main(object? first)
     {
         try
         {
-            RunLoops();
+            RunLoops((EpollThread?)first);
         }
         finally
         {
@@ -95,13 +110,9 @@ internal sealed class LoopRunner
         }
     }
 
-    private void RunLoops()
+    private void RunLoops(EpollThread? first)
     {
-        var loop = _loop;
-        if (loop is null)
-        {
-            loop = WaitForAssignment();
-        }
+        var loop = first ?? WaitForAssignment();
 
         while (loop is not null)
         {
