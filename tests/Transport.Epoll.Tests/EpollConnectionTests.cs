@@ -408,6 +408,45 @@ public class EpollConnectionTests
         Assert.Equal(1, Interlocked.Read(ref stats.HandOffs));
     }
 
+    /// <summary>
+    /// A handler that blocks for about the budget, or a bit less, is never handed off, yet each of its calls
+    /// stalls every other connection of its loop for that long (the blocking benchmark's loop sat idle half
+    /// the time): a call that has run for half the budget sends its connection to the thread pool too.
+    /// </summary>
+    [Fact]
+    public async Task AConnectionWhoseApplicationRanForHalfTheBudgetRunsOnTheThreadPoolAfterwardsWithoutAHandOff()
+    {
+        var budget = TimeSpan.FromSeconds(8);
+        await using var harness = new TransportHarness(o => o.InlineBudget = budget);
+        var listener = await harness.BindAsync();
+        var (client, server) = await harness.ConnectAsync(listener);
+        var (otherClient, other) = await harness.ConnectAsync(listener);
+        var connection = (EpollConnection)server;
+        var stats = connection.Thread.Stats;
+
+        // The first read continuation runs inline and blocks until the monitor marks its connection for the
+        // thread pool, or, if it never does, until shortly before the budget (so that no hand-off happens).
+        var first = ContinueOn(server, _ =>
+        {
+            var deadline = DateTime.UtcNow + budget - TimeSpan.FromSeconds(1);
+            while (connection.OffloadedUntil == 0 && DateTime.UtcNow < deadline)
+            {
+                Thread.Sleep(5);
+            }
+        });
+        await client.SendAsync("x"u8.ToArray());
+        Assert.StartsWith("epoll-", await first.WaitAsync(TransportHarness.Timeout), StringComparison.Ordinal);
+
+        var second = ContinueOn(server, _ => { });
+        await client.SendAsync("y"u8.ToArray());
+        var inline = ContinueOn(other, _ => { });
+        await otherClient.SendAsync("z"u8.ToArray());
+
+        Assert.Equal(".NET TP Worker", await second.WaitAsync(TransportHarness.Timeout));
+        Assert.StartsWith("epoll-", await inline.WaitAsync(TransportHarness.Timeout), StringComparison.Ordinal);
+        Assert.Equal(0, Interlocked.Read(ref stats.HandOffs));
+    }
+
     /// <summary>Reads once; runs <paramref name="work"/> in the read's continuation and returns its thread's name.</summary>
     private static Task<string?> ContinueOn(Microsoft.AspNetCore.Connections.ConnectionContext connection, Action<System.IO.Pipelines.ReadResult> work)
     {

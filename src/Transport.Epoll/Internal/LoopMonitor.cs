@@ -10,9 +10,11 @@ namespace EpollTransport.Internal;
 // standby runner, which goes on with the loop's other connections. The blocked thread reports the stall
 // when the application returns and becomes a standby itself.
 //
-// The connection whose code blocked then runs its application code on the thread pool for ten seconds
-// (EpollConnection.OffloadedUntil): code that blocks once usually blocks again (a synchronous driver,
-// sync over async), and each stall costs the loop's other connections up to the budget.
+// A connection whose application call has run for half the budget then runs its application code on
+// the thread pool for ten seconds (EpollConnection.OffloadedUntil), whether or not the call outlives the
+// budget: code that blocks once usually blocks again (a synchronous driver, sync over async), and each
+// time it stalls the loop's other connections for the whole call. Waiting for a hand-off instead would
+// leave a handler that blocks for about the budget (or less) inline for ever, each call a full stall.
 //
 // A standby is started ahead of need, so a hand-off never waits for (or fails on) thread creation, and
 // another is started after each hand-off. At most one standby per loop is kept; the rest exit.
@@ -34,6 +36,7 @@ internal sealed class LoopMonitor : IDisposable
     private readonly ILogger _logger;
     private readonly int _budgetMilliseconds;
     private readonly int _activeSleepMilliseconds;
+    private readonly int _offloadAfterMilliseconds;
     private readonly Thread _thread;
     private readonly ManualResetEventSlim _stop = new();
     private long _lastWarning = long.MinValue;
@@ -45,6 +48,7 @@ internal sealed class LoopMonitor : IDisposable
         _logger = logger;
         _budgetMilliseconds = Math.Max(1, (int)budget.TotalMilliseconds);
         _activeSleepMilliseconds = Math.Clamp(_budgetMilliseconds / 4, 1, IdleSleepMilliseconds);
+        _offloadAfterMilliseconds = Math.Max(1, _budgetMilliseconds / 2);
         _thread = new Thread(Run) { Name = "epoll-monitor", IsBackground = true };
     }
 
@@ -176,7 +180,13 @@ internal sealed class LoopMonitor : IDisposable
                     continue;
                 }
 
-                if (now - since[i] >= _budgetMilliseconds && TryHandOff(loop, sequence, since[i]))
+                long running = now - since[i];
+                if (running >= _offloadAfterMilliseconds)
+                {
+                    Offload(loop, sequence, now);
+                }
+
+                if (running >= _budgetMilliseconds && TryHandOff(loop, sequence, since[i]))
                 {
                     seen[i] = sequence + 1;
                 }
@@ -214,14 +224,9 @@ internal sealed class LoopMonitor : IDisposable
             blocked.Activity = (loop.Current as EpollConnection)?.Activity;
         }
 
-        if (loop.Current is EpollConnection connection)
-        {
-            // A connection that blocks once tends to block again (a synchronous driver, sync over async):
-            // its application code goes to the thread pool for a while, so that it costs its neighbours
-            // one stall, not one per request. Afterwards it is tried inline again. Set before the take,
-            // so that its next continuation, scheduled by the new runner, already sees it.
-            connection.OffloadedUntil = Environment.TickCount64 + OffloadMilliseconds;
-        }
+        // Set before the take, so that the connection's next continuation, scheduled by the new runner,
+        // already sees it.
+        Offload(loop, sequence, Environment.TickCount64);
 
         if (!loop.TryTakeLoop(sequence))
         {
@@ -240,6 +245,21 @@ internal sealed class LoopMonitor : IDisposable
 
         EnsureStandby();
         return true;
+    }
+
+    /// <summary>
+    /// Sends the application code of the connection that the watched call <paramref name="sequence"/> runs
+    /// for to the thread pool for a while: code that blocks once tends to block again (a synchronous
+    /// driver, sync over async), and each time it costs its loop's other connections the whole call.
+    /// Afterwards it is tried inline again.
+    /// </summary>
+    private static void Offload(EpollThread loop, long sequence, long now)
+    {
+        // The owner read, then the sequence again: the call is still the one seen, so the owner is its own.
+        if (loop.Current is EpollConnection connection && loop.CallSequence == sequence)
+        {
+            connection.OffloadedUntil = now + OffloadMilliseconds;
+        }
     }
 
     private void EnsureStandby()
