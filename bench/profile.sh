@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # CPU profile of the web host under one benchmark load, with perf(1).
 #
-#   bench/profile.sh [--transport Epoll|Sockets] [--scenario NAME (a wrk scenario of bench/scenarios.json)]
+#   bench/profile.sh [--transport Epoll|Sockets] [--scenario NAME (of bench/scenarios.json)]
 #                    [--seconds 10] [--warmup 20] [--out DIR] [--label TEXT] [-- extra web host arguments]
 #
-# The server runs on core 0 and wrk (and perf itself) on core 1 (as in bench/run.sh). After the warm-up, perf samples the
+# The server runs on core 0 and the load generator (wrk, or h2load for h2 scenarios; plus the scenario's
+# background load, if any) and perf itself on core 1 (as in bench/run.sh). After the warm-up, perf samples the
 # server process (all its threads, 999 Hz, call graphs by frame pointer; .NET writes /tmp/perf-PID.map
 # so JIT-compiled frames have names) while wrk keeps the load on. It writes to DIR (default
 # bench/results/profile-<transport>-<scenario>):
@@ -13,6 +14,7 @@
 #                    path (syscall entry), and the top self-time symbols
 #   wrk.txt          the load generator's output during the profile
 #   profile.env      what bench/profile.py needs: label, sampling frequency, seconds
+#   syscalls.csv     system calls by kind and context switches over 3 s of the same load (perf stat)
 # `python3 bench/profile.py DIR...` charges every sample to a component (kernel by syscall, CLR runtime,
 # Epoll/Sockets transport, Kestrel, pipelines, thread pool, ...) and prints CPU microseconds per request
 # side by side: the tables of docs/PROFILES.md.
@@ -39,24 +41,25 @@ while (($#)); do
         --out) out="$2"; shift 2 ;;
         --label) label="$2"; shift 2 ;;
         --) shift; extra=("$@"); break ;;
-        -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,19p' "$BENCH_DIR/profile.sh"; exit 0 ;;
         *) echo "profile: unknown option $1" >&2; exit 2 ;;
     esac
 done
 
 case "$transport" in Epoll|Sockets) ;; *) echo "profile: --transport must be Epoll or Sockets" >&2; exit 2 ;; esac
-# The scenario's URL path, pipeline depth and headers, from the harness's table (bench/scenarios.json).
+# The scenario's load (tool, path, connections, pipeline depth or h2 streams, headers, background load),
+# from the harness's table (bench/scenarios.json).
 PYTHON=python3
 [[ -x /usr/bin/python3 ]] && PYTHON=/usr/bin/python3
-wrk_args="$(cd "$BENCH_DIR" && PYTHONDONTWRITEBYTECODE=1 "$PYTHON" -m harness.scenarios wrk-args "$scenario")" || exit 2
-mapfile -t wrk_lines <<<"$wrk_args"
-path="${wrk_lines[0]}"; depth="${wrk_lines[1]}"; headers=()
-for h in "${wrk_lines[@]:2}"; do headers+=(-H "$h"); done
+profile_args="$(cd "$BENCH_DIR" && PYTHONDONTWRITEBYTECODE=1 "$PYTHON" -m harness.scenarios profile-args "$scenario")" || exit 2
+eval "$profile_args"
+headers=()
+for h in "${HEADERS[@]}"; do headers+=(-H "$h"); done
 out="${out:-$BENCH_DIR/results/profile-${transport,,}-$scenario}"
 label="${label:-$transport $scenario}"
 mkdir -p "$out"
 
-for tool in perf wrk taskset; do
+for tool in perf wrk taskset $([[ $TOOL == h2load ]] && echo h2load); do
     command -v "$tool" >/dev/null || { echo "profile: $tool is missing (apt-get install linux-perf wrk util-linux)" >&2; exit 1; }
 done
 
@@ -64,6 +67,7 @@ dotnet build src/WebHost -c Release -nologo -v q >/dev/null
 tmp="$(mktemp -d)"
 server_pid=""
 cleanup() {
+    [[ -n "${bg_pid:-}" ]] && kill "$bg_pid" 2>/dev/null && wait "$bg_pid" 2>/dev/null || true
     [[ -n "$server_pid" ]] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true
     rm -rf "$tmp"
 }
@@ -76,27 +80,53 @@ mkdir -p "$tmp/wwwroot/bench"
 head -c 1024 /dev/urandom | base64 -w 64 | head -c 1024 > "$tmp/wwwroot/bench/1k.txt"
 head -c 1048576 /dev/urandom > "$tmp/wwwroot/bench/1m.bin"
 
-# A free port below the ephemeral range (where clients' ports, e.g. another test's, come from).
-for _ in $(seq 50); do
-    port=$((20000 + RANDOM % 12000))
-    [[ -z "$(ss -Htan "( sport = :$port )" 2>/dev/null)" ]] && break
-done
+# Free ports below the ephemeral range (where clients' ports, e.g. another test's, come from): HTTP/1.1 and h2c.
+free_port() {
+    local p
+    for _ in $(seq 50); do
+        p=$((20000 + RANDOM % 12000))
+        [[ -z "$(ss -Htan "( sport = :$p )" 2>/dev/null)" && "$p" != "${port:-}" ]] && break
+    done
+    echo "$p"
+}
+port=$(free_port)
+h2port=$(free_port)
 DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0 taskset -c 0 dotnet src/WebHost/bin/Release/net10.0/EpollTransport.WebHost.dll \
-    --contentRoot "$tmp" --Transport "$transport" --urls "http://127.0.0.1:$port" \
+    --contentRoot "$tmp" --Transport "$transport" --EnableTestEndpoints true \
+    --Kestrel:Endpoints:h1:Url "http://127.0.0.1:$port" --Kestrel:Endpoints:h1:Protocols Http1 \
+    --Kestrel:Endpoints:h2:Url "http://127.0.0.1:$h2port" --Kestrel:Endpoints:h2:Protocols Http2 \
     --Logging:LogLevel:Default=Warning --Logging:LogLevel:Microsoft.Hosting.Lifetime=Warning \
     --Logging:LogLevel:EpollTransport=Warning "${extra[@]}" >"$out/server.log" 2>&1 &
 server_pid=$!
 for _ in $(seq 100); do
-    curl -fsS -o /dev/null "http://127.0.0.1:$port$path" 2>/dev/null && break
+    curl -fsS -o /dev/null "http://127.0.0.1:$port$URL_PATH" 2>/dev/null && break
     sleep 0.2
 done
-curl -fsS -o /dev/null "http://127.0.0.1:$port$path" || { echo "profile: server did not answer" >&2; cat "$out/server.log" >&2; exit 1; }
+curl -fsS -o /dev/null "http://127.0.0.1:$port$URL_PATH" || { echo "profile: server did not answer" >&2; cat "$out/server.log" >&2; exit 1; }
 
-load() { taskset -c 1 wrk -t 1 -c 256 -d "$1" --timeout 5s "${headers[@]}" -s "$BENCH_DIR/wrk/bench.lua" "http://127.0.0.1:$port$path" -- "$depth"; }
+# The measured load; h2load's rate is also written as wrk's "Requests/sec:" line, which profile.py reads.
+load() {
+    if [[ $TOOL == h2load ]]; then
+        local o
+        o="$(taskset -c 1 h2load -t 1 -c "$CONNS" -m "$STREAMS" -D "${1%s}" "http://127.0.0.1:$h2port$URL_PATH")"
+        echo "$o"
+        echo "$o" | awk '/^finished in/ { gsub(",", "", $4); print "Requests/sec: " $4 }'
+    else
+        taskset -c 1 wrk -t 1 -c "$CONNS" -d "$1" --timeout 5s "${headers[@]}" -s "$BENCH_DIR/wrk/bench.lua" \
+            "http://127.0.0.1:$port$URL_PATH" -- "$DEPTH"
+    fi
+}
+# The scenario's background load (e.g. handlers that block), not measured, for the whole run.
+bg_pid=""
+if [[ -n "$BG_PATH" ]]; then
+    taskset -c 1 wrk -t 1 -c "$BG_CONNS" -d "$((warmup + seconds + 10))s" --timeout 5s "http://127.0.0.1:$port$BG_PATH" \
+        >"$out/background.txt" 2>&1 &
+    bg_pid=$!
+fi
 echo "warming up $transport / $scenario for ${warmup}s"
 load "${warmup}s" >/dev/null
 echo "profiling for ${seconds}s"
-load "$((seconds + 2))s" >"$out/wrk.txt" &
+load "$((seconds + 6))s" >"$out/wrk.txt" &
 wrk_pid=$!
 sleep 1
 # The server's CPU time (utime + stime of all its threads, in clock ticks) across the sampling window:
@@ -111,6 +141,11 @@ printf 'LABEL=%s\nSECONDS=%s\nFREQUENCY=999\nCPU_SECONDS=%s\nWINDOW_SECONDS=%s\n
     "$(awk -v a="$ticks_after" -v b="$ticks_before" -v hz="$(getconf CLK_TCK)" 'BEGIN { print (a - b) / hz }')" \
     "$(awk -v a="$end_ns" -v b="$start_ns" 'BEGIN { print (a - b) / 1e9 }')" \
     "bench/profile.sh $orig_args" >"$out/profile.env"
+# System calls and context switches over 3 s of the same load (counted by the kernel's tracepoints, cheap
+# next to sampling): calls per request are these counts / (requests/s x the window).
+syscalls=read,recvfrom,recvmsg,sendmsg,sendto,write,writev,epoll_wait,epoll_pwait,epoll_ctl,futex,sched_yield,accept4,close,openat
+taskset -c 1 perf stat -x, -e "$(echo "$syscalls" | sed 's/\([a-z0-9_]*\)/syscalls:sys_enter_\1/g'),context-switches" \
+    -p "$server_pid" -- sleep 3 2>"$out/syscalls.csv" >/dev/null || true
 wait "$wrk_pid"
 # Keep the JIT map next to the data: perf report needs it to name managed frames.
 cp "/tmp/perf-$server_pid.map" "$out/perf-$server_pid.map" 2>/dev/null || true

@@ -7,12 +7,14 @@ in turn on each connection ("path" is the first); "background" {"path", "conns"}
 for the whole run, not measured (e.g. handlers that block their thread, so that the measured requests'
 latency shows what blocking does to the others); "title" and "desc" for the report.
 
-    python3 -m harness.scenarios wrk-args NAME    (from bench/) prints NAME's path, pipeline depth and
-                                                  headers, one a line, for bench/profile.sh
+    python3 -m harness.scenarios profile-args NAME    (from bench/) prints NAME's load as shell
+                                                      assignments (TOOL, URL_PATH, CONNS, DEPTH, STREAMS,
+                                                      HEADERS, BG_PATH, BG_CONNS), for bench/profile.sh
 """
 
 import json
 import os
+import shlex
 import sys
 
 from .common import BENCH_DIR
@@ -46,19 +48,22 @@ def load(path=PATH):
 SCENARIOS = load()
 
 
+def profile_args(sc):
+    """One scenario's load as shell assignments (bash arrays for the headers)."""
+    bg = sc.get("background", {})
+    values = {"TOOL": sc["tool"], "URL_PATH": sc["path"], "CONNS": sc["conns"], "DEPTH": sc.get("pipeline", 1),
+              "STREAMS": sc.get("streams", 1), "BG_PATH": bg.get("path", ""), "BG_CONNS": bg.get("conns", 0)}
+    lines = [f"{k}={shlex.quote(str(v))}" for k, v in values.items()]
+    lines.append("HEADERS=(" + " ".join(shlex.quote(h) for h in sc.get("headers", [])) + ")")
+    return "\n".join(lines)
+
+
 def main(argv):
-    wrk = [k for k, v in SCENARIOS.items() if v["tool"] == "wrk"]
-    if len(argv) != 2 or argv[0] != "wrk-args":
-        print(f"usage: python3 -m harness.scenarios wrk-args NAME (NAME one of {', '.join(wrk)})", file=sys.stderr)
+    if len(argv) != 2 or argv[0] != "profile-args" or argv[1] not in SCENARIOS:
+        print(f"usage: python3 -m harness.scenarios profile-args NAME (NAME one of {', '.join(SCENARIOS)})",
+              file=sys.stderr)
         return 2
-    if argv[1] not in wrk:
-        print(f"unknown scenario {argv[1]} ({', '.join(wrk)})", file=sys.stderr)
-        return 2
-    sc = SCENARIOS[argv[1]]
-    print(sc["path"])
-    print(sc.get("pipeline", 1))
-    for h in sc.get("headers", []):
-        print(h)
+    print(profile_args(SCENARIOS[argv[1]]))
     return 0
 
 
