@@ -6,21 +6,33 @@ namespace EpollTransport;
 /// </summary>
 public sealed class EpollTransportOptions
 {
-    /// <summary>The upper bound of the default <see cref="ThreadCount"/>.</summary>
+    /// <summary>The upper bound of the default <see cref="ThreadCount"/> with thread-pool scheduling.</summary>
     internal const int MaxDefaultThreadCount = 16;
 
     private const string FinOnErrorSwitch = "Microsoft.AspNetCore.Server.Kestrel.FinOnError";
 
+    private int? _threadCount;
+
     /// <summary>
     /// The number of epoll threads. Each thread owns its own epoll instance and a share of the
     /// connections; listening sockets are spread over them too. With inline
-    /// <see cref="ApplicationScheduling"/> the epoll threads also run Kestrel and the application, so on
-    /// a dedicated server one per core (<see cref="Environment.ProcessorCount"/>) is the setting to try;
-    /// the default leaves half the cores to the thread pool, which still runs each connection's first
-    /// request, HTTP/2 streams and code that blocked.
+    /// <see cref="ApplicationScheduling"/> the epoll threads also run Kestrel and the application, so they
+    /// are the server's workers, as nginx's worker processes are: one per core lets every core serve
+    /// requests, and more than one per core only makes loops take turns on a core. Kestrel's Sockets
+    /// transport stops at 16 I/O queues because its queues only hand work to the thread pool, which
+    /// spreads it over every core; inline loops do that work themselves, so the inline default is not
+    /// capped. With <see cref="EpollApplicationScheduling.ThreadPool"/> scheduling an epoll thread only
+    /// reads, sends and dispatches, and the thread pool needs the other cores.
     /// </summary>
-    /// <remarks>Defaults to half of <see cref="Environment.ProcessorCount"/>, at least 1 and at most 16.</remarks>
-    public int ThreadCount { get; set; } = Math.Clamp(Environment.ProcessorCount / 2, 1, MaxDefaultThreadCount);
+    /// <remarks>
+    /// Defaults to <see cref="Environment.ProcessorCount"/> (at least 1) with inline scheduling, and to half
+    /// of it (at least 1, at most 16) with <see cref="EpollApplicationScheduling.ThreadPool"/> scheduling.
+    /// </remarks>
+    public int ThreadCount
+    {
+        get => _threadCount ?? DefaultThreadCount(ApplicationScheduling);
+        set => _threadCount = value;
+    }
 
     /// <summary>Whether sockets are registered edge- or level-triggered.</summary>
     /// <remarks>Defaults to <see cref="EpollTriggerMode.Edge"/>.</remarks>
@@ -84,6 +96,11 @@ public sealed class EpollTransportOptions
     /// <see langword="false"/> when it is not set.
     /// </remarks>
     public bool FinOnError { get; set; } = AppContext.TryGetSwitch(FinOnErrorSwitch, out bool finOnError) && finOnError;
+
+    /// <summary>The default <see cref="ThreadCount"/> for a scheduling mode.</summary>
+    internal static int DefaultThreadCount(EpollApplicationScheduling scheduling) => scheduling == EpollApplicationScheduling.Inline
+        ? Math.Max(1, Environment.ProcessorCount)
+        : Math.Clamp(Environment.ProcessorCount / 2, 1, MaxDefaultThreadCount);
 
     internal void Validate()
     {

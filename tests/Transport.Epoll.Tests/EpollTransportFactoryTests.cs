@@ -279,7 +279,7 @@ public class EpollTransportFactoryTests
     {
         var options = new EpollTransportOptions();
 
-        Assert.Equal(Math.Clamp(Environment.ProcessorCount / 2, 1, 16), options.ThreadCount);
+        Assert.Equal(Math.Max(1, Environment.ProcessorCount), options.ThreadCount);
         Assert.Equal(EpollTriggerMode.Edge, options.TriggerMode);
         Assert.Equal(512, options.Backlog);
         Assert.Equal(1024 * 1024, options.MaxReadBufferSize);
@@ -288,6 +288,17 @@ public class EpollTransportFactoryTests
         Assert.Equal(EpollApplicationScheduling.Inline, options.ApplicationScheduling);
         Assert.Equal(TimeSpan.FromMilliseconds(20), options.InlineBudget);
         Assert.False(options.FinOnError);
+    }
+
+    [Fact]
+    public void TheDefaultThreadCountFollowsTheSchedulingModeUntilSet()
+    {
+        var options = new EpollTransportOptions { ApplicationScheduling = EpollApplicationScheduling.ThreadPool };
+        Assert.Equal(Math.Clamp(Environment.ProcessorCount / 2, 1, 16), options.ThreadCount);
+
+        options.ThreadCount = 3;
+        options.ApplicationScheduling = EpollApplicationScheduling.Inline;
+        Assert.Equal(3, options.ThreadCount);
     }
 
     private static EpollThreadState WaitUntilIdle(EpollThread thread)
