@@ -47,3 +47,15 @@ class ScenarioTableTests(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class ProfileArgsTests(unittest.TestCase):
+    def test_the_blocking_scenario_gives_profile_sh_its_background_load(self):
+        lines = scenarios.profile_args(scenarios.SCENARIOS["blocking"]).splitlines()
+        self.assertIn("BG_PATH='/test/block?ms=20'", lines)
+        self.assertIn("BG_CONNS=8", lines)
+        self.assertIn("HEADERS=()", lines)
+
+    def test_h2_and_headers_are_passed_quoted(self):
+        self.assertIn("TOOL=h2load", scenarios.profile_args(scenarios.SCENARIOS["h2"]).splitlines())
+        self.assertIn("HEADERS=('Connection: close')", scenarios.profile_args(scenarios.SCENARIOS["churn"]).splitlines())
