@@ -4,7 +4,8 @@ namespace EpollTransport.WebHost;
 
 /// <summary>
 /// Tells the epoll transport which request a connection is serving (<see cref="IEpollActivityFeature"/>),
-/// so that its warning about application code that blocked an epoll thread names the request path.
+/// so that its warning about application code that blocked an epoll thread names the request path, and
+/// runs a request for a path whose handler blocked an epoll thread recently on the thread pool.
 /// </summary>
 /// <remarks>
 /// The path is set when a request starts and left there (the next request on the connection replaces
@@ -20,8 +21,19 @@ internal static class EpollActivity
             if (context.Features.Get<IEpollActivityFeature>() is { } activity)
             {
                 activity.Activity = context.Request.Path.Value; // the string Kestrel already made: no allocation
+                if (activity.ShouldYield)
+                {
+                    return OffTheEpollThread(context, next);
+                }
             }
 
             return next(context);
         });
+
+    // A request for a path whose handler blocked an epoll thread a moment ago starts on the thread pool.
+    private static async Task OffTheEpollThread(HttpContext context, RequestDelegate next)
+    {
+        await Task.Yield();
+        await next(context);
+    }
 }

@@ -447,6 +447,49 @@ public class EpollConnectionTests
         Assert.Equal(0, Interlocked.Read(ref stats.HandOffs));
     }
 
+    /// <summary>
+    /// A new connection asking for a handler that blocked an epoll thread would stall its loop once more
+    /// before the per-connection off-load caught it (the blocking benchmark, whose background connections are
+    /// new every round, had one such stall per blocking connection, one after another): the activity that
+    /// blocked is remembered, and a request for it on another connection is told to leave the loop.
+    /// </summary>
+    [Fact]
+    public async Task AnActivityThatBlockedTellsARequestForItOnAnotherConnectionToYield()
+    {
+        await using var harness = new TransportHarness(o => o.InlineBudget = TimeSpan.FromMilliseconds(200));
+        var listener = await harness.BindAsync();
+        var (client, server) = await harness.ConnectAsync(listener);
+        var (otherClient, other) = await harness.ConnectAsync(listener);
+        var blocking = (EpollConnection)server;
+        var feature = (IEpollActivityFeature)other;
+
+        var first = ContinueOn(server, _ =>
+        {
+            blocking.Activity = "/slow";
+            for (var deadline = DateTime.UtcNow + TransportHarness.Timeout; blocking.OffloadedUntil == 0 && DateTime.UtcNow < deadline;)
+            {
+                Thread.Sleep(5);
+            }
+        });
+        await client.SendAsync("x"u8.ToArray());
+        await first.WaitAsync(TransportHarness.Timeout);
+
+        bool slow = false, fast = true;
+        var second = ContinueOn(other, _ =>
+        {
+            feature.Activity = "/fast";
+            fast = feature.ShouldYield;
+            feature.Activity = "/slow";
+            slow = feature.ShouldYield;
+        });
+        await otherClient.SendAsync("y"u8.ToArray());
+        Assert.StartsWith("epoll-", await second.WaitAsync(TransportHarness.Timeout), StringComparison.Ordinal);
+
+        Assert.True(slow, "a request for the activity that blocked was not told to leave the loop");
+        Assert.False(fast, "a request for another activity was told to leave the loop");
+        Assert.False(feature.ShouldYield, "off the epoll thread there is nothing to leave");
+    }
+
     /// <summary>Reads once; runs <paramref name="work"/> in the read's continuation and returns its thread's name.</summary>
     private static Task<string?> ContinueOn(Microsoft.AspNetCore.Connections.ConnectionContext connection, Action<System.IO.Pipelines.ReadResult> work)
     {

@@ -119,6 +119,10 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
         set => Volatile.Write(ref _activity, value); // read by the loop monitor
     }
 
+    /// <inheritdoc cref="IEpollActivityFeature.ShouldYield"/>
+    public bool ShouldYield => Volatile.Read(ref _activity) is { } activity &&
+        _thread.Monitor is { } monitor && monitor.Activities.Contains(activity) && _thread.IsCurrentThread;
+
     // The connection is its own duplex pipe (one object less per connection).
     PipeReader IDuplexPipe.Input => _input.Reader;
 

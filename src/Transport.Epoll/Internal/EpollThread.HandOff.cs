@@ -39,6 +39,9 @@ internal sealed partial class EpollThread
 
     internal Microsoft.Extensions.Logging.ILogger Logger => _logger;
 
+    /// <summary>The monitor that watches this loop (inline scheduling), or <see langword="null"/>.</summary>
+    internal LoopMonitor? Monitor => _monitor;
+
     /// <summary>The loop, run by a runner thread: see <see cref="RunLoop"/>.</summary>
     internal bool Run(LoopRunner runner) => RunLoop(runner);
 

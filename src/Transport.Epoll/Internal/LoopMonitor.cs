@@ -15,6 +15,10 @@ namespace EpollTransport.Internal;
 // budget: code that blocks once usually blocks again (a synchronous driver, sync over async), and each
 // time it stalls the loop's other connections for the whole call. Waiting for a hand-off instead would
 // leave a handler that blocks for about the budget (or less) inline for ever, each call a full stall.
+// The connection's activity (its request path, if the application names it) is remembered for as long:
+// a request for it on another connection can then leave the loop before its handler starts
+// (IEpollActivityFeature.ShouldYield), so that new connections to a blocking handler do not each stall
+// the loop once, one after another.
 //
 // A standby is started ahead of need, so a hand-off never waits for (or fails on) thread creation, and
 // another is started after each hand-off. At most one standby per loop is kept; the rest exit.
@@ -51,6 +55,9 @@ internal sealed class LoopMonitor : IDisposable
         _offloadAfterMilliseconds = Math.Max(1, _budgetMilliseconds / 2);
         _thread = new Thread(Run) { Name = "epoll-monitor", IsBackground = true };
     }
+
+    /// <summary>The activities (request paths) whose application code blocked a loop recently.</summary>
+    public BlockingActivities Activities { get; } = new();
 
     /// <summary>Standby runners waiting (for tests).</summary>
     public int StandbyCount
@@ -253,11 +260,16 @@ internal sealed class LoopMonitor : IDisposable
     /// driver, sync over async), and each time it costs its loop's other connections the whole call.
     /// Afterwards it is tried inline again.
     /// </summary>
-    private static void Offload(EpollThread loop, long sequence, long now)
+    private void Offload(EpollThread loop, long sequence, long now)
     {
         // The owner read, then the sequence again: the call is still the one seen, so the owner is its own.
         if (loop.Current is EpollConnection connection && loop.CallSequence == sequence)
         {
+            if (connection.Activity is { } activity)
+            {
+                Activities.Add(activity, now + OffloadMilliseconds); // other connections' requests for it leave the loop too
+            }
+
             connection.OffloadedUntil = now + OffloadMilliseconds;
         }
     }
