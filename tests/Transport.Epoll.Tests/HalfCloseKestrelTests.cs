@@ -57,47 +57,35 @@ public class HalfCloseKestrelTests
     [MemberData(nameof(Kinds))]
     public async Task WithTheOptionTheResponseArrivesInFullThenEndOfStream(RequestKind kind)
     {
-        var probe = new Probe();
-        await using var app = await StartAsync(probe, halfClose: true);
-        using var client = await app.ConnectAsync();
-
-        await client.SendAsync(Request(kind, "/"));
-        client.Shutdown(SocketShutdown.Send);
+        await using var exchange = await Exchange.StartAsync(halfClose: true, kind, "/");
+        var client = exchange.Client;
 
         AssertWholeResponse(await TransportHarness.ReceiveToEndAsync(client));
-        await app.WaitForTransportEventAsync("ConnectionClosed"); // the socket is closed, not left open
+        await exchange.App.WaitForTransportEventAsync("ConnectionClosed"); // the socket is closed, not left open
     }
 
     [Theory]
     [MemberData(nameof(KindsAndModes))]
     public async Task WithTheOptionASlowHandlerCompletesAfterTheClientsFin(RequestKind kind, EpollTriggerMode mode, EpollApplicationScheduling scheduling)
     {
-        var probe = new Probe();
-        await using var app = await StartAsync(probe, halfClose: true, mode, scheduling);
-        using var client = await app.ConnectAsync();
-
-        await client.SendAsync(Request(kind, "/slow"));
-        client.Shutdown(SocketShutdown.Send);
+        await using var exchange = await Exchange.StartAsync(halfClose: true, kind, "/slow", mode, scheduling);
+        var client = exchange.Client;
 
         AssertWholeResponse(await TransportHarness.ReceiveToEndAsync(client));
-        Assert.False(await probe.Aborted.Task.WaitAsync(TransportHarness.Timeout), "RequestAborted fired for the client's FIN");
-        await app.WaitForTransportEventAsync("ConnectionClosed");
+        Assert.False(await exchange.AbortedAsync(), "RequestAborted fired for the client's FIN");
+        await exchange.App.WaitForTransportEventAsync("ConnectionClosed");
     }
 
     [Theory]
     [MemberData(nameof(KindsAndModes))]
     public async Task WithoutTheOptionTheClientsFinAbortsTheRequest(RequestKind kind, EpollTriggerMode mode, EpollApplicationScheduling scheduling)
     {
-        var probe = new Probe();
-        await using var app = await StartAsync(probe, halfClose: false, mode, scheduling);
-        using var client = await app.ConnectAsync();
-
-        await client.SendAsync(Request(kind, "/wait"));
-        client.Shutdown(SocketShutdown.Send);
+        await using var exchange = await Exchange.StartAsync(halfClose: false, kind, "/wait", mode, scheduling);
+        var client = exchange.Client;
 
         // Kestrel's Sockets transport does the same: the FIN fires ConnectionClosed, Kestrel aborts the
         // request (RequestAborted) and its output, and the client gets no response: a reset or an empty stream.
-        Assert.True(await probe.Aborted.Task.WaitAsync(TransportHarness.Timeout), "RequestAborted did not fire for the client's FIN");
+        Assert.True(await exchange.AbortedAsync(), "RequestAborted did not fire for the client's FIN");
         byte[] received;
         try
         {
@@ -115,60 +103,77 @@ public class HalfCloseKestrelTests
     [MemberData(nameof(Modes))]
     public async Task WithTheOptionAClientResetDuringAStreamingResponseAbortsTheRequest(EpollTriggerMode mode, EpollApplicationScheduling scheduling)
     {
-        var probe = new Probe();
-        await using var app = await StartAsync(probe, halfClose: true, mode, scheduling);
-        using var client = await app.ConnectAsync();
-        await client.SendAsync(Request(RequestKind.Http11KeepAlive, "/stream"));
-        client.Shutdown(SocketShutdown.Send);
+        await using var exchange = await Exchange.StartAsync(halfClose: true, RequestKind.Http11KeepAlive, "/stream", mode, scheduling);
+        var client = exchange.Client;
         await ReceiveUntilAsync(client, "tick\n"); // the FIN did not abort the response
 
         client.LingerState = new LingerOption(true, 0);
         client.Close(); // RST
 
-        Assert.True(await probe.Aborted.Task.WaitAsync(TransportHarness.Timeout), "the streaming handler ran to its end without RequestAborted");
-        await app.WaitForTransportEventAsync("ConnectionClosed");
+        Assert.True(await exchange.AbortedAsync(), "the streaming handler ran to its end without RequestAborted");
+        await exchange.App.WaitForTransportEventAsync("ConnectionClosed");
     }
 
     [Theory]
     [MemberData(nameof(Modes))]
     public async Task WithTheOptionAClientResetWhileTheHandlerWritesNothingAbortsTheRequest(EpollTriggerMode mode, EpollApplicationScheduling scheduling)
     {
-        var probe = new Probe();
-        await using var app = await StartAsync(probe, halfClose: true, mode, scheduling);
-        using var client = await app.ConnectAsync();
-        await client.SendAsync(Request(RequestKind.Http11KeepAlive, "/silent"));
-        client.Shutdown(SocketShutdown.Send);
+        await using var exchange = await Exchange.StartAsync(halfClose: true, RequestKind.Http11KeepAlive, "/silent", mode, scheduling);
+        var client = exchange.Client;
         await ReceiveUntilAsync(client, "ready\n");
 
         // Nothing is sent after this, so no send can fail: only epoll's report of the reset (EPOLLHUP/EPOLLERR) tells.
         client.LingerState = new LingerOption(true, 0);
         client.Close();
 
-        Assert.True(await probe.Aborted.Task.WaitAsync(TransportHarness.Timeout), "RequestAborted did not fire for the client's reset");
-        await app.WaitForTransportEventAsync("ConnectionClosed");
+        Assert.True(await exchange.AbortedAsync(), "RequestAborted did not fire for the client's reset");
+        await exchange.App.WaitForTransportEventAsync("ConnectionClosed");
     }
 
-    private static Task<KestrelApp> StartAsync(
-        Probe probe,
-        bool halfClose,
-        EpollTriggerMode mode = EpollTriggerMode.Edge,
-        EpollApplicationScheduling scheduling = EpollApplicationScheduling.Inline) =>
-        KestrelApp.StartAsync(
-            o =>
-            {
-                o.ThreadCount = 1;
-                o.AllowHalfClose = halfClose;
-                o.TriggerMode = mode;
-                o.ApplicationScheduling = scheduling;
-            },
-            web => web.Run(context => HandleAsync(context, probe)));
-
-    private static ReadOnlyMemory<byte> Request(RequestKind kind, string path) => Encoding.ASCII.GetBytes(kind switch
+    // What nc -N does, on a fresh server: the whole request, then shutdown(SHUT_WR).
+    private sealed class Exchange(KestrelApp app, Socket client, Probe probe) : IAsyncDisposable
     {
-        RequestKind.Http10 => $"GET {path} HTTP/1.0\r\n\r\n",
-        RequestKind.Http11Close => $"GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n",
-        _ => $"GET {path} HTTP/1.1\r\nHost: test\r\n\r\n",
-    });
+        public KestrelApp App => app;
+
+        public Socket Client => client;
+
+        public static async Task<Exchange> StartAsync(
+            bool halfClose,
+            RequestKind kind,
+            string path,
+            EpollTriggerMode mode = EpollTriggerMode.Edge,
+            EpollApplicationScheduling scheduling = EpollApplicationScheduling.Inline)
+        {
+            var probe = new Probe();
+            var server = await KestrelApp.StartAsync(
+                o =>
+                {
+                    o.ThreadCount = 1;
+                    o.AllowHalfClose = halfClose;
+                    o.TriggerMode = mode;
+                    o.ApplicationScheduling = scheduling;
+                },
+                web => web.Run(context => HandleAsync(context, probe)));
+            var socket = await server.ConnectAsync();
+            await socket.SendAsync(Encoding.ASCII.GetBytes(kind switch
+            {
+                RequestKind.Http10 => $"GET {path} HTTP/1.0\r\n\r\n",
+                RequestKind.Http11Close => $"GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n",
+                _ => $"GET {path} HTTP/1.1\r\nHost: test\r\n\r\n",
+            }));
+            socket.Shutdown(SocketShutdown.Send);
+            return new Exchange(server, socket, probe);
+        }
+
+        /// <summary>Whether the handler saw RequestAborted fire.</summary>
+        public Task<bool> AbortedAsync() => probe.Aborted.Task.WaitAsync(TransportHarness.Timeout);
+
+        public async ValueTask DisposeAsync()
+        {
+            client.Dispose();
+            await app.DisposeAsync();
+        }
+    }
 
     // /: answers at once; /slow: after 300 ms; /wait: waits for RequestAborted; /stream: a chunk every 50 ms
     // until RequestAborted; /silent: one chunk, then waits for RequestAborted. Each reports to the probe

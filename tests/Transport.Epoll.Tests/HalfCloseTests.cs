@@ -11,16 +11,12 @@ namespace EpollTransport.Tests;
 /// </summary>
 public class HalfCloseTests
 {
-    public static TheoryData<EpollTriggerMode> Modes => new() { EpollTriggerMode.Edge, EpollTriggerMode.Level };
-
     [Theory]
-    [MemberData(nameof(Modes))]
+    [MemberData(nameof(EpollConnectionTests.Modes), MemberType = typeof(EpollConnectionTests))]
     public async Task TheClientsFinCompletesInputButNotTheConnection(EpollTriggerMode mode)
     {
         await using var harness = HalfClosing(mode);
-        var listener = await harness.BindAsync();
-        var (client, server) = await harness.ConnectAsync(listener);
-        var closed = ConnectionClosedTask(server);
+        var (client, server, closed) = await ConnectAsync(harness);
 
         await client.SendAsync("request"u8.ToArray());
         client.Shutdown(SocketShutdown.Send);
@@ -35,18 +31,15 @@ public class HalfCloseTests
         await server.Transport.Output.CompleteAsync();
         Assert.Empty(await TransportHarness.ReceiveToEndAsync(client));
         await closed.WaitAsync(TransportHarness.Timeout);
-        await ((EpollConnection)server).Closed.WaitAsync(TransportHarness.Timeout);
-        await server.DisposeAsync().AsTask().WaitAsync(TransportHarness.Timeout);
+        await ClosedThenDisposeAsync(server);
     }
 
     [Theory]
-    [MemberData(nameof(Modes))]
+    [MemberData(nameof(EpollConnectionTests.Modes), MemberType = typeof(EpollConnectionTests))]
     public async Task AResetAfterTheFinFiresConnectionClosedWithoutASend(EpollTriggerMode mode)
     {
         await using var harness = HalfClosing(mode);
-        var listener = await harness.BindAsync();
-        var (client, server) = await harness.ConnectAsync(listener);
-        var closed = ConnectionClosedTask(server);
+        var (client, server, closed) = await ConnectAsync(harness);
 
         client.Shutdown(SocketShutdown.Send);
         await ReadToEndAsync(server);
@@ -62,13 +55,11 @@ public class HalfCloseTests
     }
 
     [Theory]
-    [MemberData(nameof(Modes))]
+    [MemberData(nameof(EpollConnectionTests.Modes), MemberType = typeof(EpollConnectionTests))]
     public async Task SendingToAClientThatClosedFiresConnectionClosed(EpollTriggerMode mode)
     {
         await using var harness = HalfClosing(mode);
-        var listener = await harness.BindAsync();
-        var (client, server) = await harness.ConnectAsync(listener);
-        var closed = ConnectionClosedTask(server);
+        var (client, server, closed) = await ConnectAsync(harness);
 
         // close(2) sends the same FIN as shutdown(SHUT_WR); only the next data the server sends tells them
         // apart: the client's kernel answers it with a reset.
@@ -82,16 +73,14 @@ public class HalfCloseTests
             await Task.WhenAny(closed, Task.Delay(20));
         }
 
-        await ((EpollConnection)server).Closed.WaitAsync(TransportHarness.Timeout);
-        await server.DisposeAsync().AsTask().WaitAsync(TransportHarness.Timeout);
+        await ClosedThenDisposeAsync(server);
     }
 
     [Fact]
     public async Task TheHalfCloseIsLogged()
     {
         await using var harness = HalfClosing(EpollTriggerMode.Edge);
-        var listener = await harness.BindAsync();
-        var (client, server) = await harness.ConnectAsync(listener);
+        var (client, server, _) = await ConnectAsync(harness);
 
         client.Shutdown(SocketShutdown.Send);
         await ReadToEndAsync(server);
@@ -106,11 +95,20 @@ public class HalfCloseTests
         o.TriggerMode = mode;
     });
 
-    private static Task ConnectionClosedTask(ConnectionContext server)
+    /// <summary>A connection, and a task that completes when its ConnectionClosed fires.</summary>
+    private static async Task<(Socket Client, ConnectionContext Server, Task Closed)> ConnectAsync(TransportHarness harness)
     {
+        var (client, server) = await harness.ConnectAsync(await harness.BindAsync());
         var closed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         server.ConnectionClosed.Register(() => closed.TrySetResult());
-        return closed.Task;
+        return (client, server, closed.Task);
+    }
+
+    /// <summary>The socket is closed (not left open), and disposing the connection, as Kestrel does, completes.</summary>
+    private static async Task ClosedThenDisposeAsync(ConnectionContext server)
+    {
+        await ((EpollConnection)server).Closed.WaitAsync(TransportHarness.Timeout);
+        await server.DisposeAsync().AsTask().WaitAsync(TransportHarness.Timeout);
     }
 
     private static async Task ReadToEndAsync(ConnectionContext server)

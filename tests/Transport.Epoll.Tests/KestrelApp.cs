@@ -10,20 +10,11 @@ using Microsoft.Extensions.Logging;
 namespace EpollTransport.Tests;
 
 /// <summary>Real Kestrel on the epoll transport, in process, on a loopback port; every log entry collected.</summary>
-internal sealed class KestrelApp : IAsyncDisposable
+internal sealed class KestrelApp(WebApplication app, TestLoggerProvider logs, int port) : IAsyncDisposable
 {
-    private readonly WebApplication _app;
+    public TestLoggerProvider Logs => logs;
 
-    private KestrelApp(WebApplication app, TestLoggerProvider logs, int port)
-    {
-        _app = app;
-        Logs = logs;
-        Port = port;
-    }
-
-    public TestLoggerProvider Logs { get; }
-
-    public int Port { get; }
+    public int Port => port;
 
     /// <summary>Starts Kestrel with <paramref name="configure"/>d epoll options and the endpoints <paramref name="map"/> adds.</summary>
     public static async Task<KestrelApp> StartAsync(Action<EpollTransportOptions> configure, Action<WebApplication> map)
@@ -35,11 +26,11 @@ internal sealed class KestrelApp : IAsyncDisposable
         builder.Logging.SetMinimumLevel(LogLevel.Debug);
         builder.WebHost.UseEpoll(configure);
         builder.WebHost.UseUrls("http://127.0.0.1:0");
-        var app = builder.Build();
-        map(app);
-        await app.StartAsync();
-        var address = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
-        return new KestrelApp(app, logs, address.Port);
+        var web = builder.Build();
+        map(web);
+        await web.StartAsync();
+        var address = new Uri(web.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
+        return new KestrelApp(web, logs, address.Port);
     }
 
     /// <summary>A raw TCP client connected to the app.</summary>
@@ -63,7 +54,7 @@ internal sealed class KestrelApp : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await _app.StopAsync();
-        await _app.DisposeAsync();
+        await app.StopAsync();
+        await app.DisposeAsync();
     }
 }
