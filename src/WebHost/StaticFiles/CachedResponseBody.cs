@@ -18,6 +18,9 @@ namespace EpollTransport.WebHost.StaticFiles;
 /// </remarks>
 internal sealed class CachedResponseBody : IHttpResponseBodyFeature
 {
+    // The piece written per flush: Kestrel's default response buffer limit, and the framework's copy buffer.
+    private const int Chunk = 64 * 1024;
+
     private readonly IHttpResponseBodyFeature _inner;
     private readonly CachedFileInfo _file;
 
@@ -53,7 +56,7 @@ internal sealed class CachedResponseBody : IHttpResponseBodyFeature
         ArgumentNullException.ThrowIfNull(response);
         ArgumentNullException.ThrowIfNull(file);
         return file is CachedFileInfo { IsInMemory: true } cached
-            ? Complete(response.BodyWriter.WriteAsync(cached.Contents, cancellationToken))
+            ? (cached.Length <= Chunk ? Complete(response.BodyWriter.WriteAsync(cached.Contents, cancellationToken)) : WriteChunksAsync(response.BodyWriter, cached.Contents, cancellationToken))
             : response.SendFileAsync(file, cancellationToken);
     }
 
@@ -88,7 +91,30 @@ internal sealed class CachedResponseBody : IHttpResponseBodyFeature
             throw new ArgumentOutOfRangeException(nameof(count), count, "The range is outside the file.");
         }
 
-        return Complete(_inner.Writer.WriteAsync(contents.Slice((int)offset, (int)length), cancellationToken));
+        var body = contents.Slice((int)offset, (int)length);
+        if (body.Length <= Chunk)
+        {
+            return Complete(_inner.Writer.WriteAsync(body, cancellationToken));
+        }
+
+        return WriteChunksAsync(_inner.Writer, body, cancellationToken);
+    }
+
+    // One write of a large file would copy all of it into the pipe at once, per connection; in pieces, each
+    // flush waits while the connection's output is over its limit, as a streamed file's does.
+    private static async Task WriteChunksAsync(PipeWriter writer, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
+    {
+        while (!body.IsEmpty)
+        {
+            var piece = body[..Math.Min(Chunk, body.Length)];
+            var result = await writer.WriteAsync(piece, cancellationToken);
+            if (result.IsCanceled || result.IsCompleted)
+            {
+                return;
+            }
+
+            body = body[piece.Length..];
+        }
     }
 
     private static Task Complete(ValueTask<FlushResult> flush)
