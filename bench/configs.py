@@ -53,6 +53,8 @@ class Variant:
     def command(self):
         if self.spec["build"] == "aot":
             head = [self.args.aot]
+        elif self.spec["build"] == "alt":
+            head = ["dotnet", os.path.join(self.args.alt, os.path.basename(WEBHOST_DLL))]
         else:
             head = ["dotnet", WEBHOST_DLL]
         return ["taskset", "-c", self.args.server_cpus] + head + [
@@ -99,11 +101,13 @@ def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--configs", help="comma-separated keys of bench/configs.json (default: all)")
     p.add_argument("--aot", help="the Native AOT executable (needed by the aot configurations)")
+    p.add_argument("--alt", help="the directory of another build of the web host (needed by the alt configurations, e.g. "
+                                 "dotnet publish src/WebHost -c Release -p:PublishReadyToRun=true -r linux-x64 --self-contained false -o DIR)")
     p.add_argument("--scenarios", default=",".join(SCENARIOS))
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--duration", type=int, default=5, help="seconds per measured run (default 5)")
     p.add_argument("--warmup", type=int, default=24, help="seconds of discarded load per configuration, shared by the scenarios (default 24)")
-    p.add_argument("--starts", type=int, default=5, help="cold starts per configuration for the startup time (default 5)")
+    p.add_argument("--starts", type=int, default=5, help="cold starts per configuration for the startup time (default 5; 0 skips)")
     p.add_argument("--server-cpus", default="0")
     p.add_argument("--client-cpus", default="1")
     p.add_argument("--base-port", type=int, default=19080)
@@ -122,6 +126,8 @@ def main(argv):
         raise BenchError(f"unknown configuration(s) {', '.join(unknown)}; valid: {', '.join(specs)}")
     if any(specs[k]["build"] == "aot" for k in keys) and not (args.aot and os.access(args.aot, os.X_OK)):
         raise BenchError("the aot configurations need --aot PATH, an executable from dotnet publish -p:PublishAot=true")
+    if any(specs[k]["build"] == "alt" for k in keys) and not (args.alt and os.path.isfile(os.path.join(args.alt, os.path.basename(WEBHOST_DLL)))):
+        raise BenchError("the alt configurations need --alt DIR, a directory holding another build of the web host")
     scenarios = args.scenarios.split(",")
     args.tmp = tempfile.mkdtemp(prefix="bench-configs-")
     args.content_root = make_content_root(args.tmp)
@@ -133,7 +139,7 @@ def main(argv):
                    cores=os.cpu_count(), loadavg_before=loadavg(), argv=argv, commands={}, configs={k: dict(specs[k]) for k in keys})
     try:
         # Startup: cold starts one at a time, nothing else running.
-        for v in variants:
+        for v in variants if args.starts > 0 else []:
             times, rss = [], []
             for _ in range(args.starts):
                 times.append(v.start())
@@ -157,13 +163,15 @@ def main(argv):
                     rec = run_load(s, v, args.duration, args.client_cpus, args.tmp)
                     if not rec.get("ok"):
                         raise BenchError(f"{v.key} {s}: {rec.get('error')}")
-                    runs[v.key][s].append({k: rec.get(k) for k in ("rps", "p99_ms", "errors_total", "rss_max_sampled_kb", "other_cpu_s", "command")})
-                    log(f"round {r + 1} {s:10s} {v.key:18s} {rec['rps']:10,.0f} req/s  p99 {rec.get('p99_ms') or 0:6.2f} ms  RSS {rec['rss_max_sampled_kb'] / 1024:6.1f} MiB")
+                    runs[v.key][s].append({k: rec.get(k) for k in ("rps", "p99_ms", "cpu_per_100k_s", "errors_total", "rss_max_sampled_kb", "other_cpu_s", "command")})
+                    log(f"round {r + 1} {s:10s} {v.key:18s} {rec['rps']:10,.0f} req/s  p99 {rec.get('p99_ms') or 0:6.2f} ms  "
+                        f"CPU {(rec.get('cpu_per_100k_s') or 0) * 10:6.2f} us/req  RSS {rec['rss_max_sampled_kb'] / 1024:6.1f} MiB")
         for v in variants:
             c = results["configs"][v.key]
             c["peak_rss_kb"] = hwm_kb(v.pids())
             c["scenarios"] = {s: dict(rps=statistics.median(x["rps"] for x in runs[v.key][s]),
                                       p99_ms=statistics.median(x["p99_ms"] or 0 for x in runs[v.key][s]),
+                                      cpu_us=statistics.median((x["cpu_per_100k_s"] or 0) * 10 for x in runs[v.key][s]),
                                       errors=sum(x["errors_total"] or 0 for x in runs[v.key][s]),
                                       runs=runs[v.key][s]) for s in scenarios}
         results["loadavg_after"] = loadavg()
@@ -179,12 +187,19 @@ def main(argv):
 
 def table(results, keys, scenarios):
     base = results["configs"][keys[0]]
-    head = "| Configuration | Startup | RSS after start | Peak RSS | " + " | ".join(f"{s} req/s (ratio)" for s in scenarios) + " |"
+    head = ("| Configuration | Startup | RSS after start | Peak RSS | " +
+            " | ".join(f"{s} req/s (ratio), CPU µs/req (ratio), p99" for s in scenarios) + " |")
     lines = [head, "|" + "---|" * (4 + len(scenarios))]
     for k in keys:
         c = results["configs"][k]
-        cells = [f"{c['scenarios'][s]['rps']:,.0f} ({c['scenarios'][s]['rps'] / base['scenarios'][s]['rps']:.2f})" for s in scenarios]
-        lines.append(f"| `{k}` | {c['startup_s'] * 1000:.0f} ms | {c['rss_after_start_kb'] / 1024:.1f} MiB | {c['peak_rss_kb'] / 1024:.1f} MiB | " + " | ".join(cells) + " |")
+        cells = []
+        for s in scenarios:
+            x, b = c["scenarios"][s], base["scenarios"][s]
+            cells.append(f"{x['rps']:,.0f} ({x['rps'] / b['rps']:.2f}), {x['cpu_us']:.1f} ({x['cpu_us'] / b['cpu_us'] if b['cpu_us'] else 0:.2f}), "
+                         f"{x['p99_ms']:.1f} ms")
+        startup = f"{c['startup_s'] * 1000:.0f} ms" if c.get("startup_s") is not None else "–"
+        after = f"{c['rss_after_start_kb'] / 1024:.1f} MiB" if c.get("rss_after_start_kb") is not None else "–"
+        lines.append(f"| `{k}` | {startup} | {after} | {c['peak_rss_kb'] / 1024:.1f} MiB | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 

@@ -29,7 +29,7 @@ import subprocess
 import sys
 
 KNOWN = [  # (regex on the "[Assembly] Namespace.Type::" of a managed frame, component)
-    (r"^\[(Transport\.Epoll|EpollTransport)\]", "Epoll transport"),  # the assembly was renamed EpollTransport
+    (r"^\[(Transport\.Epoll|EpollTransport)\]", "Epoll transport"),
     (r"^\[Microsoft\.AspNetCore\.Server\.Kestrel\.Transport\.Sockets\]", "Sockets transport"),
     (r"^\[System\.Net\.Sockets\]", "System.Net.Sockets"),
     (r"^\[Microsoft\.AspNetCore\.Server\.Kestrel\.Core\] Microsoft\.AspNetCore\.(PinnedBlockMemoryPool|MemoryPoolBlock)", "Kestrel memory pool"),
@@ -37,7 +37,7 @@ KNOWN = [  # (regex on the "[Assembly] Namespace.Type::" of a managed frame, com
     (r"^\[System\.IO\.Pipelines\]", "System.IO.Pipelines"),
     (r"^\[System\.Private\.CoreLib\] System\.Threading\.(ThreadPool|PortableThreadPool|ThreadPoolWorkQueue|LowLevel|ExecutionContext|Tasks|WaitSubsystem|Thread)", "thread pool, tasks"),
     (r"^\[(Microsoft\.AspNetCore|Microsoft\.Extensions)\.StaticFiles|^\[Microsoft\.Extensions\.FileProviders", "static files, file provider"),
-    (r"^\[(WebHost|EpollTransport\.WebHost)\]", "web host (app, file policy)"),
+    (r"^\[(EpollTransport\.)?WebHost\]", "web host (app, file policy)"),
     (r"^\[(Microsoft\.AspNetCore|Microsoft\.Extensions|System\.Text\.Json)", "ASP.NET Core hosting, routing, middleware"),
 ]
 # The components a transport's design decides: system calls and their entry and exit, scheduling and

@@ -1,3 +1,4 @@
+using EpollTransport.WebHost.StaticFiles;
 using Microsoft.Extensions.FileProviders;
 
 namespace EpollTransport.WebHost;
@@ -40,6 +41,6 @@ internal static class NotFoundPage
         response.ContentLength = page.Length;
         return HttpMethods.IsHead(context.Request.Method)
             ? Task.CompletedTask
-            : response.SendFileAsync(page, context.RequestAborted);
+            : CachedResponseBody.SendAsync(response, page, context.RequestAborted);
     }
 }

@@ -82,7 +82,7 @@ internal sealed partial class FileCache
             return null;
         }
 
-        return new CachedFileInfo(info.Name, contents.Length, lastModified, contents, physicalPath: null)
+        return new CachedFileInfo(info.Name, contents.Length, lastModified, contents, physicalPath)
         {
             ContentEncoding = contentEncoding,
             VariesByEncoding = compressible,
@@ -106,7 +106,7 @@ internal sealed partial class FileCache
             return null;
         }
 
-        return new CachedFileInfo(file.Name, compressed.Length, file.LastModified, compressed, physicalPath: null)
+        return new CachedFileInfo(file.Name, compressed.Length, file.LastModified, compressed, file.PhysicalPath + VariantMarker + ContentCodings.Token(coding))
         {
             ContentEncoding = ContentCodings.Token(coding),
             VariesByEncoding = true,

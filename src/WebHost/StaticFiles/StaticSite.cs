@@ -78,6 +78,13 @@ internal static class StaticSite
                 headers.ContentEncoding = encoding;
             }
 
+            // A body follows (200 or 206 to a GET): from memory, when the cache holds the bytes.
+            if (file.IsInMemory && context.Context.Response.StatusCode is StatusCodes.Status200OK or StatusCodes.Status206PartialContent &&
+                HttpMethods.IsGet(context.Context.Request.Method))
+            {
+                CachedResponseBody.Install(context.Context, file);
+            }
+
             return;
         }
 

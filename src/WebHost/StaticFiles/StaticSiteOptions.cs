@@ -25,8 +25,8 @@ internal sealed class FileCacheOptions
     public bool Enabled { get; set; } = true;
 
     /// <summary>Files up to this many bytes are held in memory; larger ones stream from disk on every request.</summary>
-    /// <remarks>Defaults to 262,144 (256 KiB). 0 caches metadata only.</remarks>
-    public long MaxFileSize { get; set; } = 256 * 1024;
+    /// <remarks>Defaults to 1,048,576 (1 MiB). 0 caches metadata only.</remarks>
+    public long MaxFileSize { get; set; } = 1024 * 1024;
 
     /// <summary>
     /// The budget, in bytes, for everything the cache holds: contents, their compressed variants and an
