@@ -53,11 +53,13 @@ internal sealed class LoopMonitor : IDisposable
         _budgetMilliseconds = Math.Max(1, (int)budget.TotalMilliseconds);
         _activeSleepMilliseconds = Math.Clamp(_budgetMilliseconds / 4, 1, IdleSleepMilliseconds);
         _offloadAfterMilliseconds = Math.Max(1, _budgetMilliseconds / 2);
+        // A probe that blocks is seen by the off-load threshold plus one sample; give it twice the budget.
+        Activities = new BlockingActivities(2L * _budgetMilliseconds, OffloadMilliseconds);
         _thread = new Thread(Run) { Name = "epoll-monitor", IsBackground = true };
     }
 
     /// <summary>The activities (request paths) whose application code blocked a loop recently.</summary>
-    public BlockingActivities Activities { get; } = new();
+    public BlockingActivities Activities { get; }
 
     /// <summary>Standby runners waiting (for tests).</summary>
     public int StandbyCount
@@ -267,7 +269,7 @@ internal sealed class LoopMonitor : IDisposable
         {
             if (connection.Activity is { } activity)
             {
-                Activities.Add(activity, now + OffloadMilliseconds); // other connections' requests for it leave the loop too
+                Activities.Add(activity); // other connections' requests for it leave the loop too
             }
 
             connection.OffloadedUntil = now + OffloadMilliseconds;
