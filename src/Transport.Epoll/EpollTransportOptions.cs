@@ -85,6 +85,29 @@ public sealed class EpollTransportOptions
     /// </remarks>
     public bool FinOnError { get; set; } = AppContext.TryGetSwitch(FinOnErrorSwitch, out bool finOnError) && finOnError;
 
+    /// <summary>
+    /// Whether a client that shuts down only its sending side after its request (a half-close,
+    /// <c>shutdown(SHUT_WR)</c>, as <c>nc -N</c>, some scripts and some embedded clients do) still gets its
+    /// response. With it, the client's FIN completes the connection's input, so Kestrel sees the end of the
+    /// stream, but does not fire <c>ConnectionClosed</c>, so Kestrel does not abort the request in flight:
+    /// the response is written, then Kestrel ends the connection (nothing more can arrive on it). A client
+    /// that is really gone is still noticed, and then <c>ConnectionClosed</c> (and with it
+    /// <c>HttpContext.RequestAborted</c>) fires: its reset, a send that fails, or epoll reporting the socket
+    /// hung up or in error. Without it, the FIN ends the connection as with Kestrel's Sockets transport:
+    /// <c>ConnectionClosed</c> fires, Kestrel aborts the request in flight and its response is not sent.
+    /// HTTP/1.x is what gains: Kestrel's HTTP/2 layer ends the connection, and aborts its streams, when
+    /// its input ends, whatever the transport does.
+    /// </summary>
+    /// <remarks>
+    /// Defaults to <see langword="false"/>, the behaviour of Kestrel's Sockets transport. Nearly every
+    /// client that sends a FIN has closed both directions (browsers, <c>HttpClient</c>, curl, a proxy
+    /// closing an idle upstream connection), and the FIN is the only sign of it that arrives at once. With
+    /// the option on, a handler that writes nothing for a while (long polling, a slow computation that
+    /// watches <c>RequestAborted</c>, a request waiting in a queue) learns that such a client left only
+    /// when a write to it fails, or not before it ends. Turn it on where half-closing clients must be served.
+    /// </remarks>
+    public bool AllowHalfClose { get; set; }
+
     internal void Validate()
     {
         if (ThreadCount < 1)

@@ -18,15 +18,17 @@ public class ConnectionClosedTests
         ServerFin,
         ServerAbort,
         ClientFin,
+        ClientFinWithHalfClose,
     }
 
     [Theory]
     [InlineData(ClosePath.ServerFin)]
     [InlineData(ClosePath.ServerAbort)]
     [InlineData(ClosePath.ClientFin)]
+    [InlineData(ClosePath.ClientFinWithHalfClose)]
     public async Task CallbacksRunExactlyOnceOnEveryClose(ClosePath path)
     {
-        await using var harness = new TransportHarness();
+        await using var harness = new TransportHarness(o => o.AllowHalfClose = path == ClosePath.ClientFinWithHalfClose);
         var listener = await harness.BindAsync();
         var late = new List<StrongBox<int>>();
         for (int round = 0; round < Rounds; round++)
@@ -43,7 +45,7 @@ public class ConnectionClosedTests
                 case ClosePath.ServerAbort:
                     server.Abort(new ConnectionAbortedException("test abort"));
                     break;
-                case ClosePath.ClientFin:
+                case ClosePath.ClientFin or ClosePath.ClientFinWithHalfClose:
                     client.Shutdown(SocketShutdown.Send);
                     break;
             }

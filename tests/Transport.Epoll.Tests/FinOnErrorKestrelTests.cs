@@ -1,13 +1,7 @@
-using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace EpollTransport.Tests;
 
@@ -19,26 +13,20 @@ public class FinOnErrorKestrelTests
     [InlineData(true)]
     public async Task HttpContextAbortEndsWithFinOnlyWithTheOption(bool finOnError)
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.UseEpoll(o =>
-        {
-            o.ThreadCount = 1;
-            o.FinOnError = finOnError;
-        });
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        await using var app = builder.Build();
-        app.Run(async context =>
-        {
-            await context.Response.WriteAsync("partial");
-            await context.Response.Body.FlushAsync();
-            context.Abort();
-        });
-        await app.StartAsync();
-        var address = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
+        await using var app = await KestrelApp.StartAsync(
+            o =>
+            {
+                o.ThreadCount = 1;
+                o.FinOnError = finOnError;
+            },
+            web => web.Run(async context =>
+            {
+                await context.Response.WriteAsync("partial");
+                await context.Response.Body.FlushAsync();
+                context.Abort();
+            }));
 
-        using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        await client.ConnectAsync(new IPEndPoint(IPAddress.Loopback, address.Port)).WaitAsync(TransportHarness.Timeout);
+        using var client = await app.ConnectAsync();
         await client.SendAsync(Encoding.ASCII.GetBytes("GET / HTTP/1.1\r\nHost: test\r\n\r\n"));
 
         if (finOnError)
@@ -53,7 +41,5 @@ public class FinOnErrorKestrelTests
             var ex = await Assert.ThrowsAsync<SocketException>(() => TransportHarness.ReceiveToEndAsync(client));
             Assert.Equal(SocketError.ConnectionReset, ex.SocketErrorCode);
         }
-
-        await app.StopAsync();
     }
 }

@@ -15,6 +15,13 @@ namespace EpollTransport.Internal;
 // level-triggered mode EPOLLIN interest is dropped too), TCP's window closes, and the client slows
 // down. When the application consumes, the flush completes and the epoll thread resumes by reading at
 // once: in edge-triggered mode no new event would come for bytes that are already queued.
+//
+// With AllowHalfClose the client's FIN (read(2) returning 0) completes the input but is not the end of the
+// connection: ConnectionClosed, which makes Kestrel abort the request in flight, waits until the send side
+// ends (the response was sent, or a send failed) or until epoll reports the socket hung up or in error
+// (EPOLLHUP/EPOLLERR: the client's reset, or both directions shut). Those are remembered like the FIN,
+// since they may come with the very event whose read finds the FIN, and edge-triggered epoll reports
+// them once.
 
 internal sealed partial class EpollConnection
 {
@@ -24,6 +31,8 @@ internal sealed partial class EpollConnection
     private ReceiveState _receiveState;
     private ValueTask<FlushResult> _pendingFlush;
     private bool _peerClosing; // EPOLLRDHUP/HUP/ERR seen: read until read(2) returns 0 or fails, never stop at a short read
+    private bool _hungUp; // EPOLLHUP/ERR seen
+    private bool _halfClosed; // AllowHalfClose: the input ended at the client's FIN, ConnectionClosed has not fired yet
 
     private enum ReceiveState
     {
@@ -39,10 +48,16 @@ internal sealed partial class EpollConnection
         if ((events & (Epoll.EPOLLRDHUP | Epoll.EPOLLHUP | Epoll.EPOLLERR)) != 0)
         {
             _peerClosing = true;
+            _hungUp |= (events & (Epoll.EPOLLHUP | Epoll.EPOLLERR)) != 0;
         }
 
         if (_receiveState != ReceiveState.Active)
         {
+            if (_halfClosed && _hungUp)
+            {
+                OnHangUpWhileHalfClosed();
+            }
+
             return; // paused: the resume reads; done: nothing more to read
         }
 
@@ -98,7 +113,15 @@ internal sealed partial class EpollConnection
                 if (result.Value == 0)
                 {
                     EpollTransportLog.ConnectionReadFin(_logger, ConnectionId);
-                    FinishReceive(null);
+                    if (_allowHalfClose)
+                    {
+                        HalfClose();
+                    }
+                    else
+                    {
+                        FinishReceive(null);
+                    }
+
                     return;
                 }
 
@@ -191,22 +214,81 @@ internal sealed partial class EpollConnection
         Receive();
     }
 
-    /// <summary>Ends the receive side once: completes the input pipe and fires ConnectionClosed.</summary>
+    /// <summary>
+    /// Ends the receive side once: completes the input pipe and fires ConnectionClosed. After a half-close
+    /// the input is already complete, and this is where the connection itself ends.
+    /// </summary>
     private void FinishReceive(Exception? error)
     {
+        _halfClosed = false;
         if (_receiveState == ReceiveState.Done)
         {
+            FireConnectionClosed();
             return;
         }
 
+        CompleteInput(error);
+        FireConnectionClosed();
+        DirectionDone();
+    }
+
+    /// <summary>The client's FIN with AllowHalfClose: the input ends, the connection goes on.</summary>
+    private void HalfClose()
+    {
+        EpollTransportLog.ConnectionHalfClosed(_logger, ConnectionId);
+        _halfClosed = true;
+        CompleteInput(null);
+        DirectionDone();
+        if (_hungUp)
+        {
+            OnHangUpWhileHalfClosed();
+        }
+    }
+
+    /// <summary>
+    /// EPOLLHUP/EPOLLERR after a half-close: the client reset the connection (or both directions are shut),
+    /// so nothing more can be sent. End the send side and fire ConnectionClosed, so that Kestrel aborts the
+    /// request in flight.
+    /// </summary>
+    private void OnHangUpWhileHalfClosed()
+    {
+        _halfClosed = false;
+        if (_socket.IsClosed)
+        {
+            FireConnectionClosed(); // aborted meanwhile: the abort's own wind-down is under way
+            return;
+        }
+
+        try
+        {
+            // The pending error says what happened (ECONNRESET, ETIMEDOUT); none: both directions are shut.
+            var result = Sockets.GetOption(_socket, Sockets.SOL_SOCKET, Sockets.SO_ERROR, out int error);
+            _sendError ??= result.IsSuccess && error != 0
+                ? SocketError("getsockopt(SO_ERROR)", (Errno)error)
+                : new ConnectionResetException("The connection was closed by the peer.");
+
+            // Level-triggered epoll would report the hang-up on every wait until the descriptor is closed.
+            if (_levelTriggered)
+            {
+                _thread.Remove(_socket);
+            }
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+
+        _output.Reader.CancelPendingRead();
+        WakeSender();
+        FireConnectionClosed();
+    }
+
+    private void CompleteInput(Exception? error)
+    {
         _receiveState = ReceiveState.Done;
         _input.Writer.Complete(error);
         if (_levelTriggered)
         {
             UpdateInterest();
         }
-
-        FireConnectionClosed();
-        DirectionDone();
     }
 }

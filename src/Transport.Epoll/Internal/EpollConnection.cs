@@ -27,7 +27,9 @@ namespace EpollTransport.Internal;
 //              reset or socket error ends both directions
 //   abort:     SO_LINGER 0 and close right away on the caller's thread (the client sees RST), then both
 //              directions are wound down
-// ConnectionClosed fires (on the thread pool) when the receive side ends, as with Kestrel's Sockets transport.
+// ConnectionClosed fires (on the thread pool) when the receive side ends, as with Kestrel's Sockets transport;
+// with AllowHalfClose a FIN ends only the input, and ConnectionClosed waits for the send side to end or for
+// the client to turn out gone (EpollConnection.Receive.cs).
 
 /// <summary>A connection accepted by the epoll transport.</summary>
 internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler,
@@ -39,6 +41,7 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
     private readonly ILogger _logger;
     private readonly bool _levelTriggered;
     private readonly bool _finOnError;
+    private readonly bool _allowHalfClose;
     private readonly Pipe _input;
     private readonly Pipe _output;
     private readonly TransportFeatureCollection _features;
@@ -80,6 +83,7 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
         _logger = logger;
         _levelTriggered = options.TriggerMode == EpollTriggerMode.Level;
         _finOnError = options.FinOnError;
+        _allowHalfClose = options.AllowHalfClose;
         _interestLock = _levelTriggered ? new Lock() : null;
         _onClosed = onClosed;
         MemoryPool = pipeOptions.Pool;

@@ -66,6 +66,9 @@ internal static partial class EpollTransportLog
     [LoggerMessage(113, LogLevel.Error, "Connection id \"{ConnectionId}\": a ConnectionClosed callback threw.", EventName = "ConnectionClosedCallbackFailed")]
     public static partial void ConnectionClosedCallbackFailed(ILogger logger, string connectionId, Exception exception);
 
+    [LoggerMessage(114, LogLevel.Debug, "Connection id \"{ConnectionId}\" half-closed by the client: its input is complete, the response goes on (AllowHalfClose).", EventName = "ConnectionHalfClosed")]
+    public static partial void ConnectionHalfClosed(ILogger logger, string connectionId);
+
     // Epoll threads.
     [LoggerMessage(120, LogLevel.Error, "Unexpected exception on epoll thread {Thread}; the thread keeps running.", EventName = "EpollThreadError")]
     public static partial void EpollThreadError(ILogger logger, int thread, Exception exception);

@@ -15,6 +15,7 @@ internal static unsafe class Sockets
     public const int SOL_SOCKET = 1;
     public const int SO_REUSEADDR = 2;
     public const int SO_TYPE = 3;
+    public const int SO_ERROR = 4;
     public const int SO_ACCEPTCONN = 30;
     public const int SO_DOMAIN = 39;
     public const int SO_SNDBUF = 7;

@@ -1,0 +1,60 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace EpollTransport.Tests;
+
+/// <summary>Real Kestrel on the epoll transport, in process, on a loopback port; every log entry collected.</summary>
+internal sealed class KestrelApp(WebApplication app, TestLoggerProvider logs, int port) : IAsyncDisposable
+{
+    public TestLoggerProvider Logs => logs;
+
+    public int Port => port;
+
+    /// <summary>Starts Kestrel with <paramref name="configure"/>d epoll options and the endpoints <paramref name="map"/> adds.</summary>
+    public static async Task<KestrelApp> StartAsync(Action<EpollTransportOptions> configure, Action<WebApplication> map)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        var logs = new TestLoggerProvider();
+        builder.Logging.ClearProviders();
+        builder.Logging.AddProvider(logs);
+        builder.Logging.SetMinimumLevel(LogLevel.Debug);
+        builder.WebHost.UseEpoll(configure);
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        var web = builder.Build();
+        map(web);
+        await web.StartAsync();
+        var address = new Uri(web.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
+        return new KestrelApp(web, logs, address.Port);
+    }
+
+    /// <summary>A raw TCP client connected to the app.</summary>
+    public async Task<Socket> ConnectAsync()
+    {
+        var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await client.ConnectAsync(new IPEndPoint(IPAddress.Loopback, Port)).WaitAsync(TransportHarness.Timeout);
+        return client;
+    }
+
+    /// <summary>Waits until the transport has logged <paramref name="count"/> events named <paramref name="eventName"/>.</summary>
+    public async Task WaitForTransportEventAsync(string eventName, int count = 1)
+    {
+        var deadline = DateTime.UtcNow + TransportHarness.Timeout;
+        while (Logs.Entries.Count(e => e.Category == "EpollTransport" && e.EventId.Name == eventName) < count)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"the transport did not log {eventName} {count} time(s)");
+            await Task.Delay(10);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await app.StopAsync();
+        await app.DisposeAsync();
+    }
+}
