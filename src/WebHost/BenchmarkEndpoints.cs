@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics.CodeAnalysis;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
@@ -18,6 +19,7 @@ internal static class BenchmarkEndpoints
     private static readonly ArrayBufferWriter<byte> s_detached = new(1);
 
     [ThreadStatic]
+    [SuppressMessage("Style", "IDE1006:Naming Styles", Justification = "[ThreadStatic] fields are t_camelCase; the naming rule cannot tell them from s_camelCase ones.")]
     private static Utf8JsonWriter? t_jsonWriter;
 
     /// <summary>The plaintext body: <c>Hello, World!</c>.</summary>

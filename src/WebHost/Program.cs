@@ -4,7 +4,6 @@ using EpollTransport.WebHost.Monitoring;
 using EpollTransport.WebHost.StaticFiles;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.Extensions.Options;
 
 var builder = WebApplication.CreateBuilder(ContentRootSelection.CreateOptions(args));
 
@@ -21,6 +20,12 @@ if (!MonitoringSettings.TryRead(builder.Configuration, out var monitoring, out v
     return 2;
 }
 
+if (!StaticSiteOptions.TryRead(builder.Configuration, out var staticSite, out var staticSiteError))
+{
+    await Console.Error.WriteLineAsync(staticSiteError);
+    return 2;
+}
+
 TransportSelection.Apply(builder, transport);
 
 // Under systemd: readiness and stopping reported with sd_notify, journal-formatted logs, and the sockets of a
@@ -31,7 +36,7 @@ SystemdIntegration.Apply(builder);
 // other options (Limits, AddServerHeader, ...) are bound here, so that e.g. Kestrel:Limits:RequestHeadersTimeout
 // works from appsettings.json, the environment or the command line.
 KestrelSettings.Bind(builder);
-builder.Services.AddStaticSite(builder.Configuration);
+builder.Services.AddStaticSite(staticSite);
 
 // GET /healthz (503 once shutdown begins, after which the host serves on for the drain delay) and GET /metrics.
 builder.Services.AddShutdownAwareHealthChecks(monitoring.DrainDelay);
@@ -47,17 +52,8 @@ var app = builder.Build();
 // On the epoll transport, name the request a connection serves in its warnings about blocked threads.
 app.UseEpollActivity();
 
-// wwwroot through the file cache: contained (no symbolic link out of it), compressed, never stale. Its options are
-// read (and validated) here: a bad StaticFiles value stops the host with the rule it breaks, like a bad Transport.
-try
-{
-    app.UseStaticSite();
-}
-catch (Exception e) when (e is OptionsValidationException || (e is InvalidOperationException && e.Message.Contains("configuration value", StringComparison.Ordinal)))
-{
-    await Console.Error.WriteLineAsync($"Invalid StaticFiles setting: {e.Message}");
-    return 2;
-}
+// wwwroot through the file cache: contained (no symbolic link out of it), compressed, never stale.
+app.UseStaticSite();
 
 app.UseWebSockets();
 

@@ -90,65 +90,42 @@ public class InheritedSocketTests
         }
     }
 
-    [Fact]
-    public async Task ANonSocketIsRefused()
+    public enum BadHandle
     {
-        var file = Path.GetTempFileName();
+        NotASocket,
+        Closed,
+        Datagram,
+        BoundButNotListening,
+        SequencedPacket,
+    }
+
+    [Theory]
+    [InlineData(BadHandle.NotASocket, "it is not a socket")]
+    [InlineData(BadHandle.Closed, "not an open file descriptor")]
+    [InlineData(BadHandle.Datagram, "datagram (SOCK_DGRAM)")]
+    [InlineData(BadHandle.BoundButNotListening, "it is not listening")]
+    [InlineData(BadHandle.SequencedPacket, "it is a sequenced-packet (SOCK_SEQPACKET) socket, not a stream socket")]
+    public async Task AHandleThatIsNotAListeningStreamSocketIsRefusedWithTheReason(BadHandle kind, string reason)
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"epoll-refused-{Guid.NewGuid():N}");
         try
         {
-            using var stream = new FileStream(file, FileMode.Open);
-            var ex = await BindRefusedAsync((ulong)stream.SafeFileHandle.DangerousGetHandle());
-            Assert.Contains("it is not a socket", ex.Message, StringComparison.Ordinal);
-        }
-        finally
-        {
-            File.Delete(file);
-        }
-    }
+            using var owner = Open(kind, path, out ulong handle);
+            await using (var harness = new TransportHarness())
+            {
+                var ex = await Assert.ThrowsAsync<ArgumentException>(() => harness.BindAsync(new FileHandleEndPoint(handle, FileHandleType.Auto)));
+                Assert.Contains($"file handle {handle}", ex.Message, StringComparison.Ordinal);
+                Assert.Contains("listening TCP (IPv4, IPv6) or Unix domain stream socket", ex.Message, StringComparison.Ordinal);
+                Assert.Contains(reason, ex.Message, StringComparison.Ordinal);
+            }
 
-    [Fact]
-    public async Task AClosedDescriptorIsRefused()
-    {
-        // A number far above anything this process has open.
-        var ex = await BindRefusedAsync(1_000_000);
-        Assert.Contains("not an open file descriptor", ex.Message, StringComparison.Ordinal);
-    }
-
-    [Fact]
-    public async Task ADatagramSocketIsRefused()
-    {
-        using var udp = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
-        udp.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        var ex = await BindRefusedAsync((ulong)udp.Handle);
-        Assert.Contains("datagram (SOCK_DGRAM)", ex.Message, StringComparison.Ordinal);
-    }
-
-    [Fact]
-    public async Task ABoundButNotListeningSocketIsRefusedAndLeftAlone()
-    {
-        using var tcp = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        tcp.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        var ex = await BindRefusedAsync((ulong)tcp.Handle);
-        Assert.Contains("it is not listening", ex.Message, StringComparison.Ordinal);
-
-        // Refused without side effects: the owner can still make it listen and use it.
-        tcp.Listen();
-        using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        await client.ConnectAsync(tcp.LocalEndPoint!).WaitAsync(TransportHarness.Timeout);
-    }
-
-    [Fact]
-    public async Task AListeningSocketThatIsNotAStreamIsRefused()
-    {
-        // Listening, and Unix, but message-oriented: Kestrel needs a byte stream.
-        var path = Path.Combine(Path.GetTempPath(), $"epoll-seqpacket-{Guid.NewGuid():N}.sock");
-        try
-        {
-            using var seqpacket = new Socket(AddressFamily.Unix, SocketType.Seqpacket, ProtocolType.Unspecified);
-            seqpacket.Bind(new UnixDomainSocketEndPoint(path));
-            seqpacket.Listen();
-            var ex = await BindRefusedAsync((ulong)seqpacket.Handle);
-            Assert.Contains("it is a sequenced-packet (SOCK_SEQPACKET) socket, not a stream socket", ex.Message, StringComparison.Ordinal);
+            if (owner is Socket { SocketType: SocketType.Stream } tcp)
+            {
+                // Refused without side effects: the owner can still make it listen and use it.
+                tcp.Listen();
+                using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                await client.ConnectAsync(tcp.LocalEndPoint!).WaitAsync(TransportHarness.Timeout);
+            }
         }
         finally
         {
@@ -156,12 +133,35 @@ public class InheritedSocketTests
         }
     }
 
-    private static async Task<ArgumentException> BindRefusedAsync(ulong handle)
+    // A descriptor of the kind, and what owns it (none for a closed one).
+    private static IDisposable? Open(BadHandle kind, string path, out ulong handle)
     {
-        await using var harness = new TransportHarness();
-        var ex = await Assert.ThrowsAsync<ArgumentException>(() => harness.BindAsync(new FileHandleEndPoint(handle, FileHandleType.Auto)));
-        Assert.Contains($"file handle {handle}", ex.Message, StringComparison.Ordinal);
-        Assert.Contains("listening TCP (IPv4, IPv6) or Unix domain stream socket", ex.Message, StringComparison.Ordinal);
-        return ex;
+        switch (kind)
+        {
+            case BadHandle.NotASocket:
+                var file = new FileStream(path, FileMode.CreateNew);
+                handle = (ulong)file.SafeFileHandle.DangerousGetHandle();
+                return file;
+            case BadHandle.Closed:
+                handle = 1_000_000; // far above anything this process has open
+                return null;
+            case BadHandle.Datagram:
+                var udp = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+                udp.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+                handle = (ulong)udp.Handle;
+                return udp;
+            case BadHandle.BoundButNotListening:
+                var tcp = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                tcp.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+                handle = (ulong)tcp.Handle;
+                return tcp;
+            default:
+                // Listening, and Unix, but message-oriented: Kestrel needs a byte stream.
+                var seqpacket = new Socket(AddressFamily.Unix, SocketType.Seqpacket, ProtocolType.Unspecified);
+                seqpacket.Bind(new UnixDomainSocketEndPoint(path));
+                seqpacket.Listen();
+                handle = (ulong)seqpacket.Handle;
+                return seqpacket;
+        }
     }
 }

@@ -11,7 +11,7 @@ namespace EpollTransport.WebHost.StaticFiles;
 /// </summary>
 internal sealed class StaticCompressionMiddleware(RequestDelegate next, FileCache cache)
 {
-    private static readonly Func<ContentCoding, (FileCache Cache, CacheEntry Entry), bool> HasVariant =
+    private static readonly Func<ContentCoding, (FileCache Cache, CacheEntry Entry), bool> s_hasVariant =
         static (coding, state) => state.Cache.GetVariant(state.Entry, coding) is not null;
 
     /// <summary>Handles one request.</summary>
@@ -31,7 +31,7 @@ internal sealed class StaticCompressionMiddleware(RequestDelegate next, FileCach
             return next(context);
         }
 
-        var chosen = AcceptEncoding.Parse(request.Headers.AcceptEncoding).Choose(HasVariant, (cache, entry));
+        var chosen = AcceptEncoding.Parse(request.Headers.AcceptEncoding).Choose(s_hasVariant, (cache, entry));
         if (chosen is null)
         {
             context.Response.StatusCode = StatusCodes.Status406NotAcceptable;

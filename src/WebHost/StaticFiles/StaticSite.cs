@@ -11,15 +11,10 @@ namespace EpollTransport.WebHost.StaticFiles;
 /// </summary>
 internal static class StaticSite
 {
-    /// <summary>Registers the options (validated at start), the content types, the change source and the cache.</summary>
-    public static IServiceCollection AddStaticSite(this IServiceCollection services, IConfiguration configuration)
+    /// <summary>Registers the options (read and checked by <see cref="StaticSiteOptions.TryRead"/>), the content types, the change source and the cache.</summary>
+    public static IServiceCollection AddStaticSite(this IServiceCollection services, StaticSiteOptions options)
     {
-        services.AddOptions<StaticSiteOptions>()
-            .Bind(configuration.GetSection(StaticSiteOptions.SectionName))
-            .Validate(options => options.Cache.MaxFileSize >= 0 && options.Cache.SizeLimit > 0 && options.Cache.MaxFileSize <= options.Cache.SizeLimit,
-                "StaticFiles:Cache: MaxFileSize must be 0 or more and SizeLimit more than 0, with MaxFileSize no more than SizeLimit.")
-            .Validate(options => options.Compression.MinimumLength >= 0, "StaticFiles:Compression:MinimumLength must be 0 or more.")
-            .ValidateOnStart();
+        services.TryAddSingleton(Options.Create(options));
         services.TryAddSingleton<StaticContentTypes>();
         services.TryAddSingleton<IFileChangeSource, InotifyChangeSource>();
         services.TryAddSingleton<FileCache>();

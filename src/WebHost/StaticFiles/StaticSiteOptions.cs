@@ -1,3 +1,5 @@
+using System.Diagnostics.CodeAnalysis;
+
 namespace EpollTransport.WebHost.StaticFiles;
 
 /// <summary>How the web host serves <c>wwwroot</c>: the file cache, compression and caching headers.</summary>
@@ -15,6 +17,42 @@ internal sealed class StaticSiteOptions
 
     /// <summary>The <c>Cache-Control</c> header of static files.</summary>
     public CacheControlOptions CacheControl { get; set; } = new();
+
+    /// <summary>
+    /// Binds the <see cref="SectionName"/> section and checks it, once at startup: a wrong value stops the host
+    /// with a message naming the setting and its rule, like a wrong <c>Transport</c>.
+    /// </summary>
+    /// <param name="configuration">The configuration.</param>
+    /// <param name="options">The options, when every value is valid.</param>
+    /// <param name="error">A one-line message naming the first invalid setting and its rule.</param>
+    /// <returns>Whether every value is valid.</returns>
+    public static bool TryRead(IConfiguration configuration, out StaticSiteOptions options, [NotNullWhen(false)] out string? error)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        options = new StaticSiteOptions();
+        try
+        {
+            configuration.GetSection(SectionName).Bind(options);
+        }
+        catch (InvalidOperationException e)
+        {
+            // What the binder throws for a value of the wrong type; its message names the key and the type.
+            error = $"Invalid StaticFiles setting: {e.Message}";
+            return false;
+        }
+
+        var cache = options.Cache;
+        error = cache.MaxFileSize < 0 || cache.SizeLimit <= 0 || cache.MaxFileSize > cache.SizeLimit
+            ? "StaticFiles:Cache: MaxFileSize must be 0 or more and SizeLimit more than 0, with MaxFileSize no more than SizeLimit."
+            : options.Compression.MinimumLength < 0 ? "StaticFiles:Compression:MinimumLength must be 0 or more." : null;
+        if (error is not null)
+        {
+            error = $"Invalid StaticFiles setting: {error}";
+            return false;
+        }
+
+        return true;
+    }
 }
 
 /// <summary>The bounded cache of metadata and small file contents under the static file middleware.</summary>
