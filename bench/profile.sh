@@ -2,7 +2,7 @@
 # CPU profile of the web host under one benchmark load, with perf(1).
 #
 #   bench/profile.sh [--transport Epoll|Sockets] [--scenario NAME (a wrk scenario of bench/scenarios.json)]
-#                    [--seconds 10] [--warmup 20] [--out DIR] [--label TEXT] [-- extra web host arguments]
+#                    [--seconds 10] [--warmup 20] [--out DIR] [--label TEXT] [--no-build] [-- extra web host arguments]
 #
 # The server runs on core 0 and wrk (and perf itself) on core 1 (as in bench/run.sh). After the warm-up, perf samples the
 # server process (all its threads, 999 Hz, call graphs by frame pointer; .NET writes /tmp/perf-PID.map
@@ -30,6 +30,7 @@ warmup=20
 out=""
 label=""
 extra=()
+build=1
 while (($#)); do
     case "$1" in
         --transport) transport="$2"; shift 2 ;;
@@ -38,6 +39,7 @@ while (($#)); do
         --warmup) warmup="$2"; shift 2 ;;
         --out) out="$2"; shift 2 ;;
         --label) label="$2"; shift 2 ;;
+        --no-build) build=0; shift ;;
         --) shift; extra=("$@"); break ;;
         -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
         *) echo "profile: unknown option $1" >&2; exit 2 ;;
@@ -60,7 +62,7 @@ for tool in perf wrk taskset; do
     command -v "$tool" >/dev/null || { echo "profile: $tool is missing (apt-get install linux-perf wrk util-linux)" >&2; exit 1; }
 done
 
-dotnet build src/WebHost -c Release -nologo -v q >/dev/null
+((build)) && dotnet build src/WebHost -c Release -nologo -v q >/dev/null
 tmp="$(mktemp -d)"
 server_pid=""
 cleanup() {
@@ -69,12 +71,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# The same content as bench/run.sh: wwwroot plus a 1 KiB text file and a 1 MiB binary file.
-cp -r wwwroot "$tmp/wwwroot"
-cp appsettings.json "$tmp/"
-mkdir -p "$tmp/wwwroot/bench"
-head -c 1024 /dev/urandom | base64 -w 64 | head -c 1024 > "$tmp/wwwroot/bench/1k.txt"
-head -c 1048576 /dev/urandom > "$tmp/wwwroot/bench/1m.bin"
+# The same content as bench/run.sh (harness/content.py): wwwroot plus the generated bench/ files.
+content="$(cd "$BENCH_DIR" && PYTHONDONTWRITEBYTECODE=1 "$PYTHON" -c 'import sys; from harness.content import make_content_root; print(make_content_root(sys.argv[1]))' "$tmp")"
 
 # A free port below the ephemeral range (where clients' ports, e.g. another test's, come from).
 for _ in $(seq 50); do
@@ -82,7 +80,7 @@ for _ in $(seq 50); do
     [[ -z "$(ss -Htan "( sport = :$port )" 2>/dev/null)" ]] && break
 done
 DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0 taskset -c 0 dotnet src/WebHost/bin/Release/net10.0/EpollTransport.WebHost.dll \
-    --contentRoot "$tmp" --Transport "$transport" --urls "http://127.0.0.1:$port" \
+    --contentRoot "$content" --Transport "$transport" --urls "http://127.0.0.1:$port" \
     --Logging:LogLevel:Default=Warning --Logging:LogLevel:Microsoft.Hosting.Lifetime=Warning \
     --Logging:LogLevel:EpollTransport=Warning "${extra[@]}" >"$out/server.log" 2>&1 &
 server_pid=$!
@@ -115,6 +113,8 @@ wait "$wrk_pid"
 # Keep the JIT map next to the data: perf report needs it to name managed frames.
 cp "/tmp/perf-$server_pid.map" "$out/perf-$server_pid.map" 2>/dev/null || true
 
+# head(1) ends the pipelines early: their SIGPIPE is not a failure.
+set +o pipefail
 {
     echo "# $transport / $scenario, $(grep -m1 'Requests/sec' "$out/wrk.txt" || true)"
     echo "## by thread (comm)"
