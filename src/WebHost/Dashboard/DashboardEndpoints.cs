@@ -109,7 +109,8 @@ internal static class DashboardEndpoints
             || definition == typeof(UpDownCounter<>) || definition == typeof(Gauge<>);
     }
 
-    // Every public option of a simple type (numbers, booleans, enums, strings), as configured.
+    // Every public option of a simple type (numbers, booleans, enums, strings, time spans in their configuration
+    // format, e.g. 00:00:00.0200000), as configured.
     private static void WriteOptions(Utf8JsonWriter json, TransportOptions transportOptions)
     {
         var options = transportOptions.Value;
@@ -118,7 +119,7 @@ internal static class DashboardEndpoints
         {
             var type = Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
             if (!property.CanRead || property.GetIndexParameters().Length != 0
-                || !(type.IsPrimitive || type.IsEnum || type == typeof(string)))
+                || !(type.IsPrimitive || type.IsEnum || type == typeof(string) || type == typeof(TimeSpan)))
             {
                 continue;
             }
@@ -136,6 +137,9 @@ internal static class DashboardEndpoints
                     break;
                 case string s:
                     json.WriteString(property.Name, s);
+                    break;
+                case TimeSpan t:
+                    json.WriteString(property.Name, t.ToString("c", System.Globalization.CultureInfo.InvariantCulture));
                     break;
                 case var number:
                     json.WriteNumber(property.Name, Convert.ToDouble(number, System.Globalization.CultureInfo.InvariantCulture));

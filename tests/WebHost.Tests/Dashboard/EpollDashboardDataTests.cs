@@ -19,6 +19,8 @@ public sealed class EpollDashboardDataTests : DashboardDataTests
         Assert.Equal(2, options.GetProperty("ThreadCount").GetInt32());
         Assert.Equal("Edge", options.GetProperty("TriggerMode").GetString());
         Assert.Equal(65536, options.GetProperty("MaxWriteBufferSize").GetInt64());
+        Assert.Equal("00:00:00.0200000", options.GetProperty("InlineBudget").GetString());
+        Assert.False(options.GetProperty("AllowHalfClose").GetBoolean());
 
         var meter = TransportMeterReader.Read(Host.Services);
         var instruments = data.RootElement.GetProperty("instruments").EnumerateArray()
