@@ -482,6 +482,7 @@ public abstract partial class TransportTests<TFixture> : IClassFixture<TFixture>
     {
         const long size = 64L * 1024 * 1024;
         using var cts = Timeouts.Create(TimeSpan.FromSeconds(90));
+        using var measuring = await MemoryMeasurement.EnterAsync(cts.Token);
 
         // A small, fixed receive buffer (no autotuning) keeps the kernel's share small and predictable.
         using var connection = await RawHttpConnection.ConnectAsync(Server.EndPoint, cts.Token, receiveBufferSize: 64 * 1024);
@@ -496,12 +497,7 @@ public abstract partial class TransportTests<TFixture> : IClassFixture<TFixture>
 
         // Read nothing for a while. Without backpressure the server would buffer the whole 64 MB in
         // memory within this time; with it, the endpoint's writes wait once the buffers are full.
-        long peakGrowth = 0;
-        for (var i = 0; i < 10; i++)
-        {
-            await Task.Delay(200, cts.Token);
-            peakGrowth = Math.Max(peakGrowth, GC.GetTotalMemory(forceFullCollection: true) - baseline);
-        }
+        var peakGrowth = await MemoryMeasurement.PeakGrowthAsync(baseline, cts.Token);
 
         Output.WriteLine($"Peak managed memory growth while the client read nothing: {peakGrowth / 1024} KiB of a {size / 1024} KiB response.");
         Assert.True(peakGrowth < size / 8, $"The server's memory grew by {peakGrowth} bytes while the client read nothing.");
