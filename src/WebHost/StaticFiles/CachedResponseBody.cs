@@ -56,7 +56,7 @@ internal sealed class CachedResponseBody : IHttpResponseBodyFeature
         ArgumentNullException.ThrowIfNull(response);
         ArgumentNullException.ThrowIfNull(file);
         return file is CachedFileInfo { IsInMemory: true } cached
-            ? (cached.Length <= Chunk ? Complete(response.BodyWriter.WriteAsync(cached.Contents, cancellationToken)) : WriteChunksAsync(response.BodyWriter, cached.Contents, cancellationToken))
+            ? WriteAsync(response.BodyWriter, cached.Contents, cancellationToken)
             : response.SendFileAsync(file, cancellationToken);
     }
 
@@ -91,14 +91,12 @@ internal sealed class CachedResponseBody : IHttpResponseBodyFeature
             throw new ArgumentOutOfRangeException(nameof(count), count, "The range is outside the file.");
         }
 
-        var body = contents.Slice((int)offset, (int)length);
-        if (body.Length <= Chunk)
-        {
-            return Complete(_inner.Writer.WriteAsync(body, cancellationToken));
-        }
-
-        return WriteChunksAsync(_inner.Writer, body, cancellationToken);
+        return WriteAsync(_inner.Writer, contents.Slice((int)offset, (int)length), cancellationToken);
     }
+
+    // A body that fits one piece is one write, completed synchronously when the pipe has room.
+    private static Task WriteAsync(PipeWriter writer, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
+        => body.Length <= Chunk ? Complete(writer.WriteAsync(body, cancellationToken)) : WriteChunksAsync(writer, body, cancellationToken);
 
     // One write of a large file would copy all of it into the pipe at once, per connection; in pieces, each
     // flush waits while the connection's output is over its limit, as a streamed file's does.

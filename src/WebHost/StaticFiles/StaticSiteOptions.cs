@@ -42,16 +42,11 @@ internal sealed class StaticSiteOptions
         }
 
         var cache = options.Cache;
-        error = cache.MaxFileSize < 0 || cache.SizeLimit <= 0 || cache.MaxFileSize > cache.SizeLimit
+        var broken = cache.MaxFileSize < 0 || cache.SizeLimit <= 0 || cache.MaxFileSize > cache.SizeLimit
             ? "StaticFiles:Cache: MaxFileSize must be 0 or more and SizeLimit more than 0, with MaxFileSize no more than SizeLimit."
             : options.Compression.MinimumLength < 0 ? "StaticFiles:Compression:MinimumLength must be 0 or more." : null;
-        if (error is not null)
-        {
-            error = $"Invalid StaticFiles setting: {error}";
-            return false;
-        }
-
-        return true;
+        error = broken is null ? null : $"Invalid StaticFiles setting: {broken}";
+        return error is null;
     }
 }
 
