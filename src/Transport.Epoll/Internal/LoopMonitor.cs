@@ -45,6 +45,7 @@ internal sealed class LoopMonitor : IDisposable
     private readonly ManualResetEventSlim _stop = new();
     private long _lastWarning = long.MinValue;
     private int _suppressedWarnings;
+    private int _runnerThreads;
     private bool _disposed;
 
     public LoopMonitor(TimeSpan budget, ILogger logger)
@@ -72,6 +73,9 @@ internal sealed class LoopMonitor : IDisposable
             }
         }
     }
+
+    /// <summary>Runner threads started for this monitor's loops that have not ended yet (for tests).</summary>
+    public int RunnerThreads => Volatile.Read(ref _runnerThreads);
 
     /// <summary>Watches <paramref name="loop"/> from now on. Call before the loop starts.</summary>
     public void Add(EpollThread loop)
@@ -119,6 +123,9 @@ internal sealed class LoopMonitor : IDisposable
         runner.Blocker = null;
         runner.Activity = null;
     }
+
+    /// <summary>Counts a runner's thread from its start (<paramref name="delta"/> 1) to its end (-1).</summary>
+    public void OnRunnerThread(int delta) => Interlocked.Add(ref _runnerThreads, delta);
 
     /// <summary>Keeps a retired runner as a standby, unless enough are waiting.</summary>
     public bool TryPark(LoopRunner runner)
@@ -209,21 +216,30 @@ internal sealed class LoopMonitor : IDisposable
 
     private bool TryHandOff(EpollThread loop, long sequence, long stallSince)
     {
-        LoopRunner? standby;
-        lock (_lock)
-        {
-            if (_disposed || !_standby.TryPop(out standby))
-            {
-                standby = null;
-            }
-        }
-
-        if (standby is null)
+        if (TakeStandby() is not { } standby)
         {
             EnsureStandby(); // the next sample can hand off
             return false;
         }
 
+        return HandOff(loop, standby, sequence, stallSince);
+    }
+
+    /// <summary>Takes a standby for a hand-off; <see langword="null"/> if none waits or the monitor is disposed.</summary>
+    internal LoopRunner? TakeStandby()
+    {
+        lock (_lock)
+        {
+            return !_disposed && _standby.TryPop(out var standby) ? standby : null;
+        }
+    }
+
+    /// <summary>
+    /// Gives <paramref name="loop"/> to <paramref name="standby"/> (from <see cref="TakeStandby"/>) if it is
+    /// still stuck in the watched call <paramref name="sequence"/>; otherwise the standby goes back.
+    /// </summary>
+    internal bool HandOff(EpollThread loop, LoopRunner standby, long sequence, long stallSince)
+    {
         // Written before the swap: the blocked runner reads them only after its own swap has failed.
         var blocked = loop.Runner;
         if (blocked is not null)

@@ -49,7 +49,16 @@ internal sealed class LoopRunner
         // The first loop is the thread's argument, never an assignment: a standby may be assigned a loop
         // before its thread has run at all, and that assignment must be taken up through the handshake,
         // once (a thread that read it directly left it pending and ran the loop again after losing it).
-        thread.Start(loop);
+        _monitor?.OnRunnerThread(1);
+        try
+        {
+            thread.Start(loop);
+        }
+        catch
+        {
+            _monitor?.OnRunnerThread(-1);
+            throw;
+        }
     }
 
     /// <summary>
@@ -88,10 +97,17 @@ internal sealed class LoopRunner
                 orphan = _pending ? _loop : null;
             }
 
-            // A loop assigned after this thread decided to end is not lost: a fresh runner takes it.
-            if (orphan is not null)
+            try
             {
-                new LoopRunner(_monitor).Start(orphan);
+                // A loop assigned after this thread decided to end is not lost: a fresh runner takes it.
+                if (orphan is not null)
+                {
+                    new LoopRunner(_monitor).Start(orphan);
+                }
+            }
+            finally
+            {
+                _monitor?.OnRunnerThread(-1);
             }
         }
     }
