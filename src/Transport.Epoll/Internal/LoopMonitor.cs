@@ -21,7 +21,9 @@ namespace EpollTransport.Internal;
 // the loop once, one after another.
 //
 // A standby is started ahead of need, so a hand-off never waits for (or fails on) thread creation, and
-// another is started after each hand-off. At most one standby per loop is kept; the rest exit.
+// another is started after each hand-off. At most one standby per loop is kept; the rest exit. Dispose
+// ends the standbys on the stack; every push onto it checks for disposal under the same lock (a standby
+// given back by a hand-off whose take failed included), so no thread is left parked after it.
 //
 // The monitor sleeps a quarter of the budget between samples. While every loop waits in epoll_wait and
 // none is in a call it backs off, doubling its sleep up to IdleSleep, so an idle server costs it about
@@ -127,7 +129,7 @@ internal sealed class LoopMonitor : IDisposable
     /// <summary>Counts a runner's thread from its start (<paramref name="delta"/> 1) to its end (-1).</summary>
     public void OnRunnerThread(int delta) => Interlocked.Add(ref _runnerThreads, delta);
 
-    /// <summary>Keeps a retired runner as a standby, unless enough are waiting.</summary>
+    /// <summary>Keeps a retired runner as a standby, unless enough are waiting or the monitor is disposed.</summary>
     public bool TryPark(LoopRunner runner)
     {
         lock (_lock)
@@ -255,11 +257,7 @@ internal sealed class LoopMonitor : IDisposable
 
         if (!loop.TryTakeLoop(sequence))
         {
-            lock (_lock)
-            {
-                _standby.Push(standby);
-            }
-
+            Keep(standby);
             return false; // the call returned in the meantime
         }
 
@@ -306,24 +304,24 @@ internal sealed class LoopMonitor : IDisposable
         {
             var runner = new LoopRunner(this);
             runner.Start(null);
-            bool kept;
-            lock (_lock)
-            {
-                kept = !_disposed;
-                if (kept)
-                {
-                    _standby.Push(runner);
-                }
-            }
-
-            if (!kept)
-            {
-                runner.TryAssign(null);
-            }
+            Keep(runner);
         }
         catch (Exception ex) when (ex is OutOfMemoryException or ThreadStartException)
         {
             EpollTransportLog.StandbyStartFailed(_logger, ex); // retried at the next hand-off
+        }
+    }
+
+    /// <summary>
+    /// Puts a waiting standby on the stack, or ends it if the monitor was disposed meanwhile (Dispose ends
+    /// only the standbys it finds there: one pushed after it would wait for ever) or retired runners have
+    /// filled the stack meanwhile.
+    /// </summary>
+    private void Keep(LoopRunner standby)
+    {
+        if (!TryPark(standby))
+        {
+            standby.TryAssign(null);
         }
     }
 
