@@ -130,6 +130,21 @@ internal static unsafe class Sockets
         return result;
     }
 
+    /// <summary>
+    /// Sends one buffer; never raises SIGPIPE. send(2) rather than a one-vector sendmsg(2): the kernel then
+    /// copies and checks no message header and no vector array.
+    /// </summary>
+    public static PosixResult Send(FileDescriptor socket, byte* buffer, int length)
+    {
+        PosixResult result;
+        do
+        {
+            result = PosixResult.FromReturn(LibC.Send(socket, buffer, (nuint)length, MSG_NOSIGNAL));
+        }
+        while (result.Error == Errno.EINTR);
+        return result;
+    }
+
     /// <summary>Gathers <paramref name="count"/> buffers into one send; never raises SIGPIPE.</summary>
     public static PosixResult Send(FileDescriptor socket, LibC.IOVector* vectors, int count)
     {
