@@ -118,13 +118,16 @@ internal static unsafe class Sockets
         return NativeSocketAddress.Read(new ReadOnlySpan<byte>(address, (int)Math.Min(length, NativeSocketAddress.MaxSize)));
     }
 
-    /// <summary>Reads into <paramref name="buffer"/>: bytes read, 0 at end of stream, or the error.</summary>
+    /// <summary>
+    /// Reads into <paramref name="buffer"/>: bytes read, 0 at end of stream, or the error. recv(2) rather than
+    /// read(2), which on a socket takes the longer way through the file layer to the same receive call.
+    /// </summary>
     public static PosixResult Read(FileDescriptor socket, byte* buffer, int length)
     {
         PosixResult result;
         do
         {
-            result = PosixResult.FromReturn(LibC.Read(socket, buffer, (nuint)length));
+            result = PosixResult.FromReturn(LibC.Recv(socket, buffer, (nuint)length, 0));
         }
         while (result.Error == Errno.EINTR);
         return result;
