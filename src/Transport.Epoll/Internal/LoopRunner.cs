@@ -49,10 +49,12 @@ internal sealed class LoopRunner
         // The first loop is the thread's argument, never an assignment: a standby may be assigned a loop
         // before its thread has run at all, and that assignment must be taken up through the handshake,
         // once (a thread that read it directly left it pending and ran the loop again after losing it).
+        // Unsafe: the starter's ExecutionContext (the host's, or a blocked handler's when the monitor starts a
+        // standby) must not flow into the loop, or every send loop started on it would capture and restore it.
         _monitor?.OnRunnerThread(1);
         try
         {
-            thread.Start(loop);
+            thread.UnsafeStart(loop);
         }
         catch
         {
