@@ -271,6 +271,19 @@ public class EpollConnectionTests
         server.Features.Set(marker);
         Assert.Same(marker, server.Features.Get<object>());
         Assert.Contains(server.Features, pair => pair.Key == typeof(IConnectionIdFeature));
+        Assert.Same(server, server.Features[typeof(IEpollActivityFeature)]);
+
+        var replacement = new ReplacedConnectionId();
+        server.Features.Set<IConnectionIdFeature>(replacement);
+        Assert.Same(replacement, server.Features.Get<IConnectionIdFeature>());
+        Assert.Same(server, server.Features.Get<IEpollActivityFeature>());
+        server.Features.Set<IConnectionIdFeature>(null);
+        Assert.Same(server, server.Features.Get<IConnectionIdFeature>());
+    }
+
+    private sealed class ReplacedConnectionId : IConnectionIdFeature
+    {
+        public string ConnectionId { get; set; } = "replaced";
     }
 
     [Theory]

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using EpollTransport.Internal;
@@ -240,12 +241,18 @@ public class EpollTransportFactoryTests
         var harness = new TransportHarness(o => o.ThreadCount = 3);
         await harness.BindAsync();
         var threads = harness.Factory.ThreadGroup!.Threads;
+        var monitor = harness.Factory.ThreadGroup.Monitor!; // inline scheduling, the default
         Assert.Equal(3, threads.Count);
         Assert.All(threads, t => Assert.Equal(EpollThreadState.Blocked, WaitUntilIdle(t)));
+        Assert.Equal(4, monitor.RunnerThreads); // one per loop and the standby
 
         await harness.DisposeAsync();
 
         Assert.All(threads, t => Assert.Equal(EpollThreadState.Stopped, t.State));
+        for (var elapsed = Stopwatch.StartNew(); monitor.RunnerThreads != 0; await Task.Delay(1))
+        {
+            Assert.True(elapsed.Elapsed < TimeSpan.FromSeconds(10), $"{monitor.RunnerThreads} runner threads outlived the factory");
+        }
     }
 
     [Theory]

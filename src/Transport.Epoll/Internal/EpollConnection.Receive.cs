@@ -8,15 +8,15 @@ namespace EpollTransport.Internal;
 // the input pipe.
 //
 // Memory is rented from the pool only once the socket is readable, and a read that fills less than the
-// buffer it was given means the kernel's queue is drained, so the usual request costs one read(2) and no
+// buffer it was given means the kernel's queue is drained, so the usual request costs one recv(2) and no
 // trailing EAGAIN. Not so once epoll has reported the peer's FIN (EPOLLRDHUP): then reading goes on until
-// read(2) returns 0. That report is remembered even while reading is paused, since in edge-triggered
+// recv(2) returns 0. That report is remembered even while reading is paused, since in edge-triggered
 // mode no second event comes for it. When the application falls behind by MaxReadBufferSize, the flush does not complete: reading pauses (in
 // level-triggered mode EPOLLIN interest is dropped too), TCP's window closes, and the client slows
 // down. When the application consumes, the flush completes and the epoll thread resumes by reading at
 // once: in edge-triggered mode no new event would come for bytes that are already queued.
 //
-// With AllowHalfClose the client's FIN (read(2) returning 0) completes the input but is not the end of the
+// With AllowHalfClose the client's FIN (recv(2) returning 0) completes the input but is not the end of the
 // connection: ConnectionClosed, which makes Kestrel abort the request in flight, waits until the send side
 // ends (the response was sent, or a send failed) or until epoll reports the socket hung up or in error
 // (EPOLLHUP/EPOLLERR: the client's reset, or both directions shut). Those are remembered like the FIN,
@@ -30,7 +30,7 @@ internal sealed partial class EpollConnection
     private Action? _onFlushCompleted; // created on the first pause: most connections never pause
     private ReceiveState _receiveState;
     private ValueTask<FlushResult> _pendingFlush;
-    private bool _peerClosing; // EPOLLRDHUP/HUP/ERR seen: read until read(2) returns 0 or fails, never stop at a short read
+    private bool _peerClosing; // EPOLLRDHUP/HUP/ERR seen: read until recv(2) returns 0 or fails, never stop at a short read
     private bool _hungUp; // EPOLLHUP/ERR seen
     private bool _halfClosed; // AllowHalfClose: the input ended at the client's FIN, ConnectionClosed has not fired yet
 

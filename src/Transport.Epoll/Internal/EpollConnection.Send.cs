@@ -6,12 +6,12 @@ using Microsoft.AspNetCore.Connections;
 
 namespace EpollTransport.Internal;
 
-// The send side. The send loop reads the output pipe and writes everything flushed with one sendmsg(2)
-// of the pipe's segments (a gather write, up to 64 segments per call). It is resumed through the epoll
-// thread's scheduler, never inline inside the application's flush: flushes made in a burst (16
-// pipelined responses, HTTP/2 frames) thus share one system call; sending inline on every flush costs
-// one call per flush, which the benchmarks showed to be far slower. Only when the kernel's send buffer
-// is full (EAGAIN) does the loop wait for EPOLLOUT.
+// The send side. The send loop reads the output pipe and writes everything flushed with one send(2), or
+// one sendmsg(2) of the pipe's segments when there are several (a gather write, up to 64 segments per
+// call). It is resumed through the epoll thread's scheduler, never inline inside the application's
+// flush: flushes made in a burst (16 pipelined responses, HTTP/2 frames) thus share one system call;
+// sending inline on every flush costs one call per flush, which the benchmarks showed to be far slower.
+// Only when the kernel's send buffer is full (EAGAIN) does the loop wait for EPOLLOUT.
 //
 // Waiting for EPOLLOUT from a thread that is not the epoll thread is a race: the event may arrive
 // between the EAGAIN and the moment the loop starts waiting. A three-state flag closes it:
@@ -71,7 +71,7 @@ internal sealed partial class EpollConnection : IValueTaskSource<bool>
                     if (sent.Error != Errno.EAGAIN)
                     {
                         // After an abort the socket is closed on purpose: that is no reset by the peer.
-                        error = _aborted != 0 ? null : SocketError("sendmsg", sent.Error);
+                        error = _aborted != 0 ? null : SocketError(buffer.IsSingleSegment ? "send" : "sendmsg", sent.Error);
                         break;
                     }
 
@@ -122,8 +122,7 @@ internal sealed partial class EpollConnection : IValueTaskSource<bool>
         {
             var memory = buffer.First;
             using var pin = memory.Pin();
-            LibC.IOVector vector = new() { Base = pin.Pointer, Length = (nuint)memory.Length };
-            return Sockets.Send(_socket, &vector, 1);
+            return Sockets.Send(_socket, (byte*)pin.Pointer, memory.Length);
         }
 
         var vectors = stackalloc LibC.IOVector[Sockets.MaxIOVectors];

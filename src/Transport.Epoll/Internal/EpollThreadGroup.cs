@@ -55,6 +55,9 @@ internal sealed class EpollThreadGroup : IDisposable
 
     public IReadOnlyList<EpollThread> Threads => _threads;
 
+    /// <summary>The loop monitor (inline scheduling), or <see langword="null"/>.</summary>
+    internal LoopMonitor? Monitor => _monitor;
+
     public IReadOnlyList<EpollThreadStats> Stats { get; private set; } = [];
 
     /// <summary>The thread (and its pool and pipe options) for the next accepted connection.</summary>

@@ -20,7 +20,7 @@ internal sealed class EpollThreadStats(string threadName)
     public long ConnectionsAccepted;
     public long BytesWritten;
     public long Sends;
-    public long SendsWouldBlock; // sendmsg calls that returned EAGAIN
+    public long SendsWouldBlock; // send or sendmsg calls that returned EAGAIN
     public long WritableWaits;   // times a send loop waited for EPOLLOUT
     public long ConnectionsClosed;
     public long ConnectionResets;

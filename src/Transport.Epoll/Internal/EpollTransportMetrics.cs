@@ -32,7 +32,7 @@ internal sealed class EpollTransportMetrics : IDisposable
         Meter.CreateObservableCounter("epoll.accept.backoffs", () => PerThread(s => s.AcceptBackoffs), "{backoff}", "Times a listener paused accepting because descriptors or memory ran out.");
         Meter.CreateObservableCounter("epoll.io.read", () => PerThread(s => s.BytesRead), "By", "Bytes read from sockets.");
         Meter.CreateObservableCounter("epoll.io.written", () => PerThread(s => s.BytesWritten), "By", "Bytes written to sockets.");
-        Meter.CreateObservableCounter("epoll.io.sends", () => PerThread(s => s.Sends), "{call}", "sendmsg calls that wrote data (bytes per send = epoll.io.written / epoll.io.sends).");
+        Meter.CreateObservableCounter("epoll.io.sends", () => PerThread(s => s.Sends), "{call}", "send or sendmsg calls that wrote data (bytes per send = epoll.io.written / epoll.io.sends).");
         Meter.CreateObservableCounter("epoll.read.pauses", () => PerThread(s => s.ReadPauses), "{pause}", "Times a connection stopped reading because the application had MaxReadBufferSize unconsumed.");
         Meter.CreateObservableCounter("epoll.waits", () => PerThread(s => s.Waits), "{wait}", "epoll_wait calls that returned.");
         Meter.CreateObservableCounter("epoll.loop.handoffs", () => PerThread(s => s.HandOffs), "{handoff}", "Times application code blocked an epoll loop for longer than InlineBudget and the loop was handed to another thread.");

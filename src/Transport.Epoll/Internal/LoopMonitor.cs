@@ -21,7 +21,9 @@ namespace EpollTransport.Internal;
 // the loop once, one after another.
 //
 // A standby is started ahead of need, so a hand-off never waits for (or fails on) thread creation, and
-// another is started after each hand-off. At most one standby per loop is kept; the rest exit.
+// another is started after each hand-off. At most one standby per loop is kept; the rest exit. Dispose
+// ends the standbys on the stack; every push onto it checks for disposal under the same lock (a standby
+// given back by a hand-off whose take failed included), so no thread is left parked after it.
 //
 // The monitor sleeps a quarter of the budget between samples. While every loop waits in epoll_wait and
 // none is in a call it backs off, doubling its sleep up to IdleSleep, so an idle server costs it about
@@ -45,6 +47,7 @@ internal sealed class LoopMonitor : IDisposable
     private readonly ManualResetEventSlim _stop = new();
     private long _lastWarning = long.MinValue;
     private int _suppressedWarnings;
+    private int _runnerThreads;
     private bool _disposed;
 
     public LoopMonitor(TimeSpan budget, ILogger logger)
@@ -72,6 +75,9 @@ internal sealed class LoopMonitor : IDisposable
             }
         }
     }
+
+    /// <summary>Runner threads started for this monitor's loops that have not ended yet (for tests).</summary>
+    public int RunnerThreads => Volatile.Read(ref _runnerThreads);
 
     /// <summary>Watches <paramref name="loop"/> from now on. Call before the loop starts.</summary>
     public void Add(EpollThread loop)
@@ -120,7 +126,10 @@ internal sealed class LoopMonitor : IDisposable
         runner.Activity = null;
     }
 
-    /// <summary>Keeps a retired runner as a standby, unless enough are waiting.</summary>
+    /// <summary>Counts a runner's thread from its start (<paramref name="delta"/> 1) to its end (-1).</summary>
+    public void OnRunnerThread(int delta) => Interlocked.Add(ref _runnerThreads, delta);
+
+    /// <summary>Keeps a retired runner as a standby, unless enough are waiting or the monitor is disposed.</summary>
     public bool TryPark(LoopRunner runner)
     {
         lock (_lock)
@@ -209,21 +218,30 @@ internal sealed class LoopMonitor : IDisposable
 
     private bool TryHandOff(EpollThread loop, long sequence, long stallSince)
     {
-        LoopRunner? standby;
-        lock (_lock)
-        {
-            if (_disposed || !_standby.TryPop(out standby))
-            {
-                standby = null;
-            }
-        }
-
-        if (standby is null)
+        if (TakeStandby() is not { } standby)
         {
             EnsureStandby(); // the next sample can hand off
             return false;
         }
 
+        return HandOff(loop, standby, sequence, stallSince);
+    }
+
+    /// <summary>Takes a standby for a hand-off; <see langword="null"/> if none waits or the monitor is disposed.</summary>
+    internal LoopRunner? TakeStandby()
+    {
+        lock (_lock)
+        {
+            return !_disposed && _standby.TryPop(out var standby) ? standby : null;
+        }
+    }
+
+    /// <summary>
+    /// Gives <paramref name="loop"/> to <paramref name="standby"/> (from <see cref="TakeStandby"/>) if it is
+    /// still stuck in the watched call <paramref name="sequence"/>; otherwise the standby goes back.
+    /// </summary>
+    internal bool HandOff(EpollThread loop, LoopRunner standby, long sequence, long stallSince)
+    {
         // Written before the swap: the blocked runner reads them only after its own swap has failed.
         var blocked = loop.Runner;
         if (blocked is not null)
@@ -239,11 +257,7 @@ internal sealed class LoopMonitor : IDisposable
 
         if (!loop.TryTakeLoop(sequence))
         {
-            lock (_lock)
-            {
-                _standby.Push(standby);
-            }
-
+            Keep(standby);
             return false; // the call returned in the meantime
         }
 
@@ -290,24 +304,24 @@ internal sealed class LoopMonitor : IDisposable
         {
             var runner = new LoopRunner(this);
             runner.Start(null);
-            bool kept;
-            lock (_lock)
-            {
-                kept = !_disposed;
-                if (kept)
-                {
-                    _standby.Push(runner);
-                }
-            }
-
-            if (!kept)
-            {
-                runner.TryAssign(null);
-            }
+            Keep(runner);
         }
         catch (Exception ex) when (ex is OutOfMemoryException or ThreadStartException)
         {
             EpollTransportLog.StandbyStartFailed(_logger, ex); // retried at the next hand-off
+        }
+    }
+
+    /// <summary>
+    /// Puts a waiting standby on the stack, or ends it if the monitor was disposed meanwhile (Dispose ends
+    /// only the standbys it finds there: one pushed after it would wait for ever) or retired runners have
+    /// filled the stack meanwhile.
+    /// </summary>
+    private void Keep(LoopRunner standby)
+    {
+        if (!TryPark(standby))
+        {
+            standby.TryAssign(null);
         }
     }
 

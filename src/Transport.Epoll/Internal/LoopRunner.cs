@@ -49,7 +49,18 @@ internal sealed class LoopRunner
         // The first loop is the thread's argument, never an assignment: a standby may be assigned a loop
         // before its thread has run at all, and that assignment must be taken up through the handshake,
         // once (a thread that read it directly left it pending and ran the loop again after losing it).
-        thread.Start(loop);
+        // Unsafe: the starter's ExecutionContext (the host's, or a blocked handler's when the monitor starts a
+        // standby) must not flow into the loop, or every send loop started on it would capture and restore it.
+        _monitor?.OnRunnerThread(1);
+        try
+        {
+            thread.UnsafeStart(loop);
+        }
+        catch
+        {
+            _monitor?.OnRunnerThread(-1);
+            throw;
+        }
     }
 
     /// <summary>
@@ -88,10 +99,17 @@ internal sealed class LoopRunner
                 orphan = _pending ? _loop : null;
             }
 
-            // A loop assigned after this thread decided to end is not lost: a fresh runner takes it.
-            if (orphan is not null)
+            try
             {
-                new LoopRunner(_monitor).Start(orphan);
+                // A loop assigned after this thread decided to end is not lost: a fresh runner takes it.
+                if (orphan is not null)
+                {
+                    new LoopRunner(_monitor).Start(orphan);
+                }
+            }
+            finally
+            {
+                _monitor?.OnRunnerThread(-1);
             }
         }
     }

@@ -7,7 +7,9 @@ namespace EpollTransport.Internal;
 /// <summary>
 /// The feature collection of an <see cref="EpollConnection"/>. The transport's own features are the
 /// connection itself, answered without a dictionary; features Kestrel or middleware add later (or
-/// replace) live in a short list, searched first.
+/// replace) live in a short list, searched first. Until one of the transport's own features has been
+/// replaced, asking for one of them skips that search: a middleware may ask for one on every request
+/// (<see cref="IEpollActivityFeature"/>).
 /// </summary>
 internal sealed class TransportFeatureCollection : IFeatureCollection
 {
@@ -25,6 +27,7 @@ internal sealed class TransportFeatureCollection : IFeatureCollection
     private readonly EpollConnection _connection;
     private List<KeyValuePair<Type, object>>? _added;
     private int _revision;
+    private bool _transportFeatureReplaced;
 
     public TransportFeatureCollection(EpollConnection connection) => _connection = connection;
 
@@ -37,6 +40,11 @@ internal sealed class TransportFeatureCollection : IFeatureCollection
         get
         {
             ArgumentNullException.ThrowIfNull(key);
+            if (!_transportFeatureReplaced && IsTransportFeature(key))
+            {
+                return _connection;
+            }
+
             if (_added is { } added)
             {
                 for (int i = 0; i < added.Count; i++)
@@ -54,6 +62,7 @@ internal sealed class TransportFeatureCollection : IFeatureCollection
         set
         {
             ArgumentNullException.ThrowIfNull(key);
+            _transportFeatureReplaced |= IsTransportFeature(key); // for good: a later removal is found by the search
             var added = _added ??= new List<KeyValuePair<Type, object>>(8);
             for (int i = 0; i < added.Count; i++)
             {

@@ -55,6 +55,12 @@ internal static unsafe partial class LibC
     [LibraryImport(Library, EntryPoint = "getsockname", SetLastError = true)]
     internal static partial int GetSockName(FileDescriptor fd, byte* address, uint* length);
 
+    [LibraryImport(Library, EntryPoint = "recv", SetLastError = true)]
+    internal static partial nint Recv(FileDescriptor fd, byte* buffer, nuint length, int flags);
+
+    [LibraryImport(Library, EntryPoint = "send", SetLastError = true)]
+    internal static partial nint Send(FileDescriptor fd, byte* buffer, nuint length, int flags);
+
     [LibraryImport(Library, EntryPoint = "sendmsg", SetLastError = true)]
     internal static partial nint SendMsg(FileDescriptor fd, MessageHeader* message, int flags);
 

@@ -27,6 +27,21 @@ public sealed class EpollThreadTests : IDisposable
     }
 
     [Fact]
+    public async Task TheLoopDoesNotCarryTheExecutionContextOfWhoStartedIt()
+    {
+        // Otherwise every send loop started on it captures (and restores on each resume) the starter's context.
+        var local = new AsyncLocal<string> { Value = "the starter's" };
+        using var thread = new EpollThread(8, _logs.CreateLogger("test"));
+        thread.Start();
+        local.Value = "changed after the start";
+
+        var seen = new TaskCompletionSource<string?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        thread.Post(_ => seen.SetResult(local.Value), null);
+
+        Assert.Null(await seen.Task.WaitAsync(TimeSpan.FromSeconds(10)));
+    }
+
+    [Fact]
     public async Task PostingToABlockedThreadWakesItThroughTheEventFd()
     {
         await WaitForStateAsync(EpollThreadState.Blocked);

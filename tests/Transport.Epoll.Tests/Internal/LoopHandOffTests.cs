@@ -27,6 +27,15 @@ public sealed class LoopHandOffTests : IDisposable
     {
         _thread.Dispose();
         _monitor.Dispose();
+
+        // Whatever the test did, no runner thread outlives the loop and the monitor (every blocked call has been released).
+        var elapsed = System.Diagnostics.Stopwatch.StartNew();
+        while (_monitor.RunnerThreads != 0 && elapsed.Elapsed < s_timeout)
+        {
+            Thread.Sleep(1);
+        }
+
+        Assert.Equal(0, _monitor.RunnerThreads);
     }
 
     [Theory]
