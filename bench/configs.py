@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Runtime configurations of the web host side by side (bench/configs.json: JIT or Native AOT build,
-GC settings as DOTNET_* variables, extra host arguments), all on the Epoll transport, on loopback only.
+GC settings as DOTNET_* variables, extra host arguments), on the Epoll transport unless
+its arguments choose Sockets (jit-sockets), on loopback only.
 
 Every configuration is started at once, each pinned to the server core; each is checked on every
 scenario's URL and warmed up; then the scenarios run in rounds alternating the configurations

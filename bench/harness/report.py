@@ -102,7 +102,7 @@ def targets(results):
         add(scenario, metric, bound, anchor)
     for scenario in ratios:  # p99 never worse than Sockets, in every scenario
         anchor = {"h2": "inline-http2", "static-1k": "static-files", "static-1m": "large-files",
-                  "blocking": "inline-blocking"}.get(scenario, "inline-targets")
+                  "blocking": "inline-blocking-tail"}.get(scenario, "inline-targets")
         add(scenario, "p99", 1.0, anchor)
 
     idle = results.get("idle")
