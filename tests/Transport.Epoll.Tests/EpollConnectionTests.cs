@@ -491,6 +491,41 @@ public class EpollConnectionTests
         Assert.False(await Task.Run(() => feature.ShouldYield), "off the epoll thread there is nothing to leave");
     }
 
+    /// <summary>
+    /// When a remembered activity's period runs out, the probe (the one request let through inline to see
+    /// whether it still blocks) must be a request on the loop: only there does the monitor see it block and
+    /// renew the entry. A request already off the loop (an off-loaded connection, which is where most requests
+    /// for a blocking path run) took the probe, was never watched, and so made the activity inline again; the
+    /// next connection asking for it then stalled the loop (the blocking benchmark's traces showed two such
+    /// stalls in 8 s where the probe allows one per 10 s).
+    /// </summary>
+    [Fact]
+    public async Task ARequestOffTheLoopDoesNotTakeTheProbeOfAnActivityThatBlocked()
+    {
+        await using var harness = new TransportHarness();
+        var listener = await harness.BindAsync();
+        var (client, server) = await harness.ConnectAsync(listener);
+        var monitor = harness.Factory.ThreadGroup!.Monitor!; // inline scheduling, the default
+        monitor.Activities = new BlockingActivities(probeMilliseconds: 60_000, periodMilliseconds: 0);
+        monitor.Activities.Add("/slow"); // blocked, and its period (0) is already over: the next request probes
+        var feature = (IEpollActivityFeature)server;
+        feature.Activity = "/slow";
+
+        Assert.False(await Task.Run(() => feature.ShouldYield), "off the epoll thread there is nothing to leave");
+
+        bool probe = true, other = false;
+        var onLoop = ContinueOn(server, _ =>
+        {
+            probe = feature.ShouldYield;
+            other = feature.ShouldYield;
+        });
+        await client.SendAsync("x"u8.ToArray());
+        Assert.StartsWith("epoll-", await onLoop.WaitAsync(TransportHarness.Timeout), StringComparison.Ordinal);
+
+        Assert.False(probe, "the first request on the loop after the period was not the probe: a request off the loop had taken it");
+        Assert.True(other, "a second request was let through inline while the probe ran");
+    }
+
     /// <summary>Reads once; runs <paramref name="work"/> in the read's continuation and returns its thread's name.</summary>
     private static Task<string?> ContinueOn(Microsoft.AspNetCore.Connections.ConnectionContext connection, Action<System.IO.Pipelines.ReadResult> work)
     {

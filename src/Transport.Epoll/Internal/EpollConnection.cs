@@ -124,8 +124,13 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
     }
 
     /// <inheritdoc cref="IEpollActivityFeature.ShouldYield"/>
+    /// <remarks>
+    /// The loop-thread test comes first: asking the activities may take the probe (the one request let
+    /// through inline after an entry's period), which only a request on the loop can be, since only there
+    /// does the monitor see it block and renew the entry.
+    /// </remarks>
     public bool ShouldYield => Volatile.Read(ref _activity) is { } activity &&
-        _thread.Monitor is { } monitor && monitor.Activities.Contains(activity) && _thread.IsCurrentThread;
+        _thread.IsCurrentThread && _thread.Monitor is { } monitor && monitor.Activities.Contains(activity);
 
     // The connection is its own duplex pipe (one object less per connection).
     PipeReader IDuplexPipe.Input => _input.Reader;

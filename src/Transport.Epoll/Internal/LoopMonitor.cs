@@ -62,7 +62,8 @@ internal sealed class LoopMonitor : IDisposable
     }
 
     /// <summary>The activities (request paths) whose application code blocked a loop recently.</summary>
-    public BlockingActivities Activities { get; }
+    /// <remarks>Settable for tests (a shorter period); set before the loops serve requests.</remarks>
+    public BlockingActivities Activities { get; internal set; }
 
     /// <summary>Standby runners waiting (for tests).</summary>
     public int StandbyCount
