@@ -120,14 +120,8 @@ public sealed class LoopHandOffTests : IDisposable
     [Fact]
     public async Task AnEndlessBlockedCallIsReportedOnlyWhenItReturnsAndItsThreadBecomesAStandby()
     {
-        using var release = new ManualResetEventSlim();
-        var blockedThread = new TaskCompletionSource<Thread>(TaskCreationOptions.RunContinuationsAsynchronously);
-        _thread.Post(_ => _thread.ApplicationScheduler.Schedule(_ =>
-        {
-            blockedThread.SetResult(Thread.CurrentThread);
-            release.Wait(s_timeout);
-        }, null), null);
-        var blocked = await blockedThread.Task.WaitAsync(s_timeout);
+        using var call = BlockedCall.Start(_thread, s_timeout);
+        var blocked = call.Thread;
 
         // The loop goes on elsewhere while the call is blocked.
         var ran = new TaskCompletionSource<Thread>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -136,7 +130,7 @@ public sealed class LoopHandOffTests : IDisposable
         Assert.False(_thread.IsCurrentThread);
         Assert.DoesNotContain(_logs.Entries, e => e.EventId.Id == 124);
 
-        release.Set();
+        call.Release();
         for (var deadline = DateTime.UtcNow + s_timeout; !_logs.Entries.Any(e => e.EventId.Id == 124); await Task.Delay(10))
         {
             Assert.True(DateTime.UtcNow < deadline, "the stall was never reported");
@@ -146,20 +140,13 @@ public sealed class LoopHandOffTests : IDisposable
     }
 
     [Fact]
-    public async Task StoppingALoopStuckInApplicationCodeCompletes()
+    public void StoppingALoopStuckInApplicationCodeCompletes()
     {
-        using var release = new ManualResetEventSlim();
-        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        _thread.Post(_ => _thread.ApplicationScheduler.Schedule(_ =>
-        {
-            started.SetResult();
-            release.Wait(TimeSpan.FromSeconds(60)); // longer than the bound on Stop below
-        }, null), null);
-        await started.Task.WaitAsync(s_timeout);
+        using var call = BlockedCall.Start(_thread, s_timeout); // blocks up to 60 s: longer than the bound on Stop below
 
         Assert.True(_thread.Stop(TimeSpan.FromSeconds(10)), "the loop did not end while application code blocked it");
         Assert.Equal(EpollThreadState.Stopped, _thread.State);
-        release.Set();
+        call.Release();
     }
 
     [Fact]

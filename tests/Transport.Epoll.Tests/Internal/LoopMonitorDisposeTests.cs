@@ -26,7 +26,7 @@ public sealed class LoopMonitorDisposeTests
     {
         using var monitor = new LoopMonitor(TimeSpan.FromHours(1), NullLogger.Instance);
         using var loop = StartLoop(monitor);
-        using var call = BlockedCall.Start(loop);
+        using var call = BlockedCall.Start(loop, s_bound);
         var standby = monitor.TakeStandby();
         Assert.NotNull(standby);
 
@@ -73,7 +73,7 @@ public sealed class LoopMonitorDisposeTests
     {
         using var monitor = new LoopMonitor(TimeSpan.FromHours(1), NullLogger.Instance);
         using var loop = StartLoop(monitor);
-        using var call = BlockedCall.Start(loop);
+        using var call = BlockedCall.Start(loop, s_bound);
         var blocked = loop.Runner;
         var standby = monitor.TakeStandby();
         Assert.NotNull(blocked);
@@ -109,8 +109,8 @@ public sealed class LoopMonitorDisposeTests
         monitor.Start();
         loop0.Start();
         loop1.Start();
-        using (BlockedCall.Start(loop0))
-        using (BlockedCall.Start(loop1))
+        using (BlockedCall.Start(loop0, s_bound))
+        using (BlockedCall.Start(loop1, s_bound))
         {
             WaitUntil(() => loop0.Stats.HandOffs == 1 && loop1.Stats.HandOffs == 1, "the stuck loops were not handed off");
         }
@@ -141,43 +141,5 @@ public sealed class LoopMonitorDisposeTests
         {
             Assert.True(elapsed.Elapsed < s_bound, failure());
         }
-    }
-
-    /// <summary>A watched application call on the loop that blocks until released (or disposed).</summary>
-    private sealed class BlockedCall : IDisposable
-    {
-        private readonly ManualResetEventSlim _release = new();
-
-        private BlockedCall()
-        {
-        }
-
-        /// <summary>The loop's call sequence while the call runs (odd).</summary>
-        public long Sequence { get; private set; }
-
-        /// <summary>When the call started (TickCount64).</summary>
-        public long Since { get; private set; }
-
-        public Thread Thread { get; private set; } = null!;
-
-        public static BlockedCall Start(EpollThread loop)
-        {
-            var call = new BlockedCall();
-            using var entered = new ManualResetEventSlim();
-            loop.Post(_ => loop.ApplicationScheduler.Schedule(_ =>
-            {
-                call.Thread = Thread.CurrentThread;
-                call.Since = Environment.TickCount64;
-                call.Sequence = loop.CallSequence;
-                entered.Set();
-                call._release.Wait(TimeSpan.FromSeconds(60));
-            }, null), null);
-            Assert.True(entered.Wait(s_bound), "the application call never ran");
-            return call;
-        }
-
-        public void Release() => _release.Set();
-
-        public void Dispose() => _release.Set(); // the event itself is left to the finalizer: the call may still be waking from it
     }
 }
