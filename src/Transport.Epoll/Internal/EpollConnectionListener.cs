@@ -72,6 +72,9 @@ internal sealed class EpollConnectionListener : IConnectionListener, IEpollHandl
 
     public EndPoint EndPoint { get; }
 
+    /// <summary>The endpoint's TLS registration when it asked for the transport's TLS (<c>UseEpollTls</c>).</summary>
+    public Tls.TlsEndpointRegistration? Tls { get; set; }
+
     public ulong Token { get; set; }
 
     /// <summary>How long <see cref="DisposeAsync"/> waits for the connections it aborts to close.</summary>
