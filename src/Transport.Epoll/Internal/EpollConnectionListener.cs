@@ -85,7 +85,7 @@ internal sealed class EpollConnectionListener : IConnectionListener, IEpollHandl
 
     public void Start()
     {
-        _acceptThread.Register(_socket, this, _acceptEvents).ThrowIfError("epoll_ctl(ADD listener)");
+        _acceptThread.Register(_socket, this, _acceptEvents).ThrowIfBindError("epoll_ctl(ADD listener)");
     }
 
     public async ValueTask<ConnectionContext?> AcceptAsync(CancellationToken cancellationToken = default)
