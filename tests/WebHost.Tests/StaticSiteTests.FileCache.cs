@@ -7,7 +7,7 @@ using Microsoft.Extensions.Logging;
 namespace EpollTransport.WebHost.Tests;
 
 /// <summary>The file cache: never stale with the cache warm, safe without notifications, bounded.</summary>
-public abstract partial class TransportTests<TFixture>
+public sealed partial class StaticSiteTests
 {
     [Fact]
     public async Task AnEditedFileIsServedFreshWithTheCacheWarm()
