@@ -143,7 +143,7 @@ public abstract partial class TransportTests<TFixture>
             ["Kestrel:Limits:MinResponseDataRate:BytesPerSecond"] = "1048576",
             ["Kestrel:Limits:MinResponseDataRate:GracePeriod"] = "00:00:02",
         });
-        var baseline = GC.GetTotalMemory(forceFullCollection: true);
+        using var measuring = await MemoryMeasurement.EnterAsync(cts.Token);
 
         var stalled = new List<RawHttpConnection>();
         try
@@ -158,13 +158,14 @@ public abstract partial class TransportTests<TFixture>
 
             // Others are served while they stall, and the server's memory stays flat.
             using var client = factory.CreateHttpClient();
-            long peakGrowth = 0;
             for (var i = 0; i < 10; i++)
             {
                 Assert.Equal("Hello, World!", await client.GetStringAsync(new Uri("/plaintext", UriKind.Relative), cts.Token));
-                peakGrowth = Math.Max(peakGrowth, GC.GetTotalMemory(forceFullCollection: true) - baseline);
+                measuring.Sample();
                 await Task.Delay(100, cts.Token);
             }
+
+            var peakGrowth = measuring.PeakGrowth;
 
             // Kestrel aborts each stalled response once its rate stays under 1 MiB/s past the grace period.
             foreach (var connection in stalled)
