@@ -30,6 +30,26 @@ public class EpollTransportFactoryTests
         Assert.Contains("address already in use", ex.Message, StringComparison.OrdinalIgnoreCase);
     }
 
+    // Kestrel's localhost and any-address binding try the next address on any exception but an IOException
+    // (which is fatal, as AddressInUseException becomes), as they do for the Sockets transport's SocketException.
+    // So an address this host does not have must fail with a SocketException, never an IOException.
+    [Theory]
+    [InlineData("192.0.2.1")]
+    [InlineData("2001:db8::1")]
+    public async Task AnAddressThisHostDoesNotHaveFailsWithASocketException(string address)
+    {
+        await using var harness = new TransportHarness();
+
+        var ex = await Assert.ThrowsAnyAsync<Exception>(() => harness.BindAsync(new IPEndPoint(IPAddress.Parse(address), 0)));
+
+        var socketException = Assert.IsType<SocketException>(ex);
+        // A kernel without IPv6 refuses the IPv6 socket itself.
+        Assert.True(
+            socketException.SocketErrorCode is SocketError.AddressNotAvailable or SocketError.AddressFamilyNotSupported,
+            $"{socketException.SocketErrorCode}: {ex.Message}");
+        Assert.Contains(address, ex.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task ThePortCanBeBoundAgainAfterUnbind()
     {
