@@ -72,6 +72,9 @@ internal sealed class EpollConnectionListener : IConnectionListener, IEpollHandl
 
     public EndPoint EndPoint { get; }
 
+    /// <summary>The endpoint's TLS registration when it asked for the transport's TLS (<c>UseEpollTls</c>).</summary>
+    public Tls.TlsEndpointRegistration? Tls { get; set; }
+
     public ulong Token { get; set; }
 
     /// <summary>How long <see cref="DisposeAsync"/> waits for the connections it aborts to close.</summary>
@@ -82,7 +85,7 @@ internal sealed class EpollConnectionListener : IConnectionListener, IEpollHandl
 
     public void Start()
     {
-        _acceptThread.Register(_socket, this, _acceptEvents).ThrowIfError("epoll_ctl(ADD listener)");
+        _acceptThread.Register(_socket, this, _acceptEvents).ThrowIfBindError("epoll_ctl(ADD listener)");
     }
 
     public async ValueTask<ConnectionContext?> AcceptAsync(CancellationToken cancellationToken = default)

@@ -87,4 +87,8 @@ internal static partial class EpollTransportLog
 
     [LoggerMessage(125, LogLevel.Error, "Starting a standby epoll thread failed; a loop blocked by application code cannot be handed off until one starts.", EventName = "StandbyStartFailed")]
     public static partial void StandbyStartFailed(ILogger logger, Exception exception);
+
+    // TLS (140-159).
+    [LoggerMessage(140, LogLevel.Debug, "{EndPoint} is an HTTPS endpoint registered for the transport's TLS ({Registered}).", EventName = "TlsEndpointBound")]
+    public static partial void TlsEndpointBound(ILogger logger, System.Net.EndPoint endPoint, string registered);
 }

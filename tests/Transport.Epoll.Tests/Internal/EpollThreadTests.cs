@@ -216,15 +216,8 @@ public sealed class EpollThreadTests : IDisposable
         Assert.True(ran);
     }
 
-    private async Task WaitForStateAsync(EpollThreadState state)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (_thread.State != state)
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"the thread never reached {state}");
-            await Task.Delay(5);
-        }
-    }
+    private Task WaitForStateAsync(EpollThreadState state) =>
+        Eventually.HoldsAsync(() => _thread.State == state, () => $"the thread reached {state} (it is {_thread.State})");
 
     private sealed class RecordingHandler : IEpollHandler
     {
