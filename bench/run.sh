@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks the web host on the Epoll and Sockets transports against nginx, on loopback only.
 #
-#   bench/run.sh            full run (~9 min): docs/BENCHMARKS.md, docs/benchmarks.svg, bench/results/latest.json
+#   bench/run.sh            full run (~17 min): docs/BENCHMARKS.md, docs/benchmarks.svg, bench/results/latest.json
 #   bench/run.sh --quick    ~2 min smoke run: bench/results/quick.{json,md,svg}
 #   bench/run.sh --help     all options (--rounds, --duration, --servers, --idle-connections, ...)
 #
