@@ -50,12 +50,9 @@ internal sealed class KestrelApp(WebApplication app, TestLoggerProvider logs, in
     /// <summary>Waits until the transport has logged <paramref name="count"/> events named <paramref name="eventName"/>.</summary>
     public async Task WaitForTransportEventAsync(string eventName, int count = 1)
     {
-        var deadline = DateTime.UtcNow + TransportHarness.Timeout;
-        while (Logs.Entries.Count(e => e.Category == "EpollTransport" && e.EventId.Name == eventName) < count)
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"the transport did not log {eventName} {count} time(s)");
-            await Task.Delay(10);
-        }
+        await Eventually.HoldsAsync(
+            () => Logs.Entries.Count(e => e.Category == "EpollTransport" && e.EventId.Name == eventName) >= count,
+            $"the transport logged {eventName} {count} time(s)");
     }
 
     public async ValueTask DisposeAsync()
