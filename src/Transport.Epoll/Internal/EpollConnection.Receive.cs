@@ -11,7 +11,12 @@ namespace EpollTransport.Internal;
 // buffer it was given means the kernel's queue is drained, so the usual request costs one recv(2) and no
 // trailing EAGAIN. Not so once epoll has reported the peer's FIN (EPOLLRDHUP): then reading goes on until
 // recv(2) returns 0. That report is remembered even while reading is paused, since in edge-triggered
-// mode no second event comes for it. When the application falls behind by MaxReadBufferSize, the flush does not complete: reading pauses (in
+// mode no second event comes for it. Two kinds of data end a read early with more queued behind them, and
+// then reading goes on until EAGAIN: TCP urgent data (the read stops at its mark; epoll reports EPOLLPRI,
+// registered in edge-triggered mode) and, on a Unix socket, a message carrying descriptors (the read stops
+// after it; Unix sockets are read with recvmsg(2), one call as with recv(2), whose MSG_CTRUNC says so).
+//
+// When the application falls behind by MaxReadBufferSize, the flush does not complete: reading pauses (in
 // level-triggered mode EPOLLIN interest is dropped too), TCP's window closes, and the client slows
 // down. When the application consumes, the flush completes and the epoll thread resumes by reading at
 // once: in edge-triggered mode no new event would come for bytes that are already queued.
@@ -31,6 +36,7 @@ internal sealed partial class EpollConnection
     private ReceiveState _receiveState;
     private ValueTask<FlushResult> _pendingFlush;
     private bool _peerClosing; // EPOLLRDHUP/HUP/ERR seen: read until recv(2) returns 0 or fails, never stop at a short read
+    private bool _readToEagain; // a short read may have stopped early (urgent mark, descriptors): read until EAGAIN
     private bool _hungUp; // EPOLLHUP/ERR seen
     private bool _halfClosed; // AllowHalfClose: the input ended at the client's FIN, ConnectionClosed has not fired yet
 
@@ -50,6 +56,9 @@ internal sealed partial class EpollConnection
             _peerClosing = true;
             _hungUp |= (events & (Epoll.EPOLLHUP | Epoll.EPOLLERR)) != 0;
         }
+
+        // TCP urgent data: a read stops at its mark, with the rest queued behind it.
+        _readToEagain |= (events & Epoll.EPOLLPRI) != 0;
 
         if (_receiveState != ReceiveState.Active)
         {
@@ -85,7 +94,15 @@ internal sealed partial class EpollConnection
                 PosixResult result;
                 using (var pin = memory.Pin())
                 {
-                    result = Sockets.Read(_socket, (byte*)pin.Pointer, memory.Length);
+                    if (_unixSocket)
+                    {
+                        result = Sockets.ReadMessage(_socket, (byte*)pin.Pointer, memory.Length, out bool truncated);
+                        _readToEagain |= truncated; // the read stopped after a message that carried descriptors
+                    }
+                    else
+                    {
+                        result = Sockets.Read(_socket, (byte*)pin.Pointer, memory.Length);
+                    }
                 }
 
                 if (result.Value > 0)
@@ -106,7 +123,7 @@ internal sealed partial class EpollConnection
                         return;
                     }
 
-                    if (read < memory.Length && !_peerClosing)
+                    if (read < memory.Length && !_peerClosing && !_readToEagain)
                     {
                         return; // short read: the queue is drained
                     }
@@ -131,6 +148,8 @@ internal sealed partial class EpollConnection
 
                 if (result.Error == Errno.EAGAIN)
                 {
+                    _readToEagain = false;
+
                     // Nothing was read: end the empty write, so the unused buffer can go back to the
                     // pool once the application has consumed everything before it.
                     var commit = writer.FlushAsync();
