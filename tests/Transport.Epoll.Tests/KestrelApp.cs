@@ -16,6 +16,8 @@ internal sealed class KestrelApp(WebApplication app, TestLoggerProvider logs, in
 
     public int Port => port;
 
+    public IServiceProvider Services => app.Services;
+
     /// <summary>Starts Kestrel with <paramref name="configure"/>d epoll options and the endpoints <paramref name="map"/> adds.</summary>
     public static async Task<KestrelApp> StartAsync(Action<EpollTransportOptions> configure, Action<WebApplication> map)
     {
