@@ -2,6 +2,7 @@ using System.Diagnostics.Metrics;
 using System.Net;
 using System.Net.Sockets;
 using EpollTransport.Internal;
+using EpollTransport.Internal.Tls;
 using EpollTransport.Interop;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Logging;
@@ -98,9 +99,16 @@ public sealed class EpollTransportFactory : IConnectionListenerFactory, IConnect
         }
 
         var threads = EnsureThreads();
+        var tls = TlsEndpoints.Match(endpoint);
         var listener = endpoint is FileHandleEndPoint inherited
             ? InheritedListenSocket.Adopt(inherited, threads, _options, _logger)
             : ListenSocket.Bind(endpoint, threads, _options, _logger);
+        if (tls is not null)
+        {
+            listener.Tls = tls;
+            EpollTransportLog.TlsEndpointBound(_logger, listener.EndPoint, tls.ListenOptions.ToString() ?? "");
+        }
+
         listener.Start();
         return new ValueTask<IConnectionListener>(listener);
     }
@@ -121,6 +129,9 @@ public sealed class EpollTransportFactory : IConnectionListenerFactory, IConnect
     }
 
     internal EpollThreadGroup? ThreadGroup => _threads;
+
+    /// <summary>The endpoints that asked for the transport's TLS (<c>UseEpollTls</c>).</summary>
+    internal TlsEndpointRegistry TlsEndpoints { get; } = new();
 
     internal System.Diagnostics.Metrics.Meter Meter => _metrics.Meter;
 

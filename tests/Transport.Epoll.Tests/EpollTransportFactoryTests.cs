@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using EpollTransport.Internal;
@@ -29,6 +28,26 @@ public class EpollTransportFactoryTests
 
         var ex = await Assert.ThrowsAsync<AddressInUseException>(() => harness.BindAsync(first.EndPoint));
         Assert.Contains("address already in use", ex.Message, StringComparison.OrdinalIgnoreCase);
+    }
+
+    // Kestrel's localhost and any-address binding try the next address on any exception but an IOException
+    // (which is fatal, as AddressInUseException becomes), as they do for the Sockets transport's SocketException.
+    // So an address this host does not have must fail with a SocketException, never an IOException.
+    [Theory]
+    [InlineData("192.0.2.1")]
+    [InlineData("2001:db8::1")]
+    public async Task AnAddressThisHostDoesNotHaveFailsWithASocketException(string address)
+    {
+        await using var harness = new TransportHarness();
+
+        var ex = await Assert.ThrowsAnyAsync<Exception>(() => harness.BindAsync(new IPEndPoint(IPAddress.Parse(address), 0)));
+
+        var socketException = Assert.IsType<SocketException>(ex);
+        // A kernel without IPv6 refuses the IPv6 socket itself.
+        Assert.True(
+            socketException.SocketErrorCode is SocketError.AddressNotAvailable or SocketError.AddressFamilyNotSupported,
+            $"{socketException.SocketErrorCode}: {ex.Message}");
+        Assert.Contains(address, ex.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -243,16 +262,13 @@ public class EpollTransportFactoryTests
         var threads = harness.Factory.ThreadGroup!.Threads;
         var monitor = harness.Factory.ThreadGroup.Monitor!; // inline scheduling, the default
         Assert.Equal(3, threads.Count);
-        Assert.All(threads, t => Assert.Equal(EpollThreadState.Blocked, WaitUntilIdle(t)));
+        Assert.All(threads, t => Eventually.Holds(() => t.State == EpollThreadState.Blocked, () => $"epoll thread {t.Index} idle in epoll_wait ({t.State})"));
         Assert.Equal(4, monitor.RunnerThreads); // one per loop and the standby
 
         await harness.DisposeAsync();
 
         Assert.All(threads, t => Assert.Equal(EpollThreadState.Stopped, t.State));
-        for (var elapsed = Stopwatch.StartNew(); monitor.RunnerThreads != 0; await Task.Delay(1))
-        {
-            Assert.True(elapsed.Elapsed < TimeSpan.FromSeconds(10), $"{monitor.RunnerThreads} runner threads outlived the factory");
-        }
+        await Eventually.HoldsAsync(() => monitor.RunnerThreads == 0, () => $"{monitor.RunnerThreads} runner threads outlived the factory");
     }
 
     [Theory]
@@ -306,16 +322,5 @@ public class EpollTransportFactoryTests
         options.ThreadCount = 3;
         options.ApplicationScheduling = EpollApplicationScheduling.Inline;
         Assert.Equal(3, options.ThreadCount);
-    }
-
-    private static EpollThreadState WaitUntilIdle(EpollThread thread)
-    {
-        var deadline = DateTime.UtcNow + TransportHarness.Timeout;
-        while (thread.State != EpollThreadState.Blocked && DateTime.UtcNow < deadline)
-        {
-            Thread.Sleep(5);
-        }
-
-        return thread.State;
     }
 }

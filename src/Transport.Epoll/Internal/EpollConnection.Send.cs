@@ -33,6 +33,8 @@ internal sealed partial class EpollConnection : IValueTaskSource<bool>
     private int _writeState;
     private volatile Exception? _sendError;
 
+    private const uint InterestRemoved = uint.MaxValue; // level-triggered, hung up: no longer in the epoll set
+
     private readonly Lock? _interestLock; // level-triggered mode only
     private uint _interest;
     private bool _wantWritable;
@@ -162,7 +164,7 @@ internal sealed partial class EpollConnection : IValueTaskSource<bool>
     {
         if (error is null && _aborted == 0 && !_socket.IsClosed)
         {
-            EpollTransportLog.ConnectionWriteFin(_logger, ConnectionId, "The application completed the output.");
+            EpollTransportLog.ConnectionWriteFin(_logger, this, "The application completed the output.");
             try
             {
                 Sockets.Shutdown(_socket, Sockets.SHUT_WR);
@@ -249,6 +251,17 @@ internal sealed partial class EpollConnection : IValueTaskSource<bool>
 
     private void UpdateInterestLocked()
     {
+        if (_interest == InterestRemoved)
+        {
+            // Hung up: no event would come. A send loop about to wait retries at once instead (and fails).
+            if (_wantWritable)
+            {
+                WakeSender();
+            }
+
+            return;
+        }
+
         uint events = 0;
         if (_receiveState == ReceiveState.Active)
         {

@@ -12,6 +12,13 @@ namespace EpollTransport.Internal;
 /// connection to the next epoll thread, and queues it for Kestrel's accept loop.
 /// </summary>
 /// <remarks>
+/// <para>
+/// At most <see cref="MaxAcceptsPerEvent"/> connections are accepted per turn, so that a connection storm
+/// does not keep the accepting thread from its own connections: level-triggered epoll reports the socket
+/// again at the next wait; edge-triggered epoll reports only new connections, so the listener posts
+/// itself the next turn, which runs after the thread's other ready sockets.
+/// </para>
+/// <para>
 /// A per-connection accept error (the client gave up, a protocol error) is skipped. Running out of
 /// descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM), or failing to register an accepted connection
 /// with epoll (ENOMEM, ENOSPC: fs.epoll.max_user_watches), is not the client's fault and retrying at once
@@ -20,12 +27,24 @@ namespace EpollTransport.Internal;
 /// accepts by polling at that interval until watching succeeds: the listener never ends up unwatched
 /// with nothing scheduled. An error that means the socket itself is unusable (EBADF, EINVAL, ENOTSOCK)
 /// ends accepting: <see cref="AcceptAsync"/> then throws, and Kestrel logs that the listener failed.
+/// </para>
 /// </remarks>
 internal sealed class EpollConnectionListener : IConnectionListener, IEpollHandler
 {
+    /// <summary>Connections accepted (or failed) per turn before the thread's other sockets get theirs.</summary>
+    internal const int MaxAcceptsPerEvent = 64;
+
     private const int InitialBackoffMilliseconds = 10;
     private const int MaxBackoffMilliseconds = 1000;
     private static readonly TimeSpan s_warningInterval = TimeSpan.FromSeconds(5);
+
+    /// <summary>The next turn of an edge-triggered listener whose turn ended at the cap.</summary>
+    private static readonly Action<object?> s_acceptNextTurn = static state =>
+    {
+        var listener = (EpollConnectionListener)state!;
+        listener._nextTurnPosted = false;
+        listener.OnEvents(0);
+    };
 
     private readonly FileDescriptor _socket;
     private readonly EpollThread _acceptThread;
@@ -35,6 +54,7 @@ internal sealed class EpollConnectionListener : IConnectionListener, IEpollHandl
     private readonly bool _isTcp;
     private readonly IPEndPoint? _boundAddress; // bound to one address (not a wildcard): every connection's local end
     private readonly string? _unixSocketPath;
+    private readonly FileSystem.FileIdentity? _unixSocketFile; // the file bind(2) created at the path
     private readonly uint _acceptEvents;
     private readonly Channel<EpollConnection> _accepted = Channel.CreateUnbounded<EpollConnection>(
         new UnboundedChannelOptions { SingleReader = true, SingleWriter = false, AllowSynchronousContinuations = false });
@@ -49,6 +69,7 @@ internal sealed class EpollConnectionListener : IConnectionListener, IEpollHandl
     private bool _backingOff; // a resume is scheduled: events that still arrive are ignored until then
     private bool _paused; // epoll interest dropped for the back-off
     private bool _failed; // the socket is unusable (AcceptFatal): accepting has ended
+    private bool _nextTurnPosted; // edge-triggered: the next turn is posted, and accepts for any event until then
     private int _unboundFlag;
     private int _disposed;
 
@@ -59,7 +80,8 @@ internal sealed class EpollConnectionListener : IConnectionListener, IEpollHandl
         EpollThreadGroup threads,
         EpollTransportOptions options,
         ILogger logger,
-        string? unixSocketPath)
+        string? unixSocketPath,
+        FileSystem.FileIdentity? unixSocketFile = null)
     {
         _socket = socket;
         EndPoint = endPoint;
@@ -72,6 +94,7 @@ internal sealed class EpollConnectionListener : IConnectionListener, IEpollHandl
             ? ip
             : null;
         _unixSocketPath = unixSocketPath;
+        _unixSocketFile = unixSocketFile;
         _acceptEvents = options.TriggerMode == EpollTriggerMode.Edge ? Epoll.EPOLLIN | Epoll.EPOLLET : Epoll.EPOLLIN;
         _onConnectionClosed = connection => _connections.TryRemove(connection, out _);
     }
@@ -79,6 +102,9 @@ internal sealed class EpollConnectionListener : IConnectionListener, IEpollHandl
     private bool IsUnbound => Volatile.Read(ref _unboundFlag) != 0;
 
     public EndPoint EndPoint { get; }
+
+    /// <summary>The endpoint's TLS registration when it asked for the transport's TLS (<c>UseEpollTls</c>).</summary>
+    public Tls.TlsEndpointRegistration? Tls { get; set; }
 
     public ulong Token { get; set; }
 
@@ -95,7 +121,7 @@ internal sealed class EpollConnectionListener : IConnectionListener, IEpollHandl
         {
             // Never watched, so never accepting: close it (and its socket file) rather than leak it.
             Unbind();
-            result.ThrowIfError("epoll_ctl(ADD listener)");
+            result.ThrowIfBindError("epoll_ctl(ADD listener)");
         }
     }
 
@@ -118,6 +144,11 @@ internal sealed class EpollConnectionListener : IConnectionListener, IEpollHandl
         if (_backingOff || _failed)
         {
             return; // still watched because dropping the interest failed: the scheduled resume accepts
+        }
+
+        if (_nextTurnPosted)
+        {
+            return; // the posted turn accepts these connections too, after the other sockets
         }
 
         try
@@ -143,10 +174,12 @@ internal sealed class EpollConnectionListener : IConnectionListener, IEpollHandl
         {
             // Removed from epoll explicitly: closing does that only when no other descriptor shares the
             // socket, and an inherited one is not closed at all. A late event for its token is dropped.
+            // The socket file goes first: closed and still there, it looks stale, and a new instance may
+            // replace it in between (which is why only a file that is still ours is removed).
             _acceptThread.Remove(_socket);
+            DeleteUnixSocketFile();
             _socket.Dispose();
             _acceptThread.Unregister(Token);
-            DeleteUnixSocketFile();
             _accepted.Writer.TryComplete();
             EpollTransportLog.Unbound(_logger, EndPoint);
         }
@@ -188,8 +221,19 @@ internal sealed class EpollConnectionListener : IConnectionListener, IEpollHandl
     private void AcceptPending()
     {
         Span<byte> address = stackalloc byte[NativeSocketAddress.MaxSize];
-        while (!IsUnbound)
+        for (int turn = 0; !IsUnbound; turn++)
         {
+            if (turn == MaxAcceptsPerEvent)
+            {
+                if ((_acceptEvents & Epoll.EPOLLET) != 0) // edge-triggered: nothing would report the rest
+                {
+                    _nextTurnPosted = true;
+                    _acceptThread.Post(s_acceptNextTurn, this);
+                }
+
+                return;
+            }
+
             var result = Sockets.Accept(_socket, address, out int addressLength);
             if (result.IsSuccess)
             {
@@ -379,9 +423,9 @@ internal sealed class EpollConnectionListener : IConnectionListener, IEpollHandl
 
     private void DeleteUnixSocketFile()
     {
-        if (_unixSocketPath is null)
+        if (_unixSocketPath is null || _unixSocketFile is null || FileSystem.GetIdentity(_unixSocketPath) != _unixSocketFile)
         {
-            return;
+            return; // no file, or not ours any more: another server removed ours and bound its own
         }
 
         try

@@ -12,17 +12,19 @@ internal static class ListenSocket
     public static EpollConnectionListener Bind(EndPoint endPoint, EpollThreadGroup threads, EpollTransportOptions options, ILogger logger)
     {
         int family = NativeSocketAddress.GetFamily(endPoint);
-        Sockets.CreateStreamSocket(family, out var socket).ThrowIfError("socket");
+        // Every failure here is a SocketException (AddressInUseException for "address in use"), so that Kestrel's
+        // localhost and any-address bindings go on to their next address, as with the Sockets transport.
+        Sockets.CreateStreamSocket(family, out var socket).ThrowIfBindError($"socket({endPoint})");
         try
         {
             string? unixPath = null;
             if (endPoint is IPEndPoint ip)
             {
-                Sockets.SetOption(socket, Sockets.SOL_SOCKET, Sockets.SO_REUSEADDR, 1).ThrowIfError("setsockopt(SO_REUSEADDR)");
+                Sockets.SetOption(socket, Sockets.SOL_SOCKET, Sockets.SO_REUSEADDR, 1).ThrowIfBindError("setsockopt(SO_REUSEADDR)");
                 if (ip.Address.Equals(IPAddress.IPv6Any))
                 {
                     // [::] also takes IPv4 clients, as Kestrel's Sockets transport does.
-                    Sockets.SetOption(socket, Sockets.IPPROTO_IPV6, Sockets.IPV6_V6ONLY, 0).ThrowIfError("setsockopt(IPV6_V6ONLY)");
+                    Sockets.SetOption(socket, Sockets.IPPROTO_IPV6, Sockets.IPV6_V6ONLY, 0).ThrowIfBindError("setsockopt(IPV6_V6ONLY)");
                 }
             }
             else if (endPoint is UnixDomainSocketEndPoint unix)
@@ -34,18 +36,14 @@ internal static class ListenSocket
                 }
             }
 
-            var bound = Sockets.Bind(socket, endPoint);
-            if (bound.Error == Errno.EADDRINUSE)
-            {
-                throw new AddressInUseException($"Failed to bind to {endPoint}: address already in use.", PosixResult.CreateException("bind", bound.Error));
-            }
-
-            bound.ThrowIfError($"bind({endPoint})");
-            Sockets.Listen(socket, options.Backlog).ThrowIfError("listen");
+            Sockets.Bind(socket, endPoint).ThrowIfBindError($"bind({endPoint})");
+            Sockets.Listen(socket, options.Backlog).ThrowIfBindError($"listen({endPoint})");
 
             // Report the real address: port 0 becomes the port the kernel picked.
             var boundEndPoint = endPoint is IPEndPoint ? Sockets.GetLocalEndPoint(socket) ?? endPoint : endPoint;
-            var listener = new EpollConnectionListener(socket, boundEndPoint, threads.NextForListener(), threads, options, logger, unixPath);
+            // The file bind(2) created, told apart from one another server may create at the path later.
+            var unixFile = unixPath is null ? null : FileSystem.GetIdentity(unixPath);
+            var listener = new EpollConnectionListener(socket, boundEndPoint, threads.NextForListener(), threads, options, logger, unixPath, unixFile);
             EpollTransportLog.Listening(logger, boundEndPoint, socket.Number, threads.Count, options.TriggerMode);
             return listener;
         }

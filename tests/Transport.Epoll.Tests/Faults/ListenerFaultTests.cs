@@ -51,7 +51,7 @@ public sealed class ListenerFaultTests
         FaultInjection.Plan = new FaultPlan().Fail(Syscall.EpollCtlAdd, Errno.ENOSPC);
         try
         {
-            await Assert.ThrowsAsync<IOException>(() => harness.BindAsync(new IPEndPoint(IPAddress.Loopback, port)));
+            await Assert.ThrowsAsync<SocketException>(() => harness.BindAsync(new IPEndPoint(IPAddress.Loopback, port)));
         }
         finally
         {
