@@ -116,7 +116,7 @@ internal sealed partial class EpollConnection
 
                 if (result.Value == 0)
                 {
-                    EpollTransportLog.ConnectionReadFin(_logger, ConnectionId);
+                    EpollTransportLog.ConnectionReadFin(_logger, this);
                     if (_allowHalfClose)
                     {
                         HalfClose();
@@ -169,7 +169,7 @@ internal sealed partial class EpollConnection
         _receiveState = ReceiveState.Paused;
         _pendingFlush = flush;
         _thread.Stats.ReadPauses++;
-        EpollTransportLog.ConnectionPause(_logger, ConnectionId);
+        EpollTransportLog.ConnectionPause(_logger, this);
         if (_levelTriggered)
         {
             UpdateInterest();
@@ -209,7 +209,7 @@ internal sealed partial class EpollConnection
         }
 
         _receiveState = ReceiveState.Active;
-        EpollTransportLog.ConnectionResume(_logger, ConnectionId);
+        EpollTransportLog.ConnectionResume(_logger, this);
         if (_levelTriggered)
         {
             UpdateInterest();
@@ -239,7 +239,7 @@ internal sealed partial class EpollConnection
     /// <summary>The client's FIN with AllowHalfClose: the input ends, the connection goes on.</summary>
     private void HalfClose()
     {
-        EpollTransportLog.ConnectionHalfClosed(_logger, ConnectionId);
+        EpollTransportLog.ConnectionHalfClosed(_logger, this);
         _halfClosed = true;
         CompleteInput(null);
         DirectionDone();
