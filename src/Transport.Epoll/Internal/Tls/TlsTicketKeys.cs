@@ -55,6 +55,39 @@ internal sealed unsafe class TlsTicketKeys : IDisposable
         }
     }
 
+    /// <summary>The name new tickets carry (for tests).</summary>
+    internal byte[] CurrentName()
+    {
+        lock (_lock)
+        {
+            RotateIfDue();
+            return new ReadOnlySpan<byte>(_keys, NameLength).ToArray();
+        }
+    }
+
+    /// <summary>Which key opens a ticket named <paramref name="name"/>: 0 the current, 1 the previous, -1 none (for tests: under the lock).</summary>
+    internal int Find(ReadOnlySpan<byte> name)
+    {
+        lock (_lock)
+        {
+            RotateIfDue();
+            return SlotOf(name);
+        }
+    }
+
+    private int SlotOf(ReadOnlySpan<byte> name)
+    {
+        for (int slot = 0; slot < (_hasPrevious ? 2 : 1); slot++)
+        {
+            if (new ReadOnlySpan<byte>(_keys + (slot * KeyLength), NameLength).SequenceEqual(name))
+            {
+                return slot;
+            }
+        }
+
+        return -1;
+    }
+
     /// <summary>Rotates now if the current key's lifetime is over.</summary>
     internal void RotateIfDue()
     {
@@ -117,24 +150,20 @@ internal sealed unsafe class TlsTicketKeys : IDisposable
                 return 1;
             }
 
-            for (int slot = 0; slot < (keys._hasPrevious ? 2 : 1); slot++)
+            int slot = keys.SlotOf(new ReadOnlySpan<byte>(name, NameLength));
+            if (slot < 0)
             {
-                byte* key = keys._keys + (slot * KeyLength);
-                if (!new ReadOnlySpan<byte>(key, NameLength).SequenceEqual(new ReadOnlySpan<byte>(name, NameLength)))
-                {
-                    continue;
-                }
-
-                if (LibCrypto.HmacInit(hmacContext, key + NameLength, SecretLength, LibCrypto.EvpSha256(), 0) != 1 ||
-                    LibCrypto.EvpDecryptInit(cipherContext, LibCrypto.EvpAes256Cbc(), 0, key + NameLength + SecretLength, iv) != 1)
-                {
-                    return -1;
-                }
-
-                return slot == 0 ? 1 : 2;
+                return 0;
             }
 
-            return 0;
+            byte* found = keys._keys + (slot * KeyLength);
+            if (LibCrypto.HmacInit(hmacContext, found + NameLength, SecretLength, LibCrypto.EvpSha256(), 0) != 1 ||
+                LibCrypto.EvpDecryptInit(cipherContext, LibCrypto.EvpAes256Cbc(), 0, found + NameLength + SecretLength, iv) != 1)
+            {
+                return -1;
+            }
+
+            return slot == 0 ? 1 : 2;
         }
     }
 }
