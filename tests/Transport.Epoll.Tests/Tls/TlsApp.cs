@@ -31,7 +31,7 @@ internal sealed class TlsApp(WebApplication app, TestLoggerProvider logs) : IAsy
     public int Port => new Uri(Addresses[0]).Port;
 
     /// <summary>The epoll transport's factory (the app must run on it).</summary>
-    public EpollTransportFactory Factory => App.Services.GetServices<Microsoft.AspNetCore.Connections.IConnectionListenerFactory>().OfType<EpollTransportFactory>().Single();
+    public EpollTransportFactory Factory => App.Services.GetEpollFactory();
 
     /// <summary>The transport's log entries named <paramref name="eventName"/>.</summary>
     public List<TestLoggerProvider.LogEntry> Events(string eventName)
