@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using EpollTransport.Internal;
@@ -263,16 +262,13 @@ public class EpollTransportFactoryTests
         var threads = harness.Factory.ThreadGroup!.Threads;
         var monitor = harness.Factory.ThreadGroup.Monitor!; // inline scheduling, the default
         Assert.Equal(3, threads.Count);
-        Assert.All(threads, t => Assert.Equal(EpollThreadState.Blocked, WaitUntilIdle(t)));
+        Assert.All(threads, t => Eventually.Holds(() => t.State == EpollThreadState.Blocked, () => $"epoll thread {t.Index} idle in epoll_wait ({t.State})"));
         Assert.Equal(4, monitor.RunnerThreads); // one per loop and the standby
 
         await harness.DisposeAsync();
 
         Assert.All(threads, t => Assert.Equal(EpollThreadState.Stopped, t.State));
-        for (var elapsed = Stopwatch.StartNew(); monitor.RunnerThreads != 0; await Task.Delay(1))
-        {
-            Assert.True(elapsed.Elapsed < TimeSpan.FromSeconds(10), $"{monitor.RunnerThreads} runner threads outlived the factory");
-        }
+        await Eventually.HoldsAsync(() => monitor.RunnerThreads == 0, () => $"{monitor.RunnerThreads} runner threads outlived the factory");
     }
 
     [Theory]
@@ -326,16 +322,5 @@ public class EpollTransportFactoryTests
         options.ThreadCount = 3;
         options.ApplicationScheduling = EpollApplicationScheduling.Inline;
         Assert.Equal(3, options.ThreadCount);
-    }
-
-    private static EpollThreadState WaitUntilIdle(EpollThread thread)
-    {
-        var deadline = DateTime.UtcNow + TransportHarness.Timeout;
-        while (thread.State != EpollThreadState.Blocked && DateTime.UtcNow < deadline)
-        {
-            Thread.Sleep(5);
-        }
-
-        return thread.State;
     }
 }

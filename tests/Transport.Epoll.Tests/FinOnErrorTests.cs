@@ -63,12 +63,7 @@ public class FinOnErrorTests
         var listener = await harness.BindAsync();
         var (client, server) = await harness.ConnectAsync(listener);
         client.Shutdown(SocketShutdown.Send);
-        var deadline = DateTime.UtcNow + TransportHarness.Timeout;
-        while (!harness.Logs.Entries.Any(e => e.EventId.Name == "ConnectionReadFin"))
-        {
-            Assert.True(DateTime.UtcNow < deadline, "the client's FIN was never read");
-            await Task.Delay(5);
-        }
+        await Eventually.HoldsAsync(() => harness.Logs.Entries.Any(e => e.EventId.Name == "ConnectionReadFin"), "the client's FIN was read");
 
         server.Abort(new ConnectionAbortedException("The client closed the connection."));
 

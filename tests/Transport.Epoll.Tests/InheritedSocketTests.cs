@@ -90,12 +90,59 @@ public class InheritedSocketTests
         }
     }
 
+    /// <summary>
+    /// Kestrel's ListenHandle with a socket its owner only bound: the transport calls listen(2) itself, as
+    /// Kestrel's Sockets transport does, and serves it (Kestrel's ListenHandleTests.CanListenToOpenTcpSocketHandle).
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Families))]
+    public async Task ABoundSocketThatIsNotListeningYetIsMadeToListenAndServed(string family)
+    {
+        if (family == "IPv6" && !Socket.OSSupportsIPv6)
+        {
+            return;
+        }
+
+        var unixPath = Path.Combine(Path.GetTempPath(), $"epoll-bound-{Guid.NewGuid():N}.sock");
+        using var owner = family switch
+        {
+            "IPv4" => new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp),
+            "IPv6" => new Socket(AddressFamily.InterNetworkV6, SocketType.Stream, ProtocolType.Tcp),
+            _ => new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified),
+        };
+        owner.Bind(family switch
+        {
+            "IPv4" => new IPEndPoint(IPAddress.Loopback, 0),
+            "IPv6" => new IPEndPoint(IPAddress.IPv6Loopback, 0),
+            _ => new UnixDomainSocketEndPoint(unixPath),
+        });
+
+        try
+        {
+            await using var harness = new TransportHarness();
+            var listener = await harness.BindAsync(new FileHandleEndPoint((ulong)owner.Handle, FileHandleType.Auto));
+            Assert.Equal(owner.LocalEndPoint!.ToString(), listener.EndPoint.ToString());
+
+            using var check = new FileDescriptor((int)owner.Handle, ownsHandle: false);
+            Assert.True(Sockets.GetOption(check, Sockets.SOL_SOCKET, Sockets.SO_ACCEPTCONN, out int listening).IsSuccess);
+            Assert.Equal(1, listening);
+
+            var (client, server) = await harness.ConnectAsync(listener);
+            await client.SendAsync(Encoding.ASCII.GetBytes("ping"));
+            Assert.Equal("ping", Encoding.ASCII.GetString(await TransportHarness.ReadExactlyAsync(server.Transport.Input, 4)));
+        }
+        finally
+        {
+            File.Delete(unixPath);
+        }
+    }
+
     public enum BadHandle
     {
         NotASocket,
         Closed,
         Datagram,
-        BoundButNotListening,
+        NeitherBoundNorListening,
         SequencedPacket,
     }
 
@@ -103,7 +150,7 @@ public class InheritedSocketTests
     [InlineData(BadHandle.NotASocket, "it is not a socket")]
     [InlineData(BadHandle.Closed, "not an open file descriptor")]
     [InlineData(BadHandle.Datagram, "datagram (SOCK_DGRAM)")]
-    [InlineData(BadHandle.BoundButNotListening, "it is not listening")]
+    [InlineData(BadHandle.NeitherBoundNorListening, "it is neither listening nor bound")]
     [InlineData(BadHandle.SequencedPacket, "it is a sequenced-packet (SOCK_SEQPACKET) socket, not a stream socket")]
     public async Task AHandleThatIsNotAListeningStreamSocketIsRefusedWithTheReason(BadHandle kind, string reason)
     {
@@ -115,13 +162,18 @@ public class InheritedSocketTests
             {
                 var ex = await Assert.ThrowsAsync<ArgumentException>(() => harness.BindAsync(new FileHandleEndPoint(handle, FileHandleType.Auto)));
                 Assert.Contains($"file handle {handle}", ex.Message, StringComparison.Ordinal);
-                Assert.Contains("listening TCP (IPv4, IPv6) or Unix domain stream socket", ex.Message, StringComparison.Ordinal);
+                Assert.Contains("bound or listening TCP (IPv4, IPv6) or Unix domain stream socket", ex.Message, StringComparison.Ordinal);
                 Assert.Contains(reason, ex.Message, StringComparison.Ordinal);
             }
 
             if (owner is Socket { SocketType: SocketType.Stream } tcp)
             {
-                // Refused without side effects: the owner can still make it listen and use it.
+                // Refused without side effects: the owner can still bind it, make it listen and use it.
+                if (kind == BadHandle.NeitherBoundNorListening)
+                {
+                    tcp.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+                }
+
                 tcp.Listen();
                 using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
                 await client.ConnectAsync(tcp.LocalEndPoint!).WaitAsync(TransportHarness.Timeout);
@@ -150,9 +202,8 @@ public class InheritedSocketTests
                 udp.Bind(new IPEndPoint(IPAddress.Loopback, 0));
                 handle = (ulong)udp.Handle;
                 return udp;
-            case BadHandle.BoundButNotListening:
+            case BadHandle.NeitherBoundNorListening:
                 var tcp = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-                tcp.Bind(new IPEndPoint(IPAddress.Loopback, 0));
                 handle = (ulong)tcp.Handle;
                 return tcp;
             default:

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -16,8 +17,8 @@ internal sealed class KestrelApp(WebApplication app, TestLoggerProvider logs, in
 
     public int Port => port;
 
-    /// <summary>Starts Kestrel with <paramref name="configure"/>d epoll options and the endpoints <paramref name="map"/> adds.</summary>
-    public static async Task<KestrelApp> StartAsync(Action<EpollTransportOptions> configure, Action<WebApplication> map)
+    /// <summary>Starts Kestrel with <paramref name="configure"/>d epoll options, the endpoints <paramref name="map"/> adds and, if given, <paramref name="kestrel"/>'s server options.</summary>
+    public static async Task<KestrelApp> StartAsync(Action<EpollTransportOptions> configure, Action<WebApplication> map, Action<KestrelServerOptions>? kestrel = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         var logs = new TestLoggerProvider();
@@ -26,6 +27,11 @@ internal sealed class KestrelApp(WebApplication app, TestLoggerProvider logs, in
         builder.Logging.SetMinimumLevel(LogLevel.Debug);
         builder.WebHost.UseEpoll(configure);
         builder.WebHost.UseUrls("http://127.0.0.1:0");
+        if (kestrel is not null)
+        {
+            builder.WebHost.ConfigureKestrel(kestrel);
+        }
+
         var web = builder.Build();
         map(web);
         await web.StartAsync();
@@ -44,12 +50,9 @@ internal sealed class KestrelApp(WebApplication app, TestLoggerProvider logs, in
     /// <summary>Waits until the transport has logged <paramref name="count"/> events named <paramref name="eventName"/>.</summary>
     public async Task WaitForTransportEventAsync(string eventName, int count = 1)
     {
-        var deadline = DateTime.UtcNow + TransportHarness.Timeout;
-        while (Logs.Entries.Count(e => e.Category == "EpollTransport" && e.EventId.Name == eventName) < count)
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"the transport did not log {eventName} {count} time(s)");
-            await Task.Delay(10);
-        }
+        await Eventually.HoldsAsync(
+            () => Logs.Entries.Count(e => e.Category == "EpollTransport" && e.EventId.Name == eventName) >= count,
+            $"the transport logged {eventName} {count} time(s)");
     }
 
     public async ValueTask DisposeAsync()

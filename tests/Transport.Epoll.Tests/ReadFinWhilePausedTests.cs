@@ -40,7 +40,7 @@ public class ReadFinWhilePausedTests
         // The application is slow: nothing is read until the transport has paused and the FIN is in.
         await client.SendAsync(upload);
         client.Shutdown(SocketShutdown.Send);
-        await WaitForAsync(() => harness.Logs.Entries.Any(e => e.EventId.Name == "ConnectionPause"));
+        await Eventually.HoldsAsync(() => harness.Logs.Entries.Any(e => e.EventId.Name == "ConnectionPause"), "reading was paused");
         await Task.Delay(50);
 
         var received = new MemoryStream();
@@ -71,15 +71,5 @@ public class ReadFinWhilePausedTests
 
         Assert.True(upload.AsSpan().SequenceEqual(received.ToArray()));
         Assert.Contains(harness.Logs.Entries, e => e.EventId.Name == "ConnectionReadFin");
-    }
-
-    private static async Task WaitForAsync(Func<bool> condition)
-    {
-        var deadline = DateTime.UtcNow + TransportHarness.Timeout;
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, "timed out waiting");
-            await Task.Delay(5);
-        }
     }
 }

@@ -52,12 +52,9 @@ public class ShutdownEdgeTests
         Assert.False(thread.DescriptorsClosed, "the descriptors were closed under a loop still running");
 
         release.Set();
-        var deadline = DateTime.UtcNow + TransportHarness.Timeout;
-        while (!(thread.State == EpollThreadState.Stopped && thread.DescriptorsClosed))
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"the loop ended ({thread.State}) but its epoll and eventfd descriptors stayed open");
-            await Task.Delay(10);
-        }
+        await Eventually.HoldsAsync(
+            () => thread.State == EpollThreadState.Stopped && thread.DescriptorsClosed,
+            () => $"the loop ended ({thread.State}) and its epoll and eventfd descriptors were closed ({thread.DescriptorsClosed})");
     }
 
     [Fact]

@@ -4,7 +4,6 @@ using System.Net.Sockets;
 using System.Net.WebSockets;
 using System.Text;
 using EpollTransport.WebHost.Tests.Infrastructure;
-using Microsoft.Extensions.Logging;
 
 namespace EpollTransport.WebHost.Tests;
 
@@ -213,37 +212,6 @@ public abstract partial class TransportTests<TFixture>
         Assert.Equal("still here", Encoding.UTF8.GetString(echoed));
         await socket.Client.CloseAsync(WebSocketCloseStatus.NormalClosure, null, cancellationToken);
     }
-
-    /// <summary>
-    /// Nothing at Error or above from anyone; nothing at Warning or above from Kestrel; nothing above Debug from
-    /// the transports themselves (<c>EpollTransport</c>, <c>Microsoft.AspNetCore.Server.Kestrel.Transport.*</c>).
-    /// </summary>
-    /// <remarks>
-    /// A client that vanishes from a WebSocket does make Kestrel log one Information entry, "the application
-    /// aborted the connection": ASP.NET Core's WebSocket middleware aborts the HttpContext on purpose when its
-    /// socket ends in the Aborted state, so that Kestrel does not treat the upgraded stream as gracefully closed.
-    /// The epoll transport's LoopBlocked warning (event 124) is not counted: it reports application code (or,
-    /// on a starved machine, a descheduled epoll thread) that held a loop past InlineBudget, which the
-    /// transport then handled by handing the loop off; TransportTests.Blocking.cs tests it on purpose.
-    /// </remarks>
-    private void AssertNoErrorsOrTransportWarnings(long mark)
-    {
-        var entries = Server.Logs.Since(mark);
-        var bad = entries
-            .Where(e => !(e.Category == "EpollTransport" && e.EventId.Id == LoopBlockedEventId))
-            .Where(e => e.Level >= LogLevel.Error ||
-                (e.Level >= LogLevel.Warning && LogSink.IsTransportOrKestrel(e.Category)) ||
-                (e.Level > LogLevel.Debug && IsTransportItself(e.Category)))
-            .ToList();
-        Assert.True(bad.Count == 0, "Unexpected log entries:" + Environment.NewLine + string.Join(Environment.NewLine, bad));
-    }
-
-    private const int LoopBlockedEventId = 124;
-
-    private static bool IsTransportItself(string category) =>
-        category == "EpollTransport" ||
-        category.StartsWith("EpollTransport.", StringComparison.Ordinal) ||
-        category.StartsWith("Microsoft.AspNetCore.Server.Kestrel.Transport", StringComparison.Ordinal);
 
     /// <summary>A <see cref="ClientWebSocket"/> connected to <c>/ws/echo</c>, knowing its own end point.</summary>
     private sealed class TestWebSocket : IDisposable

@@ -8,7 +8,6 @@ using System.Text.Json;
 using EpollTransport.WebHost.Tests.Infrastructure;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 using Xunit.Abstractions;
 
 namespace EpollTransport.WebHost.Tests;
@@ -19,37 +18,16 @@ namespace EpollTransport.WebHost.Tests;
 /// Every network wait is bounded by <see cref="Timeouts"/>; nothing asserts on timing.
 /// </summary>
 /// <typeparam name="TFixture">The fixture running the web host on the subclass's transport.</typeparam>
-public abstract partial class TransportTests<TFixture> : IClassFixture<TFixture>, IDisposable
+public abstract partial class TransportTests<TFixture> : WebHostTests<TFixture>
     where TFixture : ServerFixture
 {
-    private const string AppSettingsMarker = "\"EnableTestEndpoints\"";
-    private const string PasswdMarker = "root:x:0:0";
-
-    private readonly long _logMark;
-    private readonly List<WebHostFactory> _ownFactories = [];
-
     /// <summary>Creates the tests.</summary>
     /// <param name="fixture">The shared server.</param>
     /// <param name="output">The test output.</param>
     protected TransportTests(TFixture fixture, ITestOutputHelper output)
+        : base(fixture, output)
     {
-        ArgumentNullException.ThrowIfNull(fixture);
-        Fixture = fixture;
-        Output = output;
-        _logMark = fixture.Factory.Logs.Mark;
     }
-
-    /// <summary>The shared server's fixture.</summary>
-    protected TFixture Fixture { get; }
-
-    /// <summary>The shared server.</summary>
-    protected WebHostFactory Server => Fixture.Factory;
-
-    /// <summary>The test output.</summary>
-    protected ITestOutputHelper Output { get; }
-
-    /// <summary>The <c>Transport</c> setting under test.</summary>
-    protected string TransportName => Fixture.Transport;
 
     /// <summary>The namespace of the <see cref="ConnectionContext"/> types this transport creates.</summary>
     protected abstract string ConnectionTypeNamespace { get; }
@@ -247,142 +225,6 @@ public abstract partial class TransportTests<TFixture> : IClassFixture<TFixture>
         Assert.Equal(size, offset);
     }
 
-    // ---------------------------------------------------------------- static files
-
-    [Fact]
-    public async Task RootServesIndexHtml()
-    {
-        using var cts = Timeouts.Create();
-        using var client = Server.CreateHttpClient();
-        using var response = await client.GetAsync(new Uri("/", UriKind.Relative), cts.Token);
-
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        Assert.Equal("text/html", response.Content.Headers.ContentType?.MediaType);
-        Assert.Equal(TestPaths.ReadWebRootFile("index.html"), await response.Content.ReadAsByteArrayAsync(cts.Token));
-    }
-
-    [Theory]
-    [InlineData("index.html", "text/html")]
-    [InlineData("404.html", "text/html")]
-    [InlineData("css/site.css", "text/css")]
-    [InlineData("img/logo.svg", "image/svg+xml")]
-    public async Task StaticFilesAreServedWithTheirContentType(string file, string contentType)
-    {
-        using var cts = Timeouts.Create();
-        using var client = Server.CreateHttpClient();
-        using var response = await client.GetAsync(new Uri("/" + file, UriKind.Relative), cts.Token);
-
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        Assert.Equal(contentType, response.Content.Headers.ContentType?.MediaType);
-        Assert.Equal(TestPaths.ReadWebRootFile(file), await response.Content.ReadAsByteArrayAsync(cts.Token));
-    }
-
-    [Fact]
-    public async Task HeadReturnsTheHeadersAndNoBody()
-    {
-        using var cts = Timeouts.Create();
-        using var connection = await RawHttpConnection.ConnectAsync(Server.EndPoint, cts.Token);
-
-        // A body after the HEAD response would be parsed as the second response and fail.
-        await connection.SendAsync(RawHttpConnection.Request("HEAD", "/") + RawHttpConnection.Get("/plaintext"), cts.Token);
-        var head = await connection.ReadResponseAsync(cts.Token, isHeadRequest: true);
-        var next = await connection.ReadResponseAsync(cts.Token);
-
-        Assert.Equal(200, head.StatusCode);
-        Assert.Equal("text/html; charset=utf-8", head.Header("Content-Type"));
-        Assert.Equal(TestPaths.ReadWebRootFile("index.html").Length.ToString(CultureInfo.InvariantCulture), head.Header("Content-Length"));
-        Assert.NotNull(head.Header("ETag"));
-        Assert.NotNull(head.Header("Last-Modified"));
-        Assert.Equal(200, next.StatusCode);
-        Assert.Equal("Hello, World!", next.BodyText);
-    }
-
-    [Fact]
-    public async Task ConditionalRequestsGet304NotModified()
-    {
-        using var cts = Timeouts.Create();
-        using var client = Server.CreateHttpClient();
-        using var first = await client.GetAsync(new Uri("/css/site.css", UriKind.Relative), cts.Token);
-        var etag = first.Headers.ETag;
-        var lastModified = first.Content.Headers.LastModified;
-        Assert.NotNull(etag);
-        Assert.NotNull(lastModified);
-
-        using var byETag = new HttpRequestMessage(HttpMethod.Get, "/css/site.css");
-        byETag.Headers.IfNoneMatch.Add(etag);
-        using var notModifiedByETag = await client.SendAsync(byETag, cts.Token);
-        Assert.Equal(HttpStatusCode.NotModified, notModifiedByETag.StatusCode);
-        Assert.Empty(await notModifiedByETag.Content.ReadAsByteArrayAsync(cts.Token));
-
-        using var byDate = new HttpRequestMessage(HttpMethod.Get, "/css/site.css");
-        byDate.Headers.IfModifiedSince = lastModified;
-        using var notModifiedByDate = await client.SendAsync(byDate, cts.Token);
-        Assert.Equal(HttpStatusCode.NotModified, notModifiedByDate.StatusCode);
-    }
-
-    [Fact]
-    public async Task SingleByteRangeGets206PartialContent()
-    {
-        var file = TestPaths.ReadWebRootFile("index.html");
-        using var cts = Timeouts.Create();
-        using var client = Server.CreateHttpClient();
-        using var request = new HttpRequestMessage(HttpMethod.Get, "/index.html");
-        request.Headers.Range = new RangeHeaderValue(0, 9);
-        using var response = await client.SendAsync(request, cts.Token);
-
-        Assert.Equal(HttpStatusCode.PartialContent, response.StatusCode);
-        Assert.Equal($"bytes 0-9/{file.Length}", response.Content.Headers.ContentRange?.ToString());
-        Assert.Equal(file.AsSpan(0, 10).ToArray(), await response.Content.ReadAsByteArrayAsync(cts.Token));
-    }
-
-    [Fact]
-    public async Task MissingFileGets404WithTheHtml404Page()
-    {
-        using var cts = Timeouts.Create();
-        using var client = Server.CreateHttpClient();
-        using var response = await client.GetAsync(new Uri("/no/such/page.html", UriKind.Relative), cts.Token);
-
-        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
-        Assert.Equal("text/html", response.Content.Headers.ContentType?.MediaType);
-        Assert.Equal(TestPaths.ReadWebRootFile("404.html"), await response.Content.ReadAsByteArrayAsync(cts.Token));
-
-        // A range of a missing file is still the whole 404 page, not a piece of it.
-        using var rangeRequest = new HttpRequestMessage(HttpMethod.Get, "/no/such/page.html");
-        rangeRequest.Headers.Range = new RangeHeaderValue(0, 9);
-        using var rangeResponse = await client.SendAsync(rangeRequest, cts.Token);
-        Assert.Equal(HttpStatusCode.NotFound, rangeResponse.StatusCode);
-        Assert.Null(rangeResponse.Content.Headers.ContentRange);
-        Assert.Equal(TestPaths.ReadWebRootFile("404.html"), await rangeResponse.Content.ReadAsByteArrayAsync(cts.Token));
-    }
-
-    [Theory]
-    [InlineData("/../appsettings.json")]
-    [InlineData("/%2e%2e/appsettings.json")]
-    [InlineData("/%2E%2E/appsettings.json")]
-    [InlineData("/..%2fappsettings.json")]
-    [InlineData("/%2e%2e%2fappsettings.json")]
-    [InlineData("/css/../../appsettings.json")]
-    [InlineData("/css/%2e%2e/%2e%2e/appsettings.json")]
-    [InlineData("/..%5cappsettings.json")]
-    [InlineData("/../../../../../../../../etc/passwd")]
-    [InlineData("/%2e%2e/%2e%2e/%2e%2e/%2e%2e/%2e%2e/%2e%2e/%2e%2e/etc/passwd")]
-    [InlineData("/..%2f..%2f..%2f..%2f..%2f..%2f..%2fetc%2fpasswd")]
-    public async Task PathTraversalNeverServesAFileOutsideWwwroot(string target)
-    {
-        // The content root itself holds appsettings.json, one level above wwwroot.
-        Assert.True(File.Exists(Path.Combine(TestPaths.ContentRoot, "appsettings.json")));
-
-        using var cts = Timeouts.Create();
-        using var connection = await RawHttpConnection.ConnectAsync(Server.EndPoint, cts.Token);
-        await connection.SendAsync(RawHttpConnection.Get(target, "Connection: close"), cts.Token);
-        var response = await connection.ReadResponseAsync(cts.Token);
-
-        Output.WriteLine($"{target} -> {response.StatusCode}");
-        Assert.True(response.StatusCode is 400 or 404, $"Unexpected status {response.StatusCode}.");
-        Assert.DoesNotContain(AppSettingsMarker, response.BodyText, StringComparison.Ordinal);
-        Assert.DoesNotContain(PasswdMarker, response.BodyText, StringComparison.Ordinal);
-    }
-
     // ---------------------------------------------------------------- half-close and resets
 
     [Fact]
@@ -432,7 +274,7 @@ public abstract partial class TransportTests<TFixture> : IClassFixture<TFixture>
         }
 
         await AssertServerStillServesAsync(cts.Token);
-        AssertNoTransportWarnings(mark);
+        AssertNoErrorsOrTransportWarnings(mark);
     }
 
     [Fact]
@@ -453,7 +295,7 @@ public abstract partial class TransportTests<TFixture> : IClassFixture<TFixture>
         }
 
         await AssertServerStillServesAsync(cts.Token);
-        AssertNoTransportWarnings(mark);
+        AssertNoErrorsOrTransportWarnings(mark);
     }
 
     [Fact]
@@ -489,7 +331,7 @@ public abstract partial class TransportTests<TFixture> : IClassFixture<TFixture>
         await connection.SendAsync(RawHttpConnection.Get("/plaintext"), cts.Token);
         Assert.Equal(200, (await connection.ReadResponseAsync(cts.Token)).StatusCode);
 
-        var baseline = GC.GetTotalMemory(forceFullCollection: true);
+        measuring.TakeBaseline();
         await connection.SendAsync(RawHttpConnection.Get($"/test/bytes/{size}"), cts.Token);
         var (status, headers) = await connection.ReadResponseHeadAsync(cts.Token);
         Assert.Equal(200, status);
@@ -497,7 +339,7 @@ public abstract partial class TransportTests<TFixture> : IClassFixture<TFixture>
 
         // Read nothing for a while. Without backpressure the server would buffer the whole 64 MB in
         // memory within this time; with it, the endpoint's writes wait once the buffers are full.
-        var peakGrowth = await MemoryMeasurement.PeakGrowthAsync(baseline, cts.Token);
+        var peakGrowth = await measuring.PeakGrowthAsync(cts.Token);
 
         Output.WriteLine($"Peak managed memory growth while the client read nothing: {peakGrowth / 1024} KiB of a {size / 1024} KiB response.");
         Assert.True(peakGrowth < size / 8, $"The server's memory grew by {peakGrowth} bytes while the client read nothing.");
@@ -598,8 +440,7 @@ public abstract partial class TransportTests<TFixture> : IClassFixture<TFixture>
         holder.Listen();
         var port = ((IPEndPoint)holder.LocalEndPoint!).Port;
 
-        using var factory = new WebHostFactory(TransportName, urls: $"http://127.0.0.1:{port}");
-        _ownFactories.Add(factory);
+        using var factory = OwnServer(urls: $"http://127.0.0.1:{port}");
         var error = Record.Exception(() => factory.StartServer());
 
         Assert.NotNull(error);
@@ -638,65 +479,6 @@ public abstract partial class TransportTests<TFixture> : IClassFixture<TFixture>
 
     // ---------------------------------------------------------------- helpers
 
-    /// <summary>Writes the server logs of this test to its output (shown when it fails).</summary>
-    public void Dispose()
-    {
-        WriteLogs("shared server", Server.Logs.Since(_logMark));
-        foreach (var factory in _ownFactories)
-        {
-            WriteLogs("test's own server", factory.Logs.All);
-        }
-
-        GC.SuppressFinalize(this);
-    }
-
-    /// <summary>Starts a server of this test's own, with the fixture's settings (its logs go to the test output).</summary>
-    /// <param name="urls">See <see cref="WebHostFactory"/>.</param>
-    /// <param name="settings">More configuration settings, over the fixture's.</param>
-    /// <param name="contentRoot">The content root; <see langword="null"/> means the test output's copy of the site.</param>
-    /// <param name="configureKestrel">More Kestrel configuration in code.</param>
-    /// <param name="configureServices">More services.</param>
-    /// <returns>The started server.</returns>
-    protected WebHostFactory StartOwnServer(
-        string? urls = null,
-        IReadOnlyDictionary<string, string?>? settings = null,
-        string? contentRoot = null,
-        Action<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>? configureKestrel = null,
-        Action<IServiceCollection>? configureServices = null)
-    {
-        // The fixture's settings (e.g. the transport's options) first, then the test's own.
-        var merged = new Dictionary<string, string?>(Fixture.Settings);
-        foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
-        {
-            merged[key] = value;
-        }
-
-        var factory = new WebHostFactory(TransportName, urls, merged, contentRoot, configureKestrel, configureServices);
-        _ownFactories.Add(factory);
-        return factory.Start();
-    }
-
-    private void WriteLogs(string title, IReadOnlyList<LogEntry> entries)
-    {
-        Output.WriteLine($"---- {title}: {entries.Count} log entries");
-        foreach (var entry in entries)
-        {
-            Output.WriteLine(entry.ToString());
-        }
-    }
-
-    /// <summary>Asserts that <paramref name="span"/> is the <c>/test/bytes</c> pattern starting at <paramref name="offset"/>.</summary>
-    protected static void AssertPattern(ReadOnlySpan<byte> span, long offset)
-    {
-        for (var i = 0; i < span.Length; i++)
-        {
-            if (span[i] != TestEndpoints.PatternByte(offset + i))
-            {
-                Assert.Fail($"Byte {offset + i} is {span[i]}, expected {TestEndpoints.PatternByte(offset + i)}.");
-            }
-        }
-    }
-
     /// <summary>Asserts that every connection <paramref name="factory"/> accepted came from this transport.</summary>
     protected void AssertConnectionsCameFromThisTransport(WebHostFactory factory)
     {
@@ -704,19 +486,6 @@ public abstract partial class TransportTests<TFixture> : IClassFixture<TFixture>
         var types = factory.Connections.ConnectionTypes;
         Assert.NotEmpty(types);
         Assert.All(types, type => Assert.StartsWith(ConnectionTypeNamespace + ".", type, StringComparison.Ordinal));
-    }
-
-    private async Task AssertServerStillServesAsync(CancellationToken cancellationToken)
-    {
-        using var client = Server.CreateHttpClient();
-        Assert.Equal("Hello, World!", await client.GetStringAsync(new Uri("/plaintext", UriKind.Relative), cancellationToken));
-    }
-
-    private void AssertNoTransportWarnings(long mark)
-    {
-        var entries = Server.Logs.Since(mark);
-        var warnings = entries.Where(e => e.Level >= LogLevel.Warning && LogSink.IsTransportOrKestrel(e.Category)).ToList();
-        Assert.True(warnings.Count == 0, "Transport or Kestrel warnings:" + Environment.NewLine + string.Join(Environment.NewLine, warnings));
     }
 
     private static IEnumerable<Exception> Flatten(Exception exception)

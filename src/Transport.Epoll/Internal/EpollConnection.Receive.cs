@@ -57,6 +57,10 @@ internal sealed partial class EpollConnection
             {
                 OnHangUpWhileHalfClosed();
             }
+            else if (_levelTriggered && _hungUp)
+            {
+                StopWatchingHungUpSocket();
+            }
 
             return; // paused: the resume reads; done: nothing more to read
         }
@@ -272,7 +276,7 @@ internal sealed partial class EpollConnection
             // Level-triggered epoll would report the hang-up on every wait until the descriptor is closed.
             if (_levelTriggered)
             {
-                _thread.Remove(_socket);
+                StopWatchingHungUpSocket();
             }
         }
         catch (ObjectDisposedException)
@@ -282,6 +286,32 @@ internal sealed partial class EpollConnection
         _output.Reader.CancelPendingRead();
         WakeSender();
         FireConnectionClosed();
+    }
+
+    /// <summary>
+    /// Level-triggered mode, EPOLLHUP/EPOLLERR while reading is not active: epoll reports them whatever the
+    /// interest, on every wait until the descriptor is closed, and the loop would spin until the application
+    /// reads again. Nothing more is worth an event: the resume reads on to the end or the error (the
+    /// hang-up is remembered), and a send fails at once.
+    /// </summary>
+    private void StopWatchingHungUpSocket()
+    {
+        lock (_interestLock!)
+        {
+            if (_interest == InterestRemoved)
+            {
+                return;
+            }
+
+            _interest = InterestRemoved;
+            try
+            {
+                _thread.Remove(_socket);
+            }
+            catch (ObjectDisposedException)
+            {
+            }
+        }
     }
 
     private void CompleteInput(Exception? error)

@@ -33,6 +33,8 @@ internal sealed partial class EpollConnection : IValueTaskSource<bool>
     private int _writeState;
     private volatile Exception? _sendError;
 
+    private const uint InterestRemoved = uint.MaxValue; // level-triggered, hung up: no longer in the epoll set
+
     private readonly Lock? _interestLock; // level-triggered mode only
     private uint _interest;
     private bool _wantWritable;
@@ -257,6 +259,17 @@ internal sealed partial class EpollConnection : IValueTaskSource<bool>
 
     private void UpdateInterestLocked()
     {
+        if (_interest == InterestRemoved)
+        {
+            // Hung up: no event would come. A send loop about to wait retries at once instead (and fails).
+            if (_wantWritable)
+            {
+                WakeSender();
+            }
+
+            return;
+        }
+
         uint events = 0;
         if (_receiveState == ReceiveState.Active)
         {

@@ -12,16 +12,35 @@ namespace EpollTransport.Internal;
 /// connection to the next epoll thread, and queues it for Kestrel's accept loop.
 /// </summary>
 /// <remarks>
+/// <para>
+/// At most <see cref="MaxAcceptsPerEvent"/> connections are accepted per turn, so that a connection storm
+/// does not keep the accepting thread from its own connections: level-triggered epoll reports the socket
+/// again at the next wait; edge-triggered epoll reports only new connections, so the listener posts
+/// itself the next turn, which runs after the thread's other ready sockets.
+/// </para>
+/// <para>
 /// A per-connection accept error (the client gave up, a protocol error) is skipped. Running out of
 /// descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM) is not the client's fault and retrying at
 /// once would spin a core, so the listener drops its epoll interest for a growing interval (10 ms,
 /// doubling up to 1 s), logs a rate-limited warning, and then tries again.
+/// </para>
 /// </remarks>
 internal sealed class EpollConnectionListener : IConnectionListener, IEpollHandler
 {
+    /// <summary>Connections accepted (or failed) per turn before the thread's other sockets get theirs.</summary>
+    internal const int MaxAcceptsPerEvent = 64;
+
     private const int InitialBackoffMilliseconds = 10;
     private const int MaxBackoffMilliseconds = 1000;
     private static readonly TimeSpan s_warningInterval = TimeSpan.FromSeconds(5);
+
+    /// <summary>The next turn of an edge-triggered listener whose turn ended at the cap.</summary>
+    private static readonly Action<object?> s_acceptNextTurn = static state =>
+    {
+        var listener = (EpollConnectionListener)state!;
+        listener._nextTurnPosted = false;
+        listener.OnEvents(0);
+    };
 
     private readonly FileDescriptor _socket;
     private readonly EpollThread _acceptThread;
@@ -39,6 +58,7 @@ internal sealed class EpollConnectionListener : IConnectionListener, IEpollHandl
 
     private int _backoffMilliseconds;
     private bool _backingOff;
+    private bool _nextTurnPosted; // edge-triggered: the next turn is posted, and accepts for any event until then
     private long _lastWarningTimestamp;
     private int _suppressedWarnings;
     private int _unboundFlag;
@@ -104,6 +124,11 @@ internal sealed class EpollConnectionListener : IConnectionListener, IEpollHandl
 
     public void OnEvents(uint events)
     {
+        if (_nextTurnPosted)
+        {
+            return; // the posted turn accepts these connections too, after the other sockets
+        }
+
         try
         {
             AcceptPending();
@@ -170,8 +195,19 @@ internal sealed class EpollConnectionListener : IConnectionListener, IEpollHandl
     private void AcceptPending()
     {
         Span<byte> address = stackalloc byte[NativeSocketAddress.MaxSize];
-        while (!IsUnbound)
+        for (int turn = 0; !IsUnbound; turn++)
         {
+            if (turn == MaxAcceptsPerEvent)
+            {
+                if ((_acceptEvents & Epoll.EPOLLET) != 0) // edge-triggered: nothing would report the rest
+                {
+                    _nextTurnPosted = true;
+                    _acceptThread.Post(s_acceptNextTurn, this);
+                }
+
+                return;
+            }
+
             var result = Sockets.Accept(_socket, address, out int addressLength);
             if (result.IsSuccess)
             {

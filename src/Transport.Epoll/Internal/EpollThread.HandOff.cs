@@ -19,7 +19,9 @@ namespace EpollTransport.Internal;
 // "Am I on the loop" (IsCurrentThread) compares with the owner's thread id, which the monitor clears
 // on taking the loop and the new runner sets. A blocked thread's application code that asks in the
 // instant before the clear is told yes and enqueues onto the deferred queue; that queue is concurrent
-// for this reason, and the new runner runs what it finds there.
+// for this reason, and the new runner runs what it finds there. The enqueue may come later still, once
+// the new runner has drained the queue and blocked in epoll_wait: so the enqueuer asks again afterwards
+// and, no longer the owner, posts a no-op, whose handshake wakes the loop (EpollThread.Defer).
 
 internal sealed partial class EpollThread
 {

@@ -36,7 +36,9 @@ namespace EpollTransport.Internal;
 // announced that it is blocked: the loop sets its state to Blocked *before* it checks the queue one
 // last time, and a poster enqueues *before* it swaps Blocked back to Running. Whichever order the two
 // race in, either the loop sees the work or the poster sees Blocked and writes the eventfd, so no
-// wake-up is lost and none is spent on a thread that is already awake.
+// wake-up is lost and none is spent on a thread that is already awake. The last look covers the deferred
+// queue too: a bounded drain (RunDeferredWork) leaves work there for the next iteration, and a runner that
+// has just lost the loop may still add to it (it then posts, which wakes the loop; EpollThread.HandOff.cs).
 //
 // The loop is not tied to one OS thread (see EpollThread.HandOff.cs): application code that blocks
 // (Thread.Sleep, .Result on I/O, a synchronous driver) is detected by the LoopMonitor, which hands the
@@ -52,6 +54,23 @@ internal sealed partial class EpollThread : IDisposable
     private const int MaxEventsPerWait = 256;
     private const int MaxWorkItemsPerIteration = 1024;
     private const ulong WakeToken = EpollSlotTable.ReservedToken;
+
+    /// <summary>
+    /// Posted by a runner that deferred work after losing the loop: the loop runs the deferred queue after
+    /// its posted work anyway. Run off the loop (by Post, or the loop's last drain) only once it has ended:
+    /// then nothing else would run what is left.
+    /// </summary>
+    private static readonly Action<object?> s_runLateDeferrals = static state =>
+    {
+        var thread = (EpollThread)state!;
+        if (thread.State == EpollThreadState.Stopped)
+        {
+            while (thread._deferred.TryDequeue(out var item))
+            {
+                thread.Invoke(item);
+            }
+        }
+    };
 
     private readonly FileDescriptor _epoll;
     private readonly FileDescriptor _eventFd;
@@ -273,14 +292,14 @@ internal sealed partial class EpollThread : IDisposable
                     return true; // handed off: another runner goes on from the next item
                 }
 
-                if (_stopRequested)
+                if (_stopRequested && _deferred.IsEmpty)
                 {
-                    break;
+                    break; // what the bounded drain left is run first: send loops and responses finish
                 }
 
                 // Announce the block first, then look at the queue one last time (see the essay above).
                 Interlocked.Exchange(ref _state, (int)EpollThreadState.Blocked);
-                int timeout = _work.IsEmpty && !_stopRequested ? MillisecondsUntilNextTimer() : 0;
+                int timeout = _work.IsEmpty && _deferred.IsEmpty && !_stopRequested ? MillisecondsUntilNextTimer() : 0;
                 var result = Epoll.Wait(_epoll, _events, timeout);
                 Volatile.Write(ref _state, (int)EpollThreadState.Running);
 
@@ -360,12 +379,15 @@ internal sealed partial class EpollThread : IDisposable
     }
 
     /// <summary>
-    /// Runs work deferred during this iteration, and what that work defers in turn. Returns
-    /// <see langword="false"/> if application code blocked and the loop was handed off meanwhile.
+    /// Runs work deferred during this iteration, and what that work defers in turn, up to a bound: a send
+    /// loop and the response it resumes can defer each other for as long as a fast reader keeps the socket
+    /// writable, and the rest waits for the next iteration (whose wait then does not block), so that the
+    /// loop's other sockets and posted work are served in between. Returns <see langword="false"/> if
+    /// application code blocked and the loop was handed off meanwhile.
     /// </summary>
     private bool RunDeferredWork()
     {
-        while (_deferred.TryDequeue(out var item))
+        for (int i = 0; i < MaxWorkItemsPerIteration && _deferred.TryDequeue(out var item); i++)
         {
             _current = item.Owner; // what the continuations it schedules run for
             if (!item.Watched)
@@ -381,6 +403,26 @@ internal sealed partial class EpollThread : IDisposable
         _current = null;
         return true;
     }
+
+    /// <summary>
+    /// The schedulers' enqueue onto the deferred queue, once <see cref="IsCurrentThread"/> said yes.
+    /// </summary>
+    private void Defer(in WorkItem item)
+    {
+        _deferred.Enqueue(item);
+        Interlocked.MemoryBarrier(); // the enqueue is visible before the question is asked again (as in Post)
+
+        // Still the owner: the loop runs it after this iteration. Not any more: the loop was handed off
+        // between the question and the enqueue, and its new runner may have drained the queue and blocked
+        // already; a no-op posted item wakes it (Post's own handshake) or runs what is left if it ended.
+        if (!IsCurrentThread)
+        {
+            Post(s_runLateDeferrals, this);
+        }
+    }
+
+    /// <summary>For tests: the schedulers' enqueue, as they make it after asking whether they are on the loop.</summary>
+    internal void Defer(Action<object?> action, object? state, bool watched) => Defer(new WorkItem(action, state, null, watched));
 
     private void RunDueTimers()
     {
@@ -456,7 +498,7 @@ internal sealed partial class EpollThread : IDisposable
         {
             if (thread.IsCurrentThread)
             {
-                thread._deferred.Enqueue(new WorkItem(action, state, thread._current));
+                thread.Defer(new WorkItem(action, state, thread._current));
             }
             else
             {
@@ -475,7 +517,7 @@ internal sealed partial class EpollThread : IDisposable
             if (thread.IsCurrentThread &&
                 !(owner is EpollConnection { OffloadedUntil: not 0 } connection && Environment.TickCount64 < connection.OffloadedUntil))
             {
-                thread._deferred.Enqueue(new WorkItem(action, state, owner, Watched: true));
+                thread.Defer(new WorkItem(action, state, owner, Watched: true));
             }
             else
             {

@@ -173,6 +173,48 @@ public sealed class EpollThreadTests : IDisposable
         _thread.Unregister(second.Token);
     }
 
+    /// <summary>
+    /// Deferred work that keeps deferring more (a send loop and the response it resumes, for as long as a
+    /// fast reader keeps the socket writable) must not keep the loop from its other sockets and posted work.
+    /// </summary>
+    [Fact]
+    public async Task AnEndlessChainOfDeferredWorkLeavesTheLoopToItsOtherSocketsAndPostedWork()
+    {
+        using var pair = Interop.SocketPair.Create();
+        var handler = new RecordingHandler();
+        _thread.Register(pair.Server, handler, Epoll.EPOLLIN | Epoll.EPOLLET).ThrowIfError("register");
+        var stop = new CancellationTokenSource();
+        long links = 0;
+        Action<object?> chain = null!;
+        chain = _ =>
+        {
+            Interlocked.Increment(ref links);
+            if (!stop.IsCancellationRequested)
+            {
+                _thread.Scheduler.Schedule(chain, null); // on the loop: deferred to after this iteration
+            }
+        };
+
+        try
+        {
+            _thread.Post(_ => _thread.Scheduler.Schedule(chain, null), null);
+            Assert.True(SpinWait.SpinUntil(() => Interlocked.Read(ref links) > 10_000, TimeSpan.FromSeconds(10)), "the chain never ran");
+
+            var posted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _thread.Post(_ => posted.SetResult(), null);
+            await posted.Task.WaitAsync(TimeSpan.FromSeconds(10)); // starved until the chain ended before
+
+            pair.Client.Send("x"u8);
+            await handler.Next.WaitAsync(TimeSpan.FromSeconds(10));
+            Assert.False(stop.IsCancellationRequested);
+        }
+        finally
+        {
+            stop.Cancel();
+            _thread.Unregister(handler.Token);
+        }
+    }
+
     [Fact]
     public void StopEndsTheLoop()
     {
@@ -216,15 +258,8 @@ public sealed class EpollThreadTests : IDisposable
         Assert.True(ran);
     }
 
-    private async Task WaitForStateAsync(EpollThreadState state)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (_thread.State != state)
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"the thread never reached {state}");
-            await Task.Delay(5);
-        }
-    }
+    private Task WaitForStateAsync(EpollThreadState state) =>
+        Eventually.HoldsAsync(() => _thread.State == state, () => $"the thread reached {state} (it is {_thread.State})");
 
     private sealed class RecordingHandler : IEpollHandler
     {

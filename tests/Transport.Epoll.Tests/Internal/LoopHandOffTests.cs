@@ -29,13 +29,7 @@ public sealed class LoopHandOffTests : IDisposable
         _monitor.Dispose();
 
         // Whatever the test did, no runner thread outlives the loop and the monitor (every blocked call has been released).
-        var elapsed = System.Diagnostics.Stopwatch.StartNew();
-        while (_monitor.RunnerThreads != 0 && elapsed.Elapsed < s_timeout)
-        {
-            Thread.Sleep(1);
-        }
-
-        Assert.Equal(0, _monitor.RunnerThreads);
+        Eventually.Holds(() => _monitor.RunnerThreads == 0, () => $"{_monitor.RunnerThreads} runner threads outlived the loop and the monitor");
     }
 
     [Theory]
@@ -85,7 +79,7 @@ public sealed class LoopHandOffTests : IDisposable
             }
 
             Assert.False(release.IsSet);
-            Assert.Equal(1, Interlocked.Read(ref _thread.Stats.HandOffs));
+            Assert.True(Interlocked.Read(ref _thread.Stats.HandOffs) >= 1, "the blocked call's loop was not handed off");
             release.Set();
             await handlers[3].WaitForCallsAsync(1);
 
@@ -100,6 +94,10 @@ public sealed class LoopHandOffTests : IDisposable
                 Assert.DoesNotContain(blocked, handlers[i].ThreadsAfter(1)); // the second ran after the hand-off
             }
 
+            // Every hand-off took the loop from a call, which saw it gone when it returned: handler 3's blocked
+            // call once, and no other call unless a GC pause or a descheduled thread really held the loop that long.
+            Assert.Contains(0, handlers[3].CallsHandedOff);
+            Assert.Equal(handlers.Sum(h => h.CallsHandedOff.Count), Interlocked.Read(ref _thread.Stats.HandOffs));
             Assert.True(Interlocked.Read(ref _thread.Stats.LongestStallMilliseconds) >= 20);
         }
         finally
@@ -131,10 +129,7 @@ public sealed class LoopHandOffTests : IDisposable
         Assert.DoesNotContain(_logs.Entries, e => e.EventId.Id == 124);
 
         call.Release();
-        for (var deadline = DateTime.UtcNow + s_timeout; !_logs.Entries.Any(e => e.EventId.Id == 124); await Task.Delay(10))
-        {
-            Assert.True(DateTime.UtcNow < deadline, "the stall was never reported");
-        }
+        await Eventually.HoldsAsync(() => _logs.Entries.Any(e => e.EventId.Id == 124), "the stall was reported");
 
         Assert.Equal("epoll-standby", blocked.Name);
     }
@@ -162,6 +157,7 @@ public sealed class LoopHandOffTests : IDisposable
     {
         private readonly TaskCompletionSource<Thread> _blocked = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private readonly List<Thread> _threads = [];
+        private readonly List<int> _callsHandedOff = [];
         private int _events;
         private int _calls;
 
@@ -170,6 +166,18 @@ public sealed class LoopHandOffTests : IDisposable
         public int Events => Volatile.Read(ref _events);
 
         public int Calls => Volatile.Read(ref _calls);
+
+        /// <summary>The calls (0 the first) that found, when they ended, that the loop had been handed to another thread.</summary>
+        public IReadOnlyList<int> CallsHandedOff
+        {
+            get
+            {
+                lock (_threads)
+                {
+                    return [.. _callsHandedOff];
+                }
+            }
+        }
 
         public Task<Thread> Blocked => _blocked.Task;
 
@@ -194,6 +202,14 @@ public sealed class LoopHandOffTests : IDisposable
                     block.Wait(s_timeout);
                 }
 
+                if (!thread.IsCurrentThread)
+                {
+                    lock (_threads)
+                    {
+                        _callsHandedOff.Add(_calls); // the loop was taken from this call
+                    }
+                }
+
                 Interlocked.Increment(ref _calls);
             }, null);
         }
@@ -207,12 +223,7 @@ public sealed class LoopHandOffTests : IDisposable
             }
         }
 
-        public async Task WaitForCallsAsync(int count)
-        {
-            for (var deadline = DateTime.UtcNow + s_timeout; Calls < count; await Task.Delay(5))
-            {
-                Assert.True(DateTime.UtcNow < deadline, $"only {Calls} of {count} application calls ran");
-            }
-        }
+        public Task WaitForCallsAsync(int count) =>
+            Eventually.HoldsAsync(() => Calls >= count, () => $"{count} application calls ran (only {Calls})");
     }
 }

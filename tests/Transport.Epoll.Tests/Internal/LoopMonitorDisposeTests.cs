@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using EpollTransport.Internal;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -31,13 +30,13 @@ public sealed class LoopMonitorDisposeTests
         Assert.NotNull(standby);
 
         call.Release();
-        WaitUntil(() => loop.CallSequence != call.Sequence, "the blocked call never returned");
+        Eventually.Holds(() => loop.CallSequence != call.Sequence, "the blocked call never returned");
         monitor.Dispose();
         Assert.False(monitor.HandOff(loop, standby, call.Sequence, call.Since), "the loop was taken after its call had returned");
 
         Assert.True(loop.Stop(s_bound));
-        WaitUntil(() => standby.HasEnded, "the standby put back after Dispose is still parked");
-        WaitUntil(() => monitor.RunnerThreads == 0, "a runner thread was left behind");
+        Eventually.Holds(() => standby.HasEnded, "the standby put back after Dispose is still parked");
+        Eventually.Holds(() => monitor.RunnerThreads == 0, "a runner thread was left behind");
     }
 
     /// <summary>
@@ -57,10 +56,10 @@ public sealed class LoopMonitorDisposeTests
 
         Assert.False(monitor.HandOff(loop, standby, loop.CallSequence | 1, Environment.TickCount64), "a loop not in a call was taken");
         Assert.Equal(1, monitor.StandbyCount);
-        WaitUntil(() => standby.HasEnded, "a standby beyond one per loop was kept");
+        Eventually.Holds(() => standby.HasEnded, "a standby beyond one per loop was kept");
         Assert.False(retired.HasEnded);
         monitor.Dispose();
-        WaitUntil(() => retired.HasEnded, "the parked standby did not end at Dispose");
+        Eventually.Holds(() => retired.HasEnded, "the parked standby did not end at Dispose");
     }
 
     /// <summary>
@@ -87,11 +86,11 @@ public sealed class LoopMonitorDisposeTests
         Assert.Same(standby, loop.Runner);
 
         call.Release();
-        WaitUntil(() => blocked.HasEnded, "the retired runner did not end after Dispose");
+        Eventually.Holds(() => blocked.HasEnded, "the retired runner did not end after Dispose");
         Assert.False(standby.HasEnded);
         Assert.True(loop.Stop(s_bound));
-        WaitUntil(() => standby.HasEnded, "the standby that ran the loop did not end with it");
-        WaitUntil(() => monitor.RunnerThreads == 0, "a runner thread was left behind");
+        Eventually.Holds(() => standby.HasEnded, "the standby that ran the loop did not end with it");
+        Eventually.Holds(() => monitor.RunnerThreads == 0, "a runner thread was left behind");
     }
 
     /// <summary>
@@ -112,16 +111,19 @@ public sealed class LoopMonitorDisposeTests
         using (BlockedCall.Start(loop0, s_bound))
         using (BlockedCall.Start(loop1, s_bound))
         {
-            WaitUntil(() => loop0.Stats.HandOffs == 1 && loop1.Stats.HandOffs == 1, "the stuck loops were not handed off");
+            Eventually.Holds(() => loop0.Stats.HandOffs == 1 && loop1.Stats.HandOffs == 1, "the stuck loops were not handed off");
         }
 
         // Two loops: a fresh standby after the hand-offs, and one of the two retired runners parked beside it.
-        WaitUntil(() => monitor.StandbyCount == 2 && monitor.RunnerThreads == 4, () => $"the retired runners did not settle as standbys: {monitor.StandbyCount} standbys, {monitor.RunnerThreads} runner threads, hand-offs {loop0.Stats.HandOffs} and {loop1.Stats.HandOffs}");
+        Eventually.Holds(() => monitor.StandbyCount == 2 && monitor.RunnerThreads == 4, () => $"the retired runners did not settle as standbys: {monitor.StandbyCount} standbys, {monitor.RunnerThreads} runner threads, hand-offs {loop0.Stats.HandOffs} and {loop1.Stats.HandOffs}");
         Assert.True(loop0.Stop(s_bound));
         Assert.True(loop1.Stop(s_bound));
-        Assert.Equal(2, monitor.RunnerThreads);
+
+        // Stop returns once the loops have ended; their runners count themselves out just after. The two parked
+        // standbys stay until Dispose (fewer than 2 would never come back up to 2: the wait would fail).
+        Eventually.Holds(() => monitor.RunnerThreads == 2, () => $"the loops' runners did not end, or a parked standby did: {monitor.RunnerThreads} runner threads, 2 expected");
         monitor.Dispose();
-        WaitUntil(() => monitor.RunnerThreads == 0, "a parked standby was left behind");
+        Eventually.Holds(() => monitor.RunnerThreads == 0, "a parked standby was left behind");
     }
 
     private static EpollThread StartLoop(LoopMonitor monitor)
@@ -131,15 +133,5 @@ public sealed class LoopMonitorDisposeTests
         monitor.Start();
         loop.Start();
         return loop;
-    }
-
-    private static void WaitUntil(Func<bool> condition, string failure) => WaitUntil(condition, () => failure);
-
-    private static void WaitUntil(Func<bool> condition, Func<string> failure)
-    {
-        for (var elapsed = Stopwatch.StartNew(); !condition(); Thread.Sleep(1))
-        {
-            Assert.True(elapsed.Elapsed < s_bound, failure());
-        }
     }
 }

@@ -46,22 +46,26 @@ public abstract class DashboardDataTests : IAsyncLifetime
             }
 
             // Kestrel counts a connection once it has dispatched it, just after the accept.
-            await Eventually(async () =>
-            {
-                using var data = await DashboardClient.GetAsync(client);
-                return DashboardClient.ActiveConnections(data) == 4;
-            });
+            await Eventually.HoldsAsync(
+                async () =>
+                {
+                    using var data = await DashboardClient.GetAsync(client);
+                    return DashboardClient.ActiveConnections(data) == 4;
+                },
+                "4 active connections");
         }
         finally
         {
             sockets.ForEach(s => s.Dispose());
         }
 
-        await Eventually(async () =>
-        {
-            using var data = await DashboardClient.GetAsync(client);
-            return DashboardClient.ActiveConnections(data) == 1;
-        });
+        await Eventually.HoldsAsync(
+            async () =>
+            {
+                using var data = await DashboardClient.GetAsync(client);
+                return DashboardClient.ActiveConnections(data) == 1;
+            },
+            "1 active connection");
     }
 
     [Fact]
@@ -80,25 +84,14 @@ public abstract class DashboardDataTests : IAsyncLifetime
         }
 
         // The first read's own request counts too, at its end; hosting records a request just after its response.
-        await Eventually(async () =>
-        {
-            using var data = await DashboardClient.GetAsync(client);
-            long counted = DashboardClient.Requests(data) - before;
-            Assert.InRange(counted, 0, 26);
-            return counted >= 25;
-        });
-    }
-
-    /// <summary>Polls <paramref name="condition"/> until it holds, within <see cref="Timeouts.Default"/>.</summary>
-    /// <param name="condition">The condition.</param>
-    /// <returns>A task that fails if it never held.</returns>
-    protected static async Task Eventually(Func<Task<bool>> condition)
-    {
-        var deadline = DateTime.UtcNow + Timeouts.Default;
-        while (!await condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, "The condition never held.");
-            await Task.Delay(20);
-        }
+        await Eventually.HoldsAsync(
+            async () =>
+            {
+                using var data = await DashboardClient.GetAsync(client);
+                long counted = DashboardClient.Requests(data) - before;
+                Assert.InRange(counted, 0, 26);
+                return counted >= 25;
+            },
+            "25 requests counted");
     }
 }

@@ -53,18 +53,10 @@ public sealed class HeadlessChromium : IDisposable
     /// <param name="path">Where.</param>
     public void Screenshot(string path) => _driver.GetScreenshot().SaveAsFile(path);
 
-    /// <summary>Polls <paramref name="condition"/> until it holds, within <see cref="Timeout"/>.</summary>
+    /// <summary>Polls <paramref name="condition"/> (a script in the page) until it holds, within <see cref="Timeout"/>.</summary>
     /// <param name="condition">The condition.</param>
     /// <param name="what">What is waited for, for the failure message.</param>
-    public static void WaitUntil(Func<bool> condition, string what)
-    {
-        var deadline = DateTime.UtcNow + Timeout;
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"Timed out waiting for {what}.");
-            Thread.Sleep(50);
-        }
-    }
+    public static void WaitUntil(Func<bool> condition, string what) => Eventually.Holds(condition, what, Timeout);
 
     /// <inheritdoc />
     public void Dispose()

@@ -42,6 +42,51 @@ public sealed class LogSink
         category.StartsWith("EpollTransport.", StringComparison.Ordinal) ||
         category.StartsWith("Microsoft.AspNetCore.Server.Kestrel", StringComparison.Ordinal);
 
+    /// <summary>
+    /// The suite's one rule for a server's logs while clients misbehave (reset, vanish, send garbage): nothing at
+    /// Error or above from anyone; nothing at Warning or above from Kestrel; nothing above Debug from the
+    /// transports themselves (<c>EpollTransport</c>, <c>Microsoft.AspNetCore.Server.Kestrel.Transport.*</c>).
+    /// </summary>
+    /// <remarks>
+    /// A client that vanishes from a WebSocket does make Kestrel log one Information entry, "the application
+    /// aborted the connection": ASP.NET Core's WebSocket middleware aborts the HttpContext on purpose when its
+    /// socket ends in the Aborted state, so that Kestrel does not treat the upgraded stream as gracefully closed.
+    /// The epoll transport's LoopBlocked warning (<see cref="LoopBlockedEventId"/>) is not counted: it reports
+    /// application code (or, on a starved machine, a descheduled epoll thread) that held a loop past
+    /// InlineBudget, which the transport then handled by handing the loop off; TransportTests.Blocking.cs and
+    /// EpollTransportTests test it on purpose.
+    /// </remarks>
+    /// <param name="entry">A log entry.</param>
+    /// <returns>Whether the entry breaks the rule.</returns>
+    public static bool IsUnexpected(LogEntry entry)
+    {
+        ArgumentNullException.ThrowIfNull(entry);
+        if (entry.Category == "EpollTransport" && entry.EventId.Id == LoopBlockedEventId)
+        {
+            return false;
+        }
+
+        return entry.Level >= LogLevel.Error ||
+            (entry.Level >= LogLevel.Warning && IsTransportOrKestrel(entry.Category)) ||
+            (entry.Level > LogLevel.Debug && IsTransportItself(entry.Category));
+    }
+
+    /// <summary>The epoll transport's LoopBlocked warning.</summary>
+    public const int LoopBlockedEventId = 124;
+
+    /// <summary>Asserts that nothing logged since <paramref name="mark"/> breaks the rule of <see cref="IsUnexpected"/>.</summary>
+    /// <param name="mark">A value of <see cref="Mark"/>.</param>
+    public void AssertNothingUnexpectedSince(long mark)
+    {
+        var bad = Since(mark).Where(IsUnexpected).ToList();
+        Assert.True(bad.Count == 0, "Unexpected log entries:" + Environment.NewLine + string.Join(Environment.NewLine, bad));
+    }
+
+    private static bool IsTransportItself(string category) =>
+        category == "EpollTransport" ||
+        category.StartsWith("EpollTransport.", StringComparison.Ordinal) ||
+        category.StartsWith("Microsoft.AspNetCore.Server.Kestrel.Transport", StringComparison.Ordinal);
+
     internal void Add(string category, LogLevel level, EventId eventId, string message, Exception? exception)
     {
         var sequence = Interlocked.Increment(ref _sequence) - 1;

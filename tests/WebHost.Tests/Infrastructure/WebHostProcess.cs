@@ -49,6 +49,21 @@ public sealed partial class WebHostProcess : IAsyncDisposable
     /// <summary>Everything the child wrote so far, stdout and stderr, line by line (stderr lines start with <c>stderr: </c>).</summary>
     public string Output => string.Join(Environment.NewLine, _output);
 
+    /// <summary>
+    /// The suite's one check that a host process logged no error: no line of the console logger at Error
+    /// (<c>fail:</c>) or Critical (<c>crit:</c>) in <see cref="Output"/>; with <paramref name="criticalOnly"/>, no
+    /// Critical line (for a stop that cuts requests on purpose, which Kestrel may log as errors).
+    /// </summary>
+    /// <param name="criticalOnly">Whether only Critical lines count.</param>
+    public void AssertNoErrorsLogged(bool criticalOnly = false)
+    {
+        var log = Output;
+        var bad = log.Split(Environment.NewLine)
+            .Where(line => line.Contains("crit:", StringComparison.Ordinal) || (!criticalOnly && line.Contains("fail:", StringComparison.Ordinal)))
+            .ToList();
+        Assert.True(bad.Count == 0, $"The server logged {(criticalOnly ? "a critical error" : "an error")}:{Environment.NewLine}{string.Join(Environment.NewLine, bad)}");
+    }
+
     /// <summary>What the child wrote to stderr so far.</summary>
     public string StandardError => string.Join(Environment.NewLine, _output.Where(l => l.StartsWith("stderr: ", StringComparison.Ordinal)).Select(l => l["stderr: ".Length..]));
 

@@ -104,7 +104,7 @@ public sealed class ChurnTests(ITestOutputHelper output)
             Assert.True(heapAfter - heapBefore < heapGrowthLimit, $"The reachable heap grew by {(heapAfter - heapBefore) / 1024} KiB.");
             Assert.True(rssAfter - rssBefore < RssGrowthLimit, $"The resident memory grew by {(rssAfter - rssBefore) / (1024 * 1024)} MiB.");
             Assert.False(host.HasExited);
-            AssertNoErrorsLogged(host);
+            host.AssertNoErrorsLogged();
         }
         finally
         {
@@ -203,14 +203,6 @@ public sealed class ChurnTests(ITestOutputHelper output)
     {
         using var document = JsonDocument.Parse(await client.GetStringAsync(new Uri("/test/memory", UriKind.Relative), cancellationToken));
         return document.RootElement.GetProperty("heapBytes").GetInt64();
-    }
-
-    private static void AssertNoErrorsLogged(WebHostProcess host)
-    {
-        var log = host.Output;
-        Assert.False(
-            log.Contains("fail:", StringComparison.Ordinal) || log.Contains("crit:", StringComparison.Ordinal),
-            "The server logged an error:" + Environment.NewLine + log);
     }
 
     private sealed class ChurnResult

@@ -50,7 +50,7 @@ public sealed partial class ExternalClientTests(ITestOutputHelper output)
                 TimeSpan.FromSeconds(40));
             Assert.True(download.ExitCode == 0, download.ToString());
             Assert.Equal("2 16777216", download.StandardOutput.Trim());
-            Assert.DoesNotContain("fail:", host.Output, StringComparison.Ordinal);
+            host.AssertNoErrorsLogged();
         }
         finally
         {
@@ -89,7 +89,7 @@ public sealed partial class ExternalClientTests(ITestOutputHelper output)
                 Assert.Contains("h2", result.StandardOutput, StringComparison.Ordinal);
             }
 
-            Assert.DoesNotContain("fail:", host.Output, StringComparison.Ordinal);
+            host.AssertNoErrorsLogged();
         }
         finally
         {

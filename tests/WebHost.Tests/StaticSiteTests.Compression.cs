@@ -6,7 +6,7 @@ using EpollTransport.WebHost.Tests.Infrastructure;
 namespace EpollTransport.WebHost.Tests;
 
 /// <summary>Compression negotiation, representations' validators and ranges, precompressed siblings, and headers.</summary>
-public abstract partial class TransportTests<TFixture>
+public sealed partial class StaticSiteTests
 {
     // css/site.css is compressible and long enough; 404.html is too short to be worth it.
     private const string Stylesheet = "/css/site.css";

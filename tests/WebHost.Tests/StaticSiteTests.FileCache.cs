@@ -7,7 +7,7 @@ using Microsoft.Extensions.Logging;
 namespace EpollTransport.WebHost.Tests;
 
 /// <summary>The file cache: never stale with the cache warm, safe without notifications, bounded.</summary>
-public abstract partial class TransportTests<TFixture>
+public sealed partial class StaticSiteTests
 {
     [Fact]
     public async Task AnEditedFileIsServedFreshWithTheCacheWarm()
@@ -252,11 +252,11 @@ public abstract partial class TransportTests<TFixture>
         // A small, fixed receive buffer keeps the kernel's share small; the file is in the cache already, so what
         // grows now is what the response buffers on the server's side while the client reads nothing.
         using var connection = await RawHttpConnection.ConnectAsync(factory.EndPoint, cts.Token, receiveBufferSize: 64 * 1024);
-        var baseline = GC.GetTotalMemory(forceFullCollection: true);
+        measuring.TakeBaseline();
         await connection.SendAsync(RawHttpConnection.Get("/large.bin"), cts.Token);
         var (status, _) = await connection.ReadResponseHeadAsync(cts.Token);
         Assert.Equal(200, status);
-        var peakGrowth = await MemoryMeasurement.PeakGrowthAsync(baseline, cts.Token);
+        var peakGrowth = await measuring.PeakGrowthAsync(cts.Token);
 
         Output.WriteLine($"Peak managed memory growth while the client read nothing: {peakGrowth / 1024} KiB of a {size / 1024} KiB file.");
         Assert.True(peakGrowth < size / 4, $"The server's memory grew by {peakGrowth} bytes while the client read nothing.");

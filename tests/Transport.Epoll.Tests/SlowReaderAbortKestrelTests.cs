@@ -1,0 +1,167 @@
+using System.Net.Sockets;
+using System.Text;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+
+namespace EpollTransport.Tests;
+
+/// <summary>
+/// A client that sends a request and then stops reading: Kestrel finds the response below
+/// <see cref="KestrelServerLimits.MinResponseDataRate"/> and aborts the connection. Whether that ends with a
+/// reset or (<see cref="EpollTransportOptions.FinOnError"/>) a FIN, the request must be aborted and the
+/// connection must end; the client must not be able to hold either for ever. The behaviour Kestrel's own
+/// functional tests (ResponseTests) expect of a transport.
+/// </summary>
+public class SlowReaderAbortKestrelTests
+{
+    private const int ChunkSize = 1024;
+    private const int ResponseSize = 256 * 1024 * 1024; // far beyond what socket buffers and pipes hold
+
+    // Kestrel's heartbeat checks the rate once a second; the grace period and the buffers take a few more.
+    private static readonly TimeSpan s_abortBound = TimeSpan.FromSeconds(30);
+
+    public static TheoryData<EpollTriggerMode, bool> ModesAndFin => new()
+    {
+        { EpollTriggerMode.Edge, false },
+        { EpollTriggerMode.Level, false },
+        { EpollTriggerMode.Edge, true },
+        { EpollTriggerMode.Level, true },
+    };
+
+    [Theory]
+    [MemberData(nameof(ModesAndFin))]
+    public async Task AResponseTheClientDoesNotReadIsAbortedAndTheConnectionEnds(EpollTriggerMode mode, bool finOnError)
+    {
+        var requestAborted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var handlerEnded = new TaskCompletionSource<Exception?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var app = await StartAsync(mode, finOnError, async context =>
+        {
+            context.RequestAborted.Register(() => requestAborted.TrySetResult());
+            context.Response.ContentLength = ResponseSize;
+            var chunk = new byte[ChunkSize];
+            try
+            {
+                for (int i = 0; i < ResponseSize / ChunkSize; i++)
+                {
+                    await context.Response.BodyWriter.WriteAsync(chunk, context.RequestAborted);
+                    await Task.Yield();
+                }
+
+                handlerEnded.TrySetResult(null);
+            }
+            catch (Exception ex)
+            {
+                handlerEnded.TrySetResult(ex);
+            }
+        });
+
+        using var client = await app.ConnectAsync();
+        await client.SendAsync(Encoding.ASCII.GetBytes("GET / HTTP/1.1\r\nHost: test\r\n\r\n"));
+
+        await AssertAbortedAsync(app, client, finOnError, requestAborted.Task, handlerEnded.Task);
+    }
+
+    /// <summary>An echo whose client sends the body but reads nothing back: both directions are stuck.</summary>
+    [Theory]
+    [MemberData(nameof(ModesAndFin))]
+    public async Task AnEchoTheClientDoesNotReadIsAbortedAndTheConnectionEnds(EpollTriggerMode mode, bool finOnError)
+    {
+        const int bodySize = 100 * 64 * 1024;
+        var requestAborted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var handlerEnded = new TaskCompletionSource<Exception?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var app = await StartAsync(mode, finOnError, async context =>
+        {
+            context.RequestAborted.Register(() => requestAborted.TrySetResult());
+            try
+            {
+                await context.Request.Body.CopyToAsync(context.Response.Body);
+                handlerEnded.TrySetResult(null);
+            }
+            catch (Exception ex)
+            {
+                handlerEnded.TrySetResult(ex);
+            }
+        });
+
+        using var client = await app.ConnectAsync();
+        await client.SendAsync(Encoding.ASCII.GetBytes($"POST / HTTP/1.1\r\nHost: test\r\nContent-Length: {bodySize}\r\n\r\n"));
+        var body = TransportHarness.Pattern(64 * 1024);
+        using var stopSending = new CancellationTokenSource();
+        var sending = Task.Run(async () =>
+        {
+            try
+            {
+                for (int sent = 0; sent < bodySize; sent += body.Length)
+                {
+                    await client.SendAsync(body, SocketFlags.None, stopSending.Token);
+                    await Task.Delay(10, stopSending.Token);
+                }
+            }
+            catch (Exception ex) when (ex is SocketException or OperationCanceledException)
+            {
+                // The server ended the connection (or the test is over) while the body was still going.
+            }
+        });
+
+        try
+        {
+            await AssertAbortedAsync(app, client, finOnError, requestAborted.Task, handlerEnded.Task);
+        }
+        finally
+        {
+            stopSending.Cancel();
+            await sending.WaitAsync(TransportHarness.Timeout);
+        }
+    }
+
+    private static Task<KestrelApp> StartAsync(EpollTriggerMode mode, bool finOnError, RequestDelegate handler) => KestrelApp.StartAsync(
+        o =>
+        {
+            o.TriggerMode = mode;
+            o.FinOnError = finOnError;
+        },
+        web => web.Run(handler),
+        kestrel =>
+        {
+            kestrel.Limits.MinResponseDataRate = new MinDataRate(bytesPerSecond: 1024 * 1024, gracePeriod: TimeSpan.FromSeconds(2));
+            kestrel.Limits.MaxRequestBodySize = null;
+            SetKestrelFinOnError(kestrel, finOnError);
+        });
+
+    // Kestrel's own FinOnError (the same switch, read once per process) is internal: set it as its tests do.
+    private static void SetKestrelFinOnError(KestrelServerOptions kestrel, bool value)
+    {
+        var property = typeof(KestrelServerOptions).GetProperty("FinOnError", System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.NonPublic);
+        Assert.NotNull(property);
+        property.SetValue(kestrel, value);
+    }
+
+    private static async Task AssertAbortedAsync(KestrelApp app, Socket client, bool finOnError, Task requestAborted, Task<Exception?> handlerEnded)
+    {
+        await requestAborted.WaitAsync(s_abortBound);
+        // The handler ends: its writes fail, or complete without sending once Kestrel has let go of the output.
+        await handlerEnded.WaitAsync(TransportHarness.Timeout);
+        await app.WaitForTransportEventAsync(finOnError ? "ConnectionWriteFin" : "ConnectionWriteRst");
+
+        // The transport let go of the socket, although the client never read a byte.
+        await app.WaitForTransportEventAsync("ConnectionClosed");
+
+        // One FIN-or-RST decision per connection, as Kestrel's Sockets transport logs it (Kestrel's own tests
+        // complete a TaskCompletionSource on it with SetResult, which a second one would make throw).
+        Assert.Single(app.Logs.Entries, e => e.Category == "EpollTransport" && e.EventId.Name is "ConnectionWriteFin" or "ConnectionWriteRst");
+
+        // And the client sees its end: what had been sent, then end of stream or a reset; never the whole response.
+        long received = 0;
+        try
+        {
+            received = (await TransportHarness.ReceiveToEndAsync(client)).LongLength;
+        }
+        catch (SocketException ex) when (ex.SocketErrorCode == SocketError.ConnectionReset)
+        {
+        }
+
+        Assert.True(received < ResponseSize, $"received {received} bytes");
+
+    }
+}
