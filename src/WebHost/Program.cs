@@ -14,6 +14,13 @@ if (!TransportSelection.TryParse(configuredTransport, out var transport))
     return 2;
 }
 
+var configuredTlsEngine = builder.Configuration[TlsEngineSelection.ConfigurationKey];
+if (!TlsEngineSelection.TryParse(configuredTlsEngine, out var tlsEngine))
+{
+    await Console.Error.WriteLineAsync(TlsEngineSelection.InvalidValueMessage(configuredTlsEngine));
+    return 2;
+}
+
 if (!MonitoringSettings.TryRead(builder.Configuration, out var monitoring, out var monitoringError))
 {
     await Console.Error.WriteLineAsync(monitoringError);
@@ -27,6 +34,10 @@ if (!StaticSiteOptions.TryRead(builder.Configuration, out var staticSite, out va
 }
 
 TransportSelection.Apply(builder, transport);
+
+// The HTTPS endpoints of Kestrel:Endpoints: TLS in the epoll transport (TlsEngine=Epoll, the default, on the Epoll
+// transport) or Kestrel's SslStream (TlsEngine=SslStream, or the Sockets transport).
+TlsEngineSelection.Apply(builder, transport, tlsEngine);
 
 // Under systemd: readiness and stopping reported with sd_notify, journal-formatted logs, and the sockets of a
 // .socket unit (LISTEN_FDS) served through the selected transport. Elsewhere both do nothing.
