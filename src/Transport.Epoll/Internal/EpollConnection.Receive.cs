@@ -87,7 +87,7 @@ internal sealed partial class EpollConnection
                 {
                     result = _tls is null
                         ? Sockets.Read(_socket, (byte*)pin.Pointer, memory.Length)
-                        : _tls.Read((byte*)pin.Pointer, memory.Length, ConnectionId);
+                        : _tls.Read((byte*)pin.Pointer, memory.Length, this);
                 }
 
                 if (result.Value > 0)
@@ -118,7 +118,7 @@ internal sealed partial class EpollConnection
 
                 if (result.Value == 0)
                 {
-                    EpollTransportLog.ConnectionReadFin(_logger, ConnectionId);
+                    EpollTransportLog.ConnectionReadFin(_logger, this);
                     if (_allowHalfClose)
                     {
                         HalfClose();
@@ -171,7 +171,7 @@ internal sealed partial class EpollConnection
         _receiveState = ReceiveState.Paused;
         _pendingFlush = flush;
         _thread.Stats.ReadPauses++;
-        EpollTransportLog.ConnectionPause(_logger, ConnectionId);
+        EpollTransportLog.ConnectionPause(_logger, this);
         if (_levelTriggered)
         {
             UpdateInterest();
@@ -211,7 +211,7 @@ internal sealed partial class EpollConnection
         }
 
         _receiveState = ReceiveState.Active;
-        EpollTransportLog.ConnectionResume(_logger, ConnectionId);
+        EpollTransportLog.ConnectionResume(_logger, this);
         if (_levelTriggered)
         {
             UpdateInterest();
@@ -241,7 +241,7 @@ internal sealed partial class EpollConnection
     /// <summary>The client's FIN with AllowHalfClose: the input ends, the connection goes on.</summary>
     private void HalfClose()
     {
-        EpollTransportLog.ConnectionHalfClosed(_logger, ConnectionId);
+        EpollTransportLog.ConnectionHalfClosed(_logger, this);
         _halfClosed = true;
         CompleteInput(null);
         DirectionDone();

@@ -169,7 +169,7 @@ internal sealed partial class EpollConnection : IValueTaskSource<bool>
     {
         if (error is null && _aborted == 0 && !_socket.IsClosed)
         {
-            EpollTransportLog.ConnectionWriteFin(_logger, ConnectionId, "The application completed the output.");
+            EpollTransportLog.ConnectionWriteFin(_logger, this, "The application completed the output.");
             _tls?.SendCloseNotify();
             try
             {

@@ -102,11 +102,18 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
     /// <inheritdoc cref="IEpollHandler.Token"/>
     public ulong Token { get; set; }
 
+    /// <remarks>
+    /// Made when first asked for (most never are without Debug logs), once: the loop, Kestrel and the send
+    /// loop may ask at the same time, and each must get the id the others got.
+    /// </remarks>
     public override string ConnectionId
     {
-        get => _connectionId ??= ConnectionIdGenerator.Next();
-        set => _connectionId = value;
+        get => Volatile.Read(ref _connectionId) ?? CreateConnectionId();
+        set => Volatile.Write(ref _connectionId, value);
     }
+
+    /// <summary>Whether the id has been made (for tests: nobody asked for it yet).</summary>
+    internal bool HasConnectionId => Volatile.Read(ref _connectionId) is not null;
 
     public override IFeatureCollection Features => _features;
 
@@ -215,7 +222,7 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
         var result = _thread.Register(_socket, this, events);
         if (!result.IsSuccess)
         {
-            EpollTransportLog.ConnectionError(_logger, ConnectionId, result.Error);
+            EpollTransportLog.ConnectionError(_logger, this, result.Error);
             var error = PosixResult.CreateException("epoll_ctl(ADD)", result.Error);
             _input.Writer.Complete(error);
             _output.Reader.Complete(error);
@@ -266,13 +273,13 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
             {
                 // Reset now, on this thread: a busy epoll thread must not delay it. SafeHandle defers the
                 // real close(2) until a read or send in flight on another thread has returned.
-                EpollTransportLog.ConnectionWriteRst(_logger, ConnectionId, reason.Message);
+                EpollTransportLog.ConnectionWriteRst(_logger, this, reason.Message);
                 Sockets.SetLingerZero(_socket);
                 _socket.Dispose();
             }
             else
             {
-                EpollTransportLog.ConnectionWriteFin(_logger, ConnectionId, reason.Message);
+                EpollTransportLog.ConnectionWriteFin(_logger, this, reason.Message);
                 Sockets.Shutdown(_socket, Sockets.SHUT_WR);
             }
         }
@@ -302,6 +309,12 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
         await _connectionClosedFiredTask.Task.ConfigureAwait(false);
         _connectionClosedTokenSource.Dispose();
         await base.DisposeAsync().ConfigureAwait(false);
+    }
+
+    private string CreateConnectionId()
+    {
+        string id = ConnectionIdGenerator.Next();
+        return Interlocked.CompareExchange(ref _connectionId, id, null) ?? id;
     }
 
     private void FireConnectionClosed()
@@ -346,7 +359,7 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
         _tls?.Dispose();
         Interlocked.Increment(ref _thread.Stats.ConnectionsClosed);
         _thread.Unregister(Token);
-        EpollTransportLog.ConnectionClosed(_logger, ConnectionId, fd);
+        EpollTransportLog.ConnectionClosed(_logger, this, fd);
         _onClosed?.Invoke(this);
         _closed.TrySetResult();
     }
@@ -359,12 +372,12 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
     {
         if (error is Errno.ECONNRESET or Errno.EPIPE or Errno.ETIMEDOUT)
         {
-            EpollTransportLog.ConnectionReset(_logger, ConnectionId, error);
+            EpollTransportLog.ConnectionReset(_logger, this, error);
             CountReset();
             return new ConnectionResetException($"The connection was reset by the peer ({error}).", PosixResult.CreateException(call, error));
         }
 
-        EpollTransportLog.ConnectionError(_logger, ConnectionId, error);
+        EpollTransportLog.ConnectionError(_logger, this, error);
         return PosixResult.CreateException(call, error);
     }
 

@@ -50,6 +50,7 @@ internal sealed class EpollConnectionListener : IConnectionListener, IEpollHandl
     private readonly bool _isTcp;
     private readonly IPEndPoint? _boundAddress; // bound to one address (not a wildcard): every connection's local end
     private readonly string? _unixSocketPath;
+    private readonly FileSystem.FileIdentity? _unixSocketFile; // the file bind(2) created at the path
     private readonly uint _acceptEvents;
     private readonly Channel<EpollConnection> _accepted = Channel.CreateUnbounded<EpollConnection>(
         new UnboundedChannelOptions { SingleReader = true, SingleWriter = false, AllowSynchronousContinuations = false });
@@ -71,7 +72,8 @@ internal sealed class EpollConnectionListener : IConnectionListener, IEpollHandl
         EpollThreadGroup threads,
         EpollTransportOptions options,
         ILogger logger,
-        string? unixSocketPath)
+        string? unixSocketPath,
+        FileSystem.FileIdentity? unixSocketFile = null)
     {
         _socket = socket;
         EndPoint = endPoint;
@@ -84,6 +86,7 @@ internal sealed class EpollConnectionListener : IConnectionListener, IEpollHandl
             ? ip
             : null;
         _unixSocketPath = unixSocketPath;
+        _unixSocketFile = unixSocketFile;
         _acceptEvents = options.TriggerMode == EpollTriggerMode.Edge ? Epoll.EPOLLIN | Epoll.EPOLLET : Epoll.EPOLLIN;
         _onConnectionClosed = connection => _connections.TryRemove(connection, out _);
     }
@@ -146,10 +149,12 @@ internal sealed class EpollConnectionListener : IConnectionListener, IEpollHandl
         {
             // Removed from epoll explicitly: closing does that only when no other descriptor shares the
             // socket, and an inherited one is not closed at all. A late event for its token is dropped.
+            // The socket file goes first: closed and still there, it looks stale, and a new instance may
+            // replace it in between (which is why only a file that is still ours is removed).
             _acceptThread.Remove(_socket);
+            DeleteUnixSocketFile();
             _socket.Dispose();
             _acceptThread.Unregister(Token);
-            DeleteUnixSocketFile();
             _accepted.Writer.TryComplete();
             EpollTransportLog.Unbound(_logger, EndPoint);
         }
@@ -351,9 +356,9 @@ internal sealed class EpollConnectionListener : IConnectionListener, IEpollHandl
 
     private void DeleteUnixSocketFile()
     {
-        if (_unixSocketPath is null)
+        if (_unixSocketPath is null || _unixSocketFile is null || FileSystem.GetIdentity(_unixSocketPath) != _unixSocketFile)
         {
-            return;
+            return; // no file, or not ours any more: another server removed ours and bound its own
         }
 
         try

@@ -88,6 +88,9 @@ internal static partial class EpollTransportLog
     [LoggerMessage(125, LogLevel.Error, "Starting a standby epoll thread failed; a loop blocked by application code cannot be handed off until one starts.", EventName = "StandbyStartFailed")]
     public static partial void StandbyStartFailed(ILogger logger, Exception exception);
 
+    [LoggerMessage(128, LogLevel.Error, "Starting a thread to run epoll thread {Thread} failed; its connections wait until one starts (retried by the loop monitor).", EventName = "RunnerStartFailed")]
+    public static partial void RunnerStartFailed(ILogger logger, int thread, Exception exception);
+
     // TLS (140-159).
     [LoggerMessage(140, LogLevel.Debug, "{EndPoint} is an HTTPS endpoint registered for the transport's TLS ({Registered}); the transport terminates its TLS with OpenSSL.", EventName = "TlsEndpointBound")]
     public static partial void TlsEndpointBound(ILogger logger, System.Net.EndPoint endPoint, string registered);

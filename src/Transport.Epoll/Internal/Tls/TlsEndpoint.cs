@@ -48,7 +48,7 @@ internal sealed class TlsEndpoint : IDisposable
         }
         catch (Exception ex) when (ex is InvalidOperationException or ObjectDisposedException)
         {
-            EpollTransportLog.TlsHandshakeFailed(_logger, connection.ConnectionId, ex.Message);
+            EpollTransportLog.TlsHandshakeFailed(_logger, connection, ex.Message);
             connection.EndBeforeStart(new ConnectionAbortedException("The TLS session could not be created.", ex));
             return;
         }
@@ -76,7 +76,7 @@ internal sealed class TlsEndpoint : IDisposable
     public void HandshakeFailed(EpollConnection connection, string reason, string errorType, TimeSpan elapsed)
     {
         _metrics.RecordTlsHandshake(elapsed, protocol: null, errorType);
-        EpollTransportLog.TlsHandshakeFailed(_logger, connection.ConnectionId, reason);
+        EpollTransportLog.TlsHandshakeFailed(_logger, connection, reason);
     }
 
     public void Dispose() => Context.Dispose();

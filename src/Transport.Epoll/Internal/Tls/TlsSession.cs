@@ -177,7 +177,7 @@ internal sealed unsafe class TlsSession : IDisposable
     /// stream; EAGAIN when a whole record has not arrived; ECONNRESET and the like from the socket; EPROTO
     /// for a TLS error (logged with OpenSSL's text).
     /// </summary>
-    public PosixResult Read(byte* buffer, int length, string connectionId)
+    public PosixResult Read(byte* buffer, int length, EpollConnection connection)
     {
         lock (_lock)
         {
@@ -215,7 +215,7 @@ internal sealed unsafe class TlsSession : IDisposable
                         return errno == 0 ? PosixResult.FromValue(0) : PosixResult.FromError((Errno)errno);
                     default:
                         LastError = OpenSslError.Drain();
-                        EpollTransportLog.TlsReadFailed(_logger, connectionId, LastError ?? "unknown");
+                        EpollTransportLog.TlsReadFailed(_logger, connection, LastError ?? "unknown");
                         _ = _output->Flush(_socket); // the alert
                         return PosixResult.FromError(Errno.EPROTO);
                 }
