@@ -103,8 +103,8 @@ internal sealed class EpollConnectionListener : IConnectionListener, IEpollHandl
 
     public EndPoint EndPoint { get; }
 
-    /// <summary>The endpoint's TLS registration when it asked for the transport's TLS (<c>UseEpollTls</c>).</summary>
-    public Tls.TlsEndpointRegistration? Tls { get; set; }
+    /// <summary>The endpoint's TLS when the transport terminates it (<c>UseEpollTls</c>): connections are handshaken before Kestrel gets them.</summary>
+    public Tls.TlsEndpoint? Tls { get; set; }
 
     public ulong Token { get; set; }
 
@@ -216,6 +216,8 @@ internal sealed class EpollConnectionListener : IConnectionListener, IEpollHandl
             // Kestrel's stop must not fail for it: the connections close once their epoll thread runs.
             EpollTransportLog.ListenerCloseTimeout(_logger, EndPoint, closing.Count(t => !t.IsCompleted), (long)CloseTimeout.TotalMilliseconds);
         }
+
+        Tls?.Dispose(); // live sessions keep their own reference to the OpenSSL context
     }
 
     private void AcceptPending()
@@ -314,6 +316,25 @@ internal sealed class EpollConnectionListener : IConnectionListener, IEpollHandl
             EpollTransportLog.ConnectionAccepted(_logger, connection.ConnectionId, remote, thread.Index);
         }
 
+        if (Tls is { } tls)
+        {
+            tls.Begin(connection); // QueueAccepted once the handshake succeeds
+            return default;
+        }
+
+        return StartAndQueue(connection);
+    }
+
+    /// <summary>
+    /// A TLS endpoint's connection after its handshake (on its own epoll thread): started and handed to
+    /// Kestrel's accept loop. If registering fails the connection is closed (logged at Debug); backing off
+    /// is the accepting thread's, and the handshake just left epoll, so a watch was free a moment ago.
+    /// </summary>
+    internal void QueueAccepted(EpollConnection connection) => StartAndQueue(connection);
+
+    /// <summary>Starts the connection and hands it to Kestrel's accept loop; the result of registering it.</summary>
+    private PosixResult StartAndQueue(EpollConnection connection)
+    {
         var registered = connection.Start();
         if (registered.IsSuccess && !_accepted.Writer.TryWrite(connection))
         {
