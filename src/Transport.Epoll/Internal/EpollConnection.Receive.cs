@@ -85,7 +85,9 @@ internal sealed partial class EpollConnection
                 PosixResult result;
                 using (var pin = memory.Pin())
                 {
-                    result = Sockets.Read(_socket, (byte*)pin.Pointer, memory.Length);
+                    result = _tls is null
+                        ? Sockets.Read(_socket, (byte*)pin.Pointer, memory.Length)
+                        : _tls.Read((byte*)pin.Pointer, memory.Length, this);
                 }
 
                 if (result.Value > 0)
@@ -106,9 +108,9 @@ internal sealed partial class EpollConnection
                         return;
                     }
 
-                    if (read < memory.Length && !_peerClosing)
+                    if (read < memory.Length && !_peerClosing && _tls is null)
                     {
-                        return; // short read: the queue is drained
+                        return; // short read: the queue is drained (not so over TLS: a read returns at most one record)
                     }
 
                     continue;

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using System.Net;
+using EpollTransport.Internal.Tls;
 using EpollTransport.Interop;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Connections.Features;
@@ -67,6 +68,7 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
     private int _connectionClosedFired;
     private int _directionsDone;
     private int _resetCounted;
+    private TlsSession? _tls; // TLS endpoints: reads decrypt and sends encrypt through it (EpollConnection.Receive/Send)
 
     public EpollConnection(
         FileDescriptor socket,
@@ -173,6 +175,42 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
     /// <summary>Completes when the socket has been closed.</summary>
     public Task Closed => _closed.Task;
 
+    /// <summary>A TLS endpoint's connection whose handshake is under way (it is started when that succeeds).</summary>
+    internal TlsHandshake? PendingHandshake { get; set; }
+
+    internal bool IsAborted => Volatile.Read(ref _aborted) != 0;
+
+    /// <summary>
+    /// After a successful handshake, before <see cref="Start"/>: reads and sends go through the TLS session,
+    /// and the negotiated TLS features are the connection's.
+    /// </summary>
+    internal void AttachTls(TlsSession session, TlsConnectionFeatures features)
+    {
+        _tls = session;
+        PendingHandshake = null;
+        _features[typeof(Microsoft.AspNetCore.Http.Features.ITlsConnectionFeature)] = features;
+        _features[typeof(ITlsHandshakeFeature)] = features;
+        _features[typeof(Microsoft.AspNetCore.Server.Kestrel.Core.Features.ITlsApplicationProtocolFeature)] = features;
+    }
+
+    /// <summary>
+    /// Ends a connection that was never started (its TLS handshake failed, timed out or was aborted): both
+    /// directions are finished and the socket is closed; Kestrel never saw it.
+    /// </summary>
+    internal void EndBeforeStart(Exception error)
+    {
+        PendingHandshake = null;
+        if (_receiveState != ReceiveState.Done)
+        {
+            CompleteInput(error);
+            DirectionDone();
+        }
+
+        _output.Reader.Complete(error);
+        FireConnectionClosed();
+        DirectionDone();
+    }
+
     /// <summary>Registers the socket with its epoll thread and starts the send loop.</summary>
     public bool Start()
     {
@@ -228,6 +266,7 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
         }
 
         Volatile.Write(ref _aborted, 1);
+        PendingHandshake?.Abort(); // not started yet: the handshake ends it
         try
         {
             if (reset)
@@ -317,6 +356,7 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
 
         int fd = _socket.Number;
         _socket.Dispose();
+        _tls?.Dispose();
         Interlocked.Increment(ref _thread.Stats.ConnectionsClosed);
         _thread.Unregister(Token);
         EpollTransportLog.ConnectionClosed(_logger, this, fd);

@@ -95,8 +95,8 @@ internal sealed class EpollConnectionListener : IConnectionListener, IEpollHandl
 
     public EndPoint EndPoint { get; }
 
-    /// <summary>The endpoint's TLS registration when it asked for the transport's TLS (<c>UseEpollTls</c>).</summary>
-    public Tls.TlsEndpointRegistration? Tls { get; set; }
+    /// <summary>The endpoint's TLS when the transport terminates it (<c>UseEpollTls</c>): connections are handshaken before Kestrel gets them.</summary>
+    public Tls.TlsEndpoint? Tls { get; set; }
 
     public ulong Token { get; set; }
 
@@ -193,6 +193,8 @@ internal sealed class EpollConnectionListener : IConnectionListener, IEpollHandl
             // Kestrel's stop must not fail for it: the connections close once their epoll thread runs.
             EpollTransportLog.ListenerCloseTimeout(_logger, EndPoint, closing.Count(t => !t.IsCompleted), (long)CloseTimeout.TotalMilliseconds);
         }
+
+        Tls?.Dispose(); // live sessions keep their own reference to the OpenSSL context
     }
 
     private void AcceptPending()
@@ -281,6 +283,18 @@ internal sealed class EpollConnectionListener : IConnectionListener, IEpollHandl
             EpollTransportLog.ConnectionAccepted(_logger, connection.ConnectionId, remote, thread.Index);
         }
 
+        if (Tls is { } tls)
+        {
+            tls.Begin(connection); // QueueAccepted once the handshake succeeds
+            return;
+        }
+
+        QueueAccepted(connection);
+    }
+
+    /// <summary>Starts the connection and hands it to Kestrel's accept loop.</summary>
+    internal void QueueAccepted(EpollConnection connection)
+    {
         if (connection.Start() && !_accepted.Writer.TryWrite(connection))
         {
             connection.Abort(new ConnectionAbortedException("The listener was unbound while the connection was being accepted."));
