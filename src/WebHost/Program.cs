@@ -34,7 +34,8 @@ if (!ForwardedHeadersSettings.TryRead(builder.Configuration, out var forwardedHe
     return 2;
 }
 
-if (!StaticSiteOptions.TryRead(builder.Configuration, out var staticSite, out var staticSiteError))
+if (!StaticSiteOptions.TryRead(builder.Configuration, out var staticSite, out var staticSiteError) ||
+    !staticSite.TryCheckFallbackFile(builder.Environment.WebRootPath, out staticSiteError))
 {
     await Console.Error.WriteLineAsync(staticSiteError);
     return 2;
