@@ -1,6 +1,7 @@
 using System.Diagnostics.Metrics;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using EpollTransport.Internal;
 using EpollTransport.Internal.Tls;
 using EpollTransport.Interop;
@@ -67,7 +68,14 @@ public sealed class EpollTransportFactory : IConnectionListenerFactory, IConnect
         _options.Validate();
         _memoryPoolFactory = memoryPoolFactory;
         _logger = loggerFactory.CreateLogger("EpollTransport");
+
+        // Make the log events now, while descriptors are plentiful: their argument types load assemblies
+        // (System.Net.Security for the TLS events), each opened with a descriptor, and the first warning
+        // may be the one saying that descriptors ran out (EMFILE), where the load would fail and the
+        // event's type initializer with it, ending the epoll thread and the process.
+        RuntimeHelpers.RunClassConstructor(typeof(EpollTransportLog).TypeHandle);
         _metrics = new EpollTransportMetrics(meterFactory, () => _threads?.Stats ?? []);
+        TlsBuilder = new TlsEndpointBuilder(_options, _metrics, _logger);
     }
 
     /// <summary>Whether this transport can bind <paramref name="endpoint"/>.</summary>
@@ -105,8 +113,7 @@ public sealed class EpollTransportFactory : IConnectionListenerFactory, IConnect
             : ListenSocket.Bind(endpoint, threads, _options, _logger);
         if (tls is not null)
         {
-            listener.Tls = tls;
-            EpollTransportLog.TlsEndpointBound(_logger, listener.EndPoint, tls.ListenOptions.ToString() ?? "");
+            listener.Tls = TlsBuilder.TryBuild(tls, listener.EndPoint, listener, threads.Count);
         }
 
         listener.Start();
@@ -125,6 +132,7 @@ public sealed class EpollTransportFactory : IConnectionListenerFactory, IConnect
         }
 
         threads?.Dispose();
+        TlsBuilder.Dispose();
         _metrics.Dispose();
     }
 
@@ -132,6 +140,9 @@ public sealed class EpollTransportFactory : IConnectionListenerFactory, IConnect
 
     /// <summary>The endpoints that asked for the transport's TLS (<c>UseEpollTls</c>).</summary>
     internal TlsEndpointRegistry TlsEndpoints { get; } = new();
+
+    /// <summary>Builds a matched endpoint's TLS at bind, or leaves it to Kestrel's (with a warning).</summary>
+    internal TlsEndpointBuilder TlsBuilder { get; }
 
     internal System.Diagnostics.Metrics.Meter Meter => _metrics.Meter;
 

@@ -1,6 +1,7 @@
 using EpollTransport.WebHost;
 using EpollTransport.WebHost.Dashboard;
 using EpollTransport.WebHost.Monitoring;
+using EpollTransport.WebHost.Proxy;
 using EpollTransport.WebHost.StaticFiles;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -27,7 +28,14 @@ if (!MonitoringSettings.TryRead(builder.Configuration, out var monitoring, out v
     return 2;
 }
 
-if (!StaticSiteOptions.TryRead(builder.Configuration, out var staticSite, out var staticSiteError))
+if (!ForwardedHeadersSettings.TryRead(builder.Configuration, out var forwardedHeaders, out var forwardedHeadersError))
+{
+    await Console.Error.WriteLineAsync(forwardedHeadersError);
+    return 2;
+}
+
+if (!StaticSiteOptions.TryRead(builder.Configuration, out var staticSite, out var staticSiteError) ||
+    !staticSite.TryCheckFallbackFile(builder.Environment.WebRootPath, out staticSiteError))
 {
     await Console.Error.WriteLineAsync(staticSiteError);
     return 2;
@@ -59,6 +67,9 @@ if (monitoring.EnableMetrics)
 builder.Services.AddDashboard();
 
 var app = builder.Build();
+
+// Behind a trusted proxy (ForwardedHeaders:*): the client's address, scheme and host, for everything after this.
+app.UseTrustedForwardedHeaders(forwardedHeaders);
 
 // On the epoll transport, name the request a connection serves in its warnings about blocked threads.
 app.UseEpollActivity();

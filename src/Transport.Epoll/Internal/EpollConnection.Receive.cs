@@ -94,7 +94,11 @@ internal sealed partial class EpollConnection
                 PosixResult result;
                 using (var pin = memory.Pin())
                 {
-                    if (_unixSocket)
+                    if (_tls is not null)
+                    {
+                        result = _tls.Read((byte*)pin.Pointer, memory.Length, this);
+                    }
+                    else if (_unixSocket)
                     {
                         result = Sockets.ReadMessage(_socket, (byte*)pin.Pointer, memory.Length, out bool truncated);
                         _readToEagain |= truncated; // the read stopped after a message that carried descriptors
@@ -123,9 +127,9 @@ internal sealed partial class EpollConnection
                         return;
                     }
 
-                    if (read < memory.Length && !_peerClosing && !_readToEagain)
+                    if (read < memory.Length && !_peerClosing && !_readToEagain && _tls is null)
                     {
-                        return; // short read: the queue is drained
+                        return; // short read: the queue is drained (not so over TLS: a read returns at most one record)
                     }
 
                     continue;

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
+using EpollTransport.Internal.Tls;
 using EpollTransport.Interop;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Connections.Features;
@@ -69,6 +70,7 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
     private int _connectionClosedFired;
     private int _directionsDone;
     private int _resetCounted;
+    private TlsSession? _tls; // TLS endpoints: reads decrypt and sends encrypt through it (EpollConnection.Receive/Send)
 
     public EpollConnection(
         FileDescriptor socket,
@@ -176,8 +178,47 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
     /// <summary>Completes when the socket has been closed.</summary>
     public Task Closed => _closed.Task;
 
-    /// <summary>Registers the socket with its epoll thread and starts the send loop.</summary>
-    public bool Start()
+    /// <summary>A TLS endpoint's connection whose handshake is under way (it is started when that succeeds).</summary>
+    internal TlsHandshake? PendingHandshake { get; set; }
+
+    internal bool IsAborted => Volatile.Read(ref _aborted) != 0;
+
+    /// <summary>
+    /// After a successful handshake, before <see cref="Start"/>: reads and sends go through the TLS session,
+    /// and the negotiated TLS features are the connection's.
+    /// </summary>
+    internal void AttachTls(TlsSession session, TlsConnectionFeatures features)
+    {
+        _tls = session;
+        PendingHandshake = null;
+        _features[typeof(Microsoft.AspNetCore.Http.Features.ITlsConnectionFeature)] = features;
+        _features[typeof(ITlsHandshakeFeature)] = features;
+        _features[typeof(Microsoft.AspNetCore.Server.Kestrel.Core.Features.ITlsApplicationProtocolFeature)] = features;
+    }
+
+    /// <summary>
+    /// Ends a connection that was never started (its TLS handshake failed, timed out or was aborted): both
+    /// directions are finished and the socket is closed; Kestrel never saw it.
+    /// </summary>
+    internal void EndBeforeStart(Exception error)
+    {
+        PendingHandshake = null;
+        if (_receiveState != ReceiveState.Done)
+        {
+            CompleteInput(error);
+            DirectionDone();
+        }
+
+        _output.Reader.Complete(error);
+        FireConnectionClosed();
+        DirectionDone();
+    }
+
+    /// <summary>
+    /// Registers the socket with its epoll thread and starts the send loop. If registering fails, the
+    /// connection is closed at once and the error returned (the listener warns and backs off).
+    /// </summary>
+    public PosixResult Start()
     {
         uint events = _levelTriggered
             ? Epoll.EPOLLIN | Epoll.EPOLLRDHUP
@@ -195,11 +236,11 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
             FireConnectionClosed();
             DirectionDone();
             DirectionDone();
-            return false;
+            return result;
         }
 
         _sendTask = DoSendAsync();
-        return true;
+        return result;
     }
 
     public void OnEvents(uint events)
@@ -231,6 +272,7 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
         }
 
         Volatile.Write(ref _aborted, 1);
+        PendingHandshake?.Abort(); // not started yet: the handshake ends it
         try
         {
             if (reset)
@@ -320,6 +362,7 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
 
         int fd = _socket.Number;
         _socket.Dispose();
+        _tls?.Dispose();
         Interlocked.Increment(ref _thread.Stats.ConnectionsClosed);
         _thread.Unregister(Token);
         EpollTransportLog.ConnectionClosed(_logger, this, fd);
@@ -329,7 +372,9 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
 
     /// <summary>
     /// The exception a failed read or send ends the connection with, logged at Debug: a reset by the peer
-    /// (ECONNRESET, EPIPE, ETIMEDOUT) is how connections end, never an error-level event.
+    /// (ECONNRESET, EPIPE, ETIMEDOUT) is how connections end, never an error-level event. The kernel running
+    /// out of memory (ENOMEM, ENOBUFS) is no fault of the client nor of the application: a rate-limited warning,
+    /// and the connection is aborted, as Kestrel expects of a connection the transport lost.
     /// </summary>
     private Exception SocketError(string call, Errno error)
     {
@@ -338,6 +383,16 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
             EpollTransportLog.ConnectionReset(_logger, this, error);
             CountReset();
             return new ConnectionResetException($"The connection was reset by the peer ({error}).", PosixResult.CreateException(call, error));
+        }
+
+        if (error is Errno.ENOMEM or Errno.ENOBUFS)
+        {
+            if (_thread.ResourceWarnings.TryTake(out int suppressed))
+            {
+                EpollTransportLog.ConnectionResourceError(_logger, ConnectionId, call, error, suppressed);
+            }
+
+            return new ConnectionAbortedException($"{call} failed: the kernel is out of memory ({error}).", PosixResult.CreateException(call, error));
         }
 
         EpollTransportLog.ConnectionError(_logger, this, error);

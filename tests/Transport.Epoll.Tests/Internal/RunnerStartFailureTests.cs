@@ -29,7 +29,7 @@ public sealed class RunnerStartFailureTests
         var standby = monitor.TakeStandby();
         Assert.NotNull(standby);
         Assert.True(standby.TryAssign(null));
-        Assert.True(SpinWait.SpinUntil(() => standby.HasEnded, s_bound), "the standby did not end");
+        Eventually.Holds(() => standby.HasEnded, "the standby ended");
         int failures = 3;
         monitor.ThreadStartFault = () =>
         {
