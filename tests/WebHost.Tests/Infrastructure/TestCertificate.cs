@@ -73,6 +73,13 @@ public sealed class TestCertificate : IDisposable
         [$"Kestrel:Endpoints:{name}:Certificate:KeyPath"] = KeyPemPath,
     };
 
+    /// <summary><see cref="PemEndpoint"/> as command-line arguments (<c>--Kestrel:Endpoints:{name}:Url URL</c>, …).</summary>
+    /// <param name="name">The endpoint's name.</param>
+    /// <param name="url">Its URL.</param>
+    /// <returns>The arguments.</returns>
+    public IEnumerable<string> PemEndpointArguments(string name, string url = "https://127.0.0.1:0") =>
+        PemEndpoint(name, url).SelectMany(setting => new[] { "--" + setting.Key, setting.Value! });
+
     /// <summary>The same with the PFX: <c>…:Certificate:Path</c> and <c>…:Certificate:Password</c>.</summary>
     /// <param name="name">The endpoint's name.</param>
     /// <param name="url">Its URL.</param>
