@@ -169,13 +169,7 @@ public sealed class TlsEngineSelectionTests(ITestOutputHelper output)
         File.Copy(replacement.KeyPemPath, certificate.KeyPemPath, overwrite: true);
         File.Copy(replacement.CertificatePemPath, certificate.CertificatePemPath, overwrite: true);
 
-        string served;
-        do
-        {
-            await Task.Delay(200, cts.Token);
-            served = await ServedOrEmptyAsync(address, cts.Token);
-        }
-        while (served != replacement.Sha256Thumbprint);
+        await Eventually.HoldsAsync(async () => await ServedOrEmptyAsync(address, cts.Token) == replacement.Sha256Thumbprint, "the new certificate is served", Timeouts.Default);
 
         var rebound = factory.Logs.Since(mark).Any(IsTlsEndpointBound);
         Assert.Equal(engine == "Epoll", rebound);
