@@ -1,6 +1,7 @@
 using EpollTransport.WebHost;
 using EpollTransport.WebHost.Dashboard;
 using EpollTransport.WebHost.Monitoring;
+using EpollTransport.WebHost.Proxy;
 using EpollTransport.WebHost.StaticFiles;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -24,6 +25,12 @@ if (!TlsEngineSelection.TryParse(configuredTlsEngine, out var tlsEngine))
 if (!MonitoringSettings.TryRead(builder.Configuration, out var monitoring, out var monitoringError))
 {
     await Console.Error.WriteLineAsync(monitoringError);
+    return 2;
+}
+
+if (!ForwardedHeadersSettings.TryRead(builder.Configuration, out var forwardedHeaders, out var forwardedHeadersError))
+{
+    await Console.Error.WriteLineAsync(forwardedHeadersError);
     return 2;
 }
 
@@ -59,6 +66,9 @@ if (monitoring.EnableMetrics)
 builder.Services.AddDashboard();
 
 var app = builder.Build();
+
+// Behind a trusted proxy (ForwardedHeaders:*): the client's address, scheme and host, for everything after this.
+app.UseTrustedForwardedHeaders(forwardedHeaders);
 
 // On the epoll transport, name the request a connection serves in its warnings about blocked threads.
 app.UseEpollActivity();
