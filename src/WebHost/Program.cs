@@ -1,5 +1,6 @@
 using EpollTransport.WebHost;
 using EpollTransport.WebHost.Dashboard;
+using EpollTransport.WebHost.Https;
 using EpollTransport.WebHost.Monitoring;
 using EpollTransport.WebHost.Proxy;
 using EpollTransport.WebHost.StaticFiles;
@@ -34,7 +35,14 @@ if (!ForwardedHeadersSettings.TryRead(builder.Configuration, out var forwardedHe
     return 2;
 }
 
-if (!StaticSiteOptions.TryRead(builder.Configuration, out var staticSite, out var staticSiteError))
+if (!HttpsPolicySettings.TryRead(builder.Configuration, out var httpsPolicy, out var httpsPolicyError))
+{
+    await Console.Error.WriteLineAsync(httpsPolicyError);
+    return 2;
+}
+
+if (!StaticSiteOptions.TryRead(builder.Configuration, out var staticSite, out var staticSiteError) ||
+    !staticSite.TryCheckFallbackFile(builder.Environment.WebRootPath, out staticSiteError))
 {
     await Console.Error.WriteLineAsync(staticSiteError);
     return 2;
@@ -54,6 +62,7 @@ SystemdIntegration.Apply(builder);
 // other options (Limits, AddServerHeader, ...) are bound here, so that e.g. Kestrel:Limits:RequestHeadersTimeout
 // works from appsettings.json, the environment or the command line.
 KestrelSettings.Bind(builder);
+builder.Services.AddHttpsPolicy(httpsPolicy);
 builder.Services.AddStaticSite(staticSite);
 
 // GET /healthz (503 once shutdown begins, after which the host serves on for the drain delay) and GET /metrics.
@@ -69,6 +78,9 @@ var app = builder.Build();
 
 // Behind a trusted proxy (ForwardedHeaders:*): the client's address, scheme and host, for everything after this.
 app.UseTrustedForwardedHeaders(forwardedHeaders);
+
+// HttpsPolicy:*: HSTS on HTTPS responses, plain HTTP redirected to HTTPS (never /healthz or /metrics). Off by default.
+app.UseHttpsPolicy(httpsPolicy);
 
 // On the epoll transport, name the request a connection serves in its warnings about blocked threads.
 app.UseEpollActivity();
