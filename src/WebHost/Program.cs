@@ -1,4 +1,5 @@
 using EpollTransport.WebHost;
+using EpollTransport.WebHost.AccessLog;
 using EpollTransport.WebHost.Dashboard;
 using EpollTransport.WebHost.Monitoring;
 using EpollTransport.WebHost.StaticFiles;
@@ -33,6 +34,20 @@ if (!StaticSiteOptions.TryRead(builder.Configuration, out var staticSite, out va
     return 2;
 }
 
+// The access log: off by default; when on, its file is opened now, so that a path that cannot be written stops the host.
+if (!AccessLogSettings.TryRead(builder.Configuration, builder.Environment.ContentRootPath, out var accessLog, out var accessLogError))
+{
+    await Console.Error.WriteLineAsync(accessLogError);
+    return 2;
+}
+
+AccessLogFile? accessLogFile = null;
+if (accessLog.Enabled && !AccessLogFile.TryOpen(accessLog.Path, out accessLogFile, out accessLogError))
+{
+    await Console.Error.WriteLineAsync(accessLogError);
+    return 2;
+}
+
 TransportSelection.Apply(builder, transport);
 
 // The HTTPS endpoints of Kestrel:Endpoints: TLS in the epoll transport (TlsEngine=Epoll, the default, on the Epoll
@@ -57,8 +72,18 @@ if (monitoring.EnableMetrics)
 }
 
 builder.Services.AddDashboard();
+if (accessLogFile is not null)
+{
+    builder.Services.AddAccessLog(accessLog, accessLogFile);
+}
 
 var app = builder.Build();
+
+// Every request that reaches the application, as it ends; written by one thread off the request path.
+if (accessLogFile is not null)
+{
+    app.UseAccessLog();
+}
 
 // On the epoll transport, name the request a connection serves in its warnings about blocked threads.
 app.UseEpollActivity();
