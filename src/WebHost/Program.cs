@@ -2,6 +2,7 @@ using EpollTransport.WebHost;
 using EpollTransport.WebHost.AccessLog;
 using EpollTransport.WebHost.Dashboard;
 using EpollTransport.WebHost.Monitoring;
+using EpollTransport.WebHost.Proxy;
 using EpollTransport.WebHost.StaticFiles;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -28,7 +29,14 @@ if (!MonitoringSettings.TryRead(builder.Configuration, out var monitoring, out v
     return 2;
 }
 
-if (!StaticSiteOptions.TryRead(builder.Configuration, out var staticSite, out var staticSiteError))
+if (!ForwardedHeadersSettings.TryRead(builder.Configuration, out var forwardedHeaders, out var forwardedHeadersError))
+{
+    await Console.Error.WriteLineAsync(forwardedHeadersError);
+    return 2;
+}
+
+if (!StaticSiteOptions.TryRead(builder.Configuration, out var staticSite, out var staticSiteError) ||
+    !staticSite.TryCheckFallbackFile(builder.Environment.WebRootPath, out staticSiteError))
 {
     await Console.Error.WriteLineAsync(staticSiteError);
     return 2;
@@ -79,7 +87,11 @@ if (accessLogFile is not null)
 
 var app = builder.Build();
 
-// Every request that reaches the application, as it ends; written by one thread off the request path.
+// Behind a trusted proxy (ForwardedHeaders:*): the client's address, scheme and host, for everything after this.
+app.UseTrustedForwardedHeaders(forwardedHeaders);
+
+// Every request that reaches the application, as it ends (with the client's address as forwarded headers made
+// it); written by one thread off the request path.
 if (accessLogFile is not null)
 {
     app.UseAccessLog();

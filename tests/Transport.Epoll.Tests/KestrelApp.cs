@@ -17,6 +17,8 @@ internal sealed class KestrelApp(WebApplication app, TestLoggerProvider logs, in
 
     public int Port => port;
 
+    public IServiceProvider Services => app.Services;
+
     /// <summary>Starts Kestrel with <paramref name="configure"/>d epoll options, the endpoints <paramref name="map"/> adds and, if given, <paramref name="kestrel"/>'s server options.</summary>
     public static async Task<KestrelApp> StartAsync(Action<EpollTransportOptions> configure, Action<WebApplication> map, Action<KestrelServerOptions>? kestrel = null)
     {
