@@ -91,6 +91,30 @@ public sealed partial class AccessLogHostTests(ITestOutputHelper output) : IDisp
         Assert.Equal(0, exchanges[3].BodyBytes);
     }
 
+    [Theory]
+    [InlineData(null, "127.0.0.1")]
+    [InlineData("192.0.2.1", "127.0.0.1")]
+    [InlineData("127.0.0.1", "198.51.100.9")]
+    public async Task TheClientAddressIsTheForwardedOneOnlyFromATrustedProxy(string? knownProxy, string logged)
+    {
+        var path = Path.Combine(_directory, "access.log");
+        var settings = new Dictionary<string, string?> { ["AccessLog:Enabled"] = "true", ["AccessLog:Path"] = path };
+        if (knownProxy is not null)
+        {
+            settings["ForwardedHeaders:KnownProxies"] = knownProxy;
+        }
+
+        await using var host = Start(settings);
+        using var client = host.CreateHttpClient();
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/plaintext");
+        request.Headers.TryAddWithoutValidation("X-Forwarded-For", "198.51.100.9");
+        using var response = await client.SendAsync(request);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+
+        var line = FromCombined((await LinesAsync(path, 1))[0]);
+        Assert.Equal(logged, line.RemoteAddress);
+    }
+
     [Fact]
     public async Task OnAFullDiskEveryRequestIsServedAndEveryLostRecordIsCountedInTheMetrics()
     {
