@@ -1,6 +1,7 @@
 using EpollTransport.WebHost;
 using EpollTransport.WebHost.AccessLog;
 using EpollTransport.WebHost.Dashboard;
+using EpollTransport.WebHost.Https;
 using EpollTransport.WebHost.Monitoring;
 using EpollTransport.WebHost.Proxy;
 using EpollTransport.WebHost.StaticFiles;
@@ -32,6 +33,12 @@ if (!MonitoringSettings.TryRead(builder.Configuration, out var monitoring, out v
 if (!ForwardedHeadersSettings.TryRead(builder.Configuration, out var forwardedHeaders, out var forwardedHeadersError))
 {
     await Console.Error.WriteLineAsync(forwardedHeadersError);
+    return 2;
+}
+
+if (!HttpsPolicySettings.TryRead(builder.Configuration, out var httpsPolicy, out var httpsPolicyError))
+{
+    await Console.Error.WriteLineAsync(httpsPolicyError);
     return 2;
 }
 
@@ -70,6 +77,7 @@ SystemdIntegration.Apply(builder);
 // other options (Limits, AddServerHeader, ...) are bound here, so that e.g. Kestrel:Limits:RequestHeadersTimeout
 // works from appsettings.json, the environment or the command line.
 KestrelSettings.Bind(builder);
+builder.Services.AddHttpsPolicy(httpsPolicy);
 builder.Services.AddStaticSite(staticSite);
 
 // GET /healthz (503 once shutdown begins, after which the host serves on for the drain delay) and GET /metrics.
@@ -91,11 +99,14 @@ var app = builder.Build();
 app.UseTrustedForwardedHeaders(forwardedHeaders);
 
 // Every request that reaches the application, as it ends (with the client's address as forwarded headers made
-// it); written by one thread off the request path.
+// it; redirects to HTTPS included); written by one thread off the request path.
 if (accessLogFile is not null)
 {
     app.UseAccessLog();
 }
+
+// HttpsPolicy:*: HSTS on HTTPS responses, plain HTTP redirected to HTTPS (never /healthz or /metrics). Off by default.
+app.UseHttpsPolicy(httpsPolicy);
 
 // On the epoll transport, name the request a connection serves in its warnings about blocked threads.
 app.UseEpollActivity();
