@@ -1,4 +1,5 @@
 using EpollTransport.WebHost;
+using EpollTransport.WebHost.AccessLog;
 using EpollTransport.WebHost.Dashboard;
 using EpollTransport.WebHost.Https;
 using EpollTransport.WebHost.Monitoring;
@@ -48,6 +49,20 @@ if (!StaticSiteOptions.TryRead(builder.Configuration, out var staticSite, out va
     return 2;
 }
 
+// The access log: off by default; when on, its file is opened now, so that a path that cannot be written stops the host.
+if (!AccessLogSettings.TryRead(builder.Configuration, builder.Environment.ContentRootPath, out var accessLog, out var accessLogError))
+{
+    await Console.Error.WriteLineAsync(accessLogError);
+    return 2;
+}
+
+AccessLogFile? accessLogFile = null;
+if (accessLog.Enabled && !AccessLogFile.TryOpen(accessLog.Path, out accessLogFile, out accessLogError))
+{
+    await Console.Error.WriteLineAsync(accessLogError);
+    return 2;
+}
+
 TransportSelection.Apply(builder, transport);
 
 // The HTTPS endpoints of Kestrel:Endpoints: TLS in the epoll transport (TlsEngine=Epoll, the default, on the Epoll
@@ -73,11 +88,22 @@ if (monitoring.EnableMetrics)
 }
 
 builder.Services.AddDashboard();
+if (accessLogFile is not null)
+{
+    builder.Services.AddAccessLog(accessLog, accessLogFile);
+}
 
 var app = builder.Build();
 
 // Behind a trusted proxy (ForwardedHeaders:*): the client's address, scheme and host, for everything after this.
 app.UseTrustedForwardedHeaders(forwardedHeaders);
+
+// Every request that reaches the application, as it ends (with the client's address as forwarded headers made
+// it; redirects to HTTPS included); written by one thread off the request path.
+if (accessLogFile is not null)
+{
+    app.UseAccessLog();
+}
 
 // HttpsPolicy:*: HSTS on HTTPS responses, plain HTTP redirected to HTTPS (never /healthz or /metrics). Off by default.
 app.UseHttpsPolicy(httpsPolicy);
