@@ -5,7 +5,8 @@ Fields: "tool" wrk or h2load; "path" the URL path; "conns" connections; "pipelin
 (h2load); "h2" uses the server's h2c (prior knowledge) endpoint; "paths" (wrk) several URL paths requested
 in turn on each connection ("path" is the first); "background" {"path", "conns"}: wrk load on another path
 for the whole run, not measured (e.g. handlers that block their thread, so that the measured requests'
-latency shows what blocking does to the others); "title" and "desc" for the report.
+latency shows what blocking does to the others; its own requests/s and errors are recorded too); "timeout"
+wrk's --timeout in seconds for both (default loadgen.WRK_TIMEOUT_S); "title" and "desc" for the report.
 
     python3 -m harness.scenarios profile-args NAME    (from bench/) prints NAME's load as shell
                                                       assignments (TOOL, URL_PATH, CONNS, DEPTH, STREAMS,
@@ -21,7 +22,7 @@ from .common import BENCH_DIR
 
 PATH = os.path.join(BENCH_DIR, "scenarios.json")
 TOOLS = {"wrk": {"path", "conns"}, "h2load": {"path", "conns", "streams"}}
-FIELDS = {"tool", "path", "paths", "conns", "pipeline", "headers", "streams", "h2", "background", "title", "desc"}
+FIELDS = {"tool", "path", "paths", "conns", "pipeline", "headers", "streams", "h2", "background", "timeout", "title", "desc"}
 
 
 def load(path=PATH):
