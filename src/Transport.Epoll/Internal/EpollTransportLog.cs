@@ -88,6 +88,13 @@ internal static partial class EpollTransportLog
     [LoggerMessage(125, LogLevel.Error, "Starting a standby epoll thread failed; a loop blocked by application code cannot be handed off until one starts.", EventName = "StandbyStartFailed")]
     public static partial void StandbyStartFailed(ILogger logger, Exception exception);
 
+    // Threads for blocking application code (BlockingThreads).
+    [LoggerMessage(130, LogLevel.Warning, "Starting a thread for blocking application code failed; such work runs on the shared thread pool until one starts.", EventName = "BlockingThreadStartFailed")]
+    public static partial void BlockingThreadStartFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(131, LogLevel.Error, "Unexpected exception in application code on a thread for blocking work; the thread keeps running.", EventName = "BlockingWorkFailed")]
+    public static partial void BlockingWorkFailed(ILogger logger, Exception exception);
+
     // TLS (140-159).
     [LoggerMessage(140, LogLevel.Debug, "{EndPoint} is an HTTPS endpoint registered for the transport's TLS ({Registered}).", EventName = "TlsEndpointBound")]
     public static partial void TlsEndpointBound(ILogger logger, System.Net.EndPoint endPoint, string registered);
