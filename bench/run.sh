@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Benchmarks the web host on the Epoll and Sockets transports against nginx, on loopback only.
 #
-#   bench/run.sh            full run (~9 min): docs/BENCHMARKS.md, docs/benchmarks.svg, bench/results/latest.json
+#   bench/run.sh            full run (~17 min): docs/BENCHMARKS.md, docs/benchmarks.svg, bench/results/latest.json
 #   bench/run.sh --quick    ~2 min smoke run: bench/results/quick.{json,md,svg}
 #   bench/run.sh --help     all options (--rounds, --duration, --servers, --idle-connections, ...)
 #
-# This script installs what is missing (wrk, h2load, nginx, curl, gcc, ...; Debian packages), builds
-# src/WebHost in Release and bench/idle/idleconn.c, raises the open-file limit, and runs bench/bench.py.
+# This script installs what is missing (wrk, h2load, nginx, curl, openssl, gcc, libssl-dev, ...; Debian
+# packages), builds src/WebHost in Release, bench/idle/idleconn.c and bench/churn/tlschurn.c, raises the
+# open-file limit, and runs bench/bench.py.
 # Extra option handled here: --no-build (use the existing Release build).
 # Every process the harness starts is stopped on exit, including on Ctrl-C or SIGTERM.
 set -euo pipefail
@@ -42,8 +43,10 @@ need taskset util-linux
 need ss iproute2
 need pgrep procps
 need gcc gcc
+need openssl openssl
 need "$PYTHON" python3
 [[ -f /usr/include/stdio.h ]] || missing+=(libc6-dev)
+[[ -f /usr/include/openssl/ssl.h ]] || missing+=(libssl-dev)
 if ((${#missing[@]})); then
     if [[ $(id -u) -ne 0 ]]; then
         echo "bench: missing packages: ${missing[*]} (run as root, or install them with apt-get)" >&2
@@ -81,9 +84,13 @@ if ((build)); then
     rm -f "$build_log"
 fi
 mkdir -p "$BENCH_DIR/.build"
-if [[ ! -x "$BENCH_DIR/.build/idleconn" || "$BENCH_DIR/idle/idleconn.c" -nt "$BENCH_DIR/.build/idleconn" ]]; then
-    gcc -O2 -Wall -Wextra -Werror -o "$BENCH_DIR/.build/idleconn" "$BENCH_DIR/idle/idleconn.c"
-fi
+# The C clients: idle connections (plain or TLS) and TLS churn (a full handshake per request).
+for src in idle/idleconn.c churn/tlschurn.c; do
+    bin="$BENCH_DIR/.build/$(basename "$src" .c)"
+    if [[ ! -x "$bin" || "$BENCH_DIR/$src" -nt "$bin" ]]; then
+        gcc -O2 -Wall -Wextra -Werror -o "$bin" "$BENCH_DIR/$src" -lssl -lcrypto -lm -pthread
+    fi
+done
 
 # --- limits -------------------------------------------------------------------------------------
 # Raise the hard limit if allowed (needs CAP_SYS_RESOURCE), then the soft limit to the hard one.

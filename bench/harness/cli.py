@@ -28,10 +28,13 @@ def parse_args(argv):
                         "'none' to skip (default plaintext)")
     p.add_argument("--idle-connections", type=int, default=10000, help="idle keep-alive connections per server (default 10000; 0 skips)")
     p.add_argument("--idle-50k", action="store_true", help="shorthand for --idle-connections 50000")
+    p.add_argument("--idle-tls-connections", type=int,
+                   help="idle keep-alive connections per server over TLS, on its HTTPS port (default: as many as "
+                        "--idle-connections; 0 skips)")
     p.add_argument("--idle-seconds", type=int, help="seconds of idle CPU measurement (default 10; quick 2)")
     p.add_argument("--server-cpus", default="0", help="cores for the server (default 0)")
     p.add_argument("--client-cpus", default=None, help="cores for the load generator (default: all the others)")
-    p.add_argument("--base-port", type=int, default=18080, help="first of 6 consecutive ports (default 18080)")
+    p.add_argument("--base-port", type=int, default=18080, help="first of 9 consecutive ports: HTTP/1.1, h2c and HTTPS per server (default 18080)")
     p.add_argument("--epoll-args", default="", help="extra web host arguments for the Epoll server, e.g. '--EpollTransport:ThreadCount 2'")
     p.add_argument("--sockets-args", default="", help="extra web host arguments for the Sockets server")
     p.add_argument("--json", dest="json_path", help="results JSON (default bench/results/latest.json; quick: bench/results/quick.json)")
@@ -53,6 +56,8 @@ def parse_args(argv):
     args.idle_seconds = args.idle_seconds or (2 if q else 10)
     if args.idle_50k:
         args.idle_connections = 50000
+    if args.idle_tls_connections is None:
+        args.idle_tls_connections = args.idle_connections
     if args.scaling_scenarios is None:
         args.scaling_scenarios = "plaintext"
     if args.scaling_scenarios == "none":
@@ -69,8 +74,9 @@ def parse_args(argv):
         bad = [x for x in value.split(",") if x and x not in SCENARIOS]
         if bad:
             p.error(f"{name}: unknown {', '.join(bad)} (valid: {', '.join(SCENARIOS)})")
-    if args.rounds < 1 or args.duration < 1 or args.warmup < 0 or args.idle_connections < 0:
-        p.error("--rounds and --duration must be at least 1; --warmup and --idle-connections at least 0")
+    if args.rounds < 1 or args.duration < 1 or args.warmup < 0 or args.idle_connections < 0 \
+            or args.idle_tls_connections < 0:
+        p.error("--rounds and --duration must be at least 1; --warmup, --idle-connections and --idle-tls-connections at least 0")
 
     available = sorted(os.sched_getaffinity(0))
     server = parse_cpus(args.server_cpus)

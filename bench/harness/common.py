@@ -8,6 +8,7 @@ BENCH_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REPO = os.path.dirname(BENCH_DIR)
 WEBHOST_DLL = os.path.join(REPO, "src", "WebHost", "bin", "Release", "net10.0", "EpollTransport.WebHost.dll")
 IDLECONN = os.path.join(BENCH_DIR, ".build", "idleconn")
+TLSCHURN = os.path.join(BENCH_DIR, ".build", "tlschurn")
 WRK_SCRIPT = os.path.join(BENCH_DIR, "wrk", "bench.lua")
 RESULTS_DIR = os.path.join(BENCH_DIR, "results")
 

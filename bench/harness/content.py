@@ -10,6 +10,7 @@ import subprocess
 from .common import JSON_BODY, PLAINTEXT, REPO, BenchError
 from .scenarios import SCENARIOS
 from .servers import http_get
+from .tls import base_url, https_get
 
 GENERATED = ("/bench/1k.txt", "/bench/16k.css", "/bench/16k.css.gz", "/bench/1m.bin")
 
@@ -77,13 +78,15 @@ def preflight(server, scenario, content_root):
     sc = SCENARIOS[scenario]
     if sc.get("h2"):
         want = expected_body(content_root, sc["path"])
-        out = subprocess.run(["curl", "-sS", "--http2-prior-knowledge", "--max-time", "10",
-                              "-o", "-", "-w", "\n%{http_version} %{http_code}",
-                              f"http://127.0.0.1:{server.h2_port}{sc['path']}"],
+        url = base_url(server, sc) + sc["path"]
+        # Over TLS, HTTP/2 comes by ALPN (-k: the run's self-signed certificate); without, by prior knowledge.
+        mode = ["-k", "--http2"] if sc.get("tls") else ["--http2-prior-knowledge"]
+        out = subprocess.run(["curl", "-sS", *mode, "--max-time", "10",
+                              "-o", "-", "-w", "\n%{http_version} %{http_code}", url],
                              capture_output=True, timeout=20)
         body, _, tail = out.stdout.rpartition(b"\n")
         if out.returncode != 0 or tail.decode() != "2 200" or body != want:
-            raise BenchError(f"{server.label}: h2c GET {sc['path']} on port {server.h2_port} failed: "
+            raise BenchError(f"{server.label}: HTTP/2 GET {url} failed: "
                              f"curl status {out.returncode}, '{tail.decode()}' {out.stderr.decode().strip()}")
         return
     headers = {h.split(":")[0]: h.split(":", 1)[1].strip() for h in sc.get("headers", [])}
@@ -96,7 +99,10 @@ def preflight(server, scenario, content_root):
                 raise BenchError(f"{server.label}: GET {path} ({headers['Accept-Encoding']}) answered {status}, "
                                  f"Content-Encoding {encoding}, {len(body)} bytes decoded; expected 200, br or gzip, {len(want)} bytes")
             continue
-        status, body, _ = http_get(server.h1_port, path, timeout=10, headers=headers)
+        if sc.get("tls"):
+            status, body, _, _ = https_get(server.tls_port, path, timeout=10, headers=headers)
+        else:
+            status, body, _ = http_get(server.h1_port, path, timeout=10, headers=headers)
         if status != 200 or body != want:
-            raise BenchError(f"{server.label}: GET {path} answered {status} with {len(body)} bytes; "
+            raise BenchError(f"{server.label}: GET {base_url(server, sc)}{path} answered {status} with {len(body)} bytes; "
                              f"expected 200 with {len(want)} bytes")

@@ -1,6 +1,7 @@
 """The idle-connection test: all servers at once (they are idle, so they do not disturb each other),
 N keep-alive connections each (bench/idle/idleconn.c), every one served a request, then held; RSS
-per connection, CPU while idle, and whether the server closed any of them."""
+per connection, CPU while idle, and whether the server closed any of them. Over plain HTTP, or over
+TLS on the servers' HTTPS ports (a full handshake each, then the request, then held)."""
 
 import os
 import re
@@ -34,10 +35,10 @@ def _connection_plan(n_req):
     return n, note, [min(per_client, n - i) for i in range(0, n, per_client)]
 
 
-def _connect(s, chunks, ccpus, r, clients, children):
+def _connect(s, chunks, ccpus, r, clients, children, tls):
     for i, count in enumerate(chunks):
-        cmd = ["taskset", "-c", ccpus, os.path.relpath(IDLECONN, REPO), "-p", str(s.h1_port), "-n", str(count),
-               "-f", str(1 + i), "-s", "1", "-u", "/plaintext"]
+        cmd = ["taskset", "-c", ccpus, os.path.relpath(IDLECONN, REPO), "-p", str(s.tls_port if tls else s.h1_port),
+               "-n", str(count), "-f", str(1 + i), "-s", "1", "-u", "/plaintext"] + (["-t"] if tls else [])
         if i == 0:
             r["client_command"] = cmdline(cmd) + (f"  (x{len(chunks)}, source 127.0.0.1..{len(chunks)})" if len(chunks) > 1 else "")
         p = children.spawn(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
@@ -67,17 +68,20 @@ def _close_clients(s, clients, r, idle_seconds):
         f"{r['established_server_side']} established, {closed} closed by server")
 
 
-def run_idle(servers, args, results, children):
-    n, note, chunks = _connection_plan(args.idle_connections)
+def run_idle(servers, args, results, children, requested, tls):
+    """Fills in results["idle"], or results["idle_tls"] when tls."""
+    n, note, chunks = _connection_plan(requested)
     mode = results["modes"][0]
     cpus, ccpus = mode["server_cpus"], mode["client_cpus"]
-    info = dict(requested=args.idle_connections, connections=n, note=note, settle_s=1.0 if args.quick else 3.0,
-                idle_s=args.idle_seconds, server_cpus=cpus, client_cpus=ccpus,
+    info = dict(requested=requested, connections=n, note=note, settle_s=1.0 if args.quick else 3.0,
+                idle_s=args.idle_seconds, server_cpus=cpus, client_cpus=ccpus, tls=tls,
                 client_processes_per_server=len(chunks), servers={})
-    results["idle"] = info
-    log(f"== idle connections: {n} per server ({len(chunks)} client process(es) each), {args.idle_seconds} s idle")
+    results["idle_tls" if tls else "idle"] = info
+    kind = "idle TLS connections" if tls else "idle connections"
+    log(f"== {kind}: {n} per server ({len(chunks)} client process(es) each), {args.idle_seconds} s idle")
     infos = {}
-    live = start_servers(servers, cpus, "idle", n, ["plaintext"], infos, args.content_root)
+    live = start_servers(servers, cpus, "idle-tls" if tls else "idle", n, ["tls-plaintext" if tls else "plaintext"],
+                         infos, args.content_root)
     for s in servers:
         info["servers"][s.key] = dict(infos.get(s.key, {}), ok=False)
         info["servers"][s.key].pop("config", None)
@@ -85,7 +89,8 @@ def run_idle(servers, args, results, children):
     try:
         # A short load so that the request path is compiled before the baseline is taken.
         for s in live:
-            warm = ["taskset", "-c", ccpus, "wrk", "-t", "1", "-c", "16", "-d", "1s", f"http://127.0.0.1:{s.h1_port}/plaintext"]
+            url = f"https://127.0.0.1:{s.tls_port}/plaintext" if tls else f"http://127.0.0.1:{s.h1_port}/plaintext"
+            warm = ["taskset", "-c", ccpus, "wrk", "-t", "1", "-c", "16", "-d", "1s", url]
             subprocess.run(warm, capture_output=True, timeout=30, preexec_fn=child_setup)
         time.sleep(2.0)
         for s in live:
@@ -94,7 +99,7 @@ def run_idle(servers, args, results, children):
             r = info["servers"][s.key]
             t0 = time.monotonic()
             try:
-                _connect(s, chunks, ccpus, r, clients[s.key], children)
+                _connect(s, chunks, ccpus, r, clients[s.key], children, tls)
                 r["connect_s"] = round(time.monotonic() - t0, 3)
             except (BenchError, OSError) as e:
                 r["error"] = str(e)
@@ -111,7 +116,7 @@ def run_idle(servers, args, results, children):
             ticks1 = sum_over(s.pids(), proc_ticks)
             r["rss_end_kb"] = rss_kb(s.pids())
             r["vmhwm_kb"] = hwm_kb(s.pids())
-            r["established_server_side"] = established_count(s.h1_port)
+            r["established_server_side"] = established_count(s.tls_port if tls else s.h1_port)
             r["idle_cpu_s"] = round((ticks1 - ticks0[s.key]) / CLK_TCK, 3)
             r["idle_cpu_pct"] = round(100.0 * r["idle_cpu_s"] / args.idle_seconds, 2)
             r["rss_per_conn_bytes"] = round((r["rss_with_idle_kb"] - r["rss_baseline_kb"]) * 1024 / n, 1)

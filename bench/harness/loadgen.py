@@ -1,14 +1,16 @@
-"""The load generators (wrk for HTTP/1.1, h2load for h2c): their command lines, and one measured run
-with the server's CPU, RSS and the rest of the machine's CPU around it."""
+"""The load generators (wrk for HTTP/1.1, h2load for HTTP/2, both also over TLS; tlschurn for a full TLS
+handshake per request): their command lines, and one measured run with the server's CPU, RSS and the
+rest of the machine's CPU around it."""
 
 import os
 import subprocess
 
-from .common import REPO, WRK_SCRIPT, cmdline, parse_cpus
+from .common import REPO, TLSCHURN, WRK_SCRIPT, cmdline, parse_cpus
 from .parsers import parse_h2load, parse_wrk
 from .processes import child_setup
 from .procfs import CpuWindow, RssSampler
 from .scenarios import SCENARIOS
+from .tls import base_url
 
 WRK_TIMEOUT_S = 5
 
@@ -17,20 +19,24 @@ def load_command(scenario, server, duration, client_cpus, tmp):
     """The command line and, for h2load, its per-request log file (on tmpfs when there is one)."""
     sc = SCENARIOS[scenario]
     threads = str(len(parse_cpus(client_cpus)))
+    url = base_url(server, sc) + sc["path"]
+    if sc["tool"] == "tlschurn":
+        cmd = ["taskset", "-c", client_cpus, os.path.relpath(TLSCHURN, REPO), "-t", threads, "-c", str(sc["conns"]),
+               "-d", str(duration), "-T", str(WRK_TIMEOUT_S), "-p", str(server.tls_port), "-u", sc["path"]]
+        return cmd, None
     if sc["tool"] == "wrk":
         cmd = ["taskset", "-c", client_cpus, "wrk", "-t", threads, "-c", str(sc["conns"]),
                "-d", f"{duration}s", "--timeout", f"{sc.get('timeout', WRK_TIMEOUT_S)}s", "--latency"]
         for h in sc.get("headers", []):
             cmd += ["-H", h]
-        cmd += ["-s", os.path.relpath(WRK_SCRIPT, REPO), f"http://127.0.0.1:{server.h1_port}{sc['path']}"]
+        cmd += ["-s", os.path.relpath(WRK_SCRIPT, REPO), url]
         if sc.get("pipeline", 1) > 1 or "paths" in sc:
             cmd += ["--", str(sc.get("pipeline", 1))] + sc.get("paths", [])
         return cmd, None
     logdir = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else tmp
     log_file = os.path.join(logdir, f"bench-h2load-{os.getpid()}.log")
     cmd = ["taskset", "-c", client_cpus, "h2load", "-t", threads, "-c", str(sc["conns"]),
-           "-m", str(sc["streams"]), "-D", str(duration), "--log-file", log_file,
-           f"http://127.0.0.1:{server.h2_port}{sc['path']}"]
+           "-m", str(sc["streams"]), "-D", str(duration), "--log-file", log_file, url]
     return cmd, log_file
 
 
@@ -43,7 +49,7 @@ def background_command(scenario, server, duration, client_cpus):
         return None
     return ["taskset", "-c", client_cpus, "wrk", "-t", "1", "-c", str(bg["conns"]),
             "-d", f"{duration}s", "--timeout", f"{sc.get('timeout', WRK_TIMEOUT_S)}s", "--latency",
-            "-s", os.path.relpath(WRK_SCRIPT, REPO), f"http://127.0.0.1:{server.h1_port}{bg['path']}"]
+            "-s", os.path.relpath(WRK_SCRIPT, REPO), base_url(server, {"tls": sc.get("tls")}) + bg["path"]]
 
 
 def _background_result(bg_proc, duration):
@@ -64,7 +70,7 @@ def _background_result(bg_proc, duration):
 
 def _parse(stdout, log_file):
     if log_file is None:
-        return parse_wrk(stdout)
+        return parse_wrk(stdout)   # tlschurn prints the same BENCHJSON line
     with open(log_file) as f:
         return parse_h2load(stdout, f)
 

@@ -18,7 +18,7 @@ import time
 
 from . import report
 from .cli import parse_args
-from .common import IDLECONN, REPO, WEBHOST_DLL, BenchError, cores, cpu_spec, log, parse_cpus
+from .common import IDLECONN, REPO, TLSCHURN, WEBHOST_DLL, BenchError, cores, cpu_spec, log, parse_cpus
 from .content import GENERATED, expected_body, make_content_root
 from .idle import run_idle
 from .measure import run_mode
@@ -28,6 +28,7 @@ from .procfs import loadavg
 from .scenarios import SCENARIOS
 from .servers import Server, check_ports
 from .summary import summarize
+from .tls import make_certificate
 
 
 def _on_signal(signum, frame):
@@ -35,13 +36,15 @@ def _on_signal(signum, frame):
 
 
 def _check_tools(args):
-    for tool in ("taskset", "wrk", "h2load", "curl", "ss") + (("nginx",) if "nginx" in args.servers else ()):
+    for tool in ("taskset", "wrk", "h2load", "curl", "ss", "openssl") + (("nginx",) if "nginx" in args.servers else ()):
         if not shutil.which(tool):
             raise BenchError(f"'{tool}' is not installed (bench/run.sh installs it)")
     if not os.path.exists(WEBHOST_DLL):
         raise BenchError(f"{WEBHOST_DLL} is missing: build with 'dotnet build src/WebHost -c Release' (bench/run.sh does)")
-    if args.idle_connections and not os.access(IDLECONN, os.X_OK):
+    if (args.idle_connections or args.idle_tls_connections) and not os.access(IDLECONN, os.X_OK):
         raise BenchError(f"{IDLECONN} is missing (bench/run.sh compiles bench/idle/idleconn.c)")
+    if any(SCENARIOS[s]["tool"] == "tlschurn" for s in args.scenarios.split(",")) and not os.access(TLSCHURN, os.X_OK):
+        raise BenchError(f"{TLSCHURN} is missing (bench/run.sh compiles bench/churn/tlschurn.c)")
 
 
 def _raise_nofile(idle_connections):
@@ -82,15 +85,19 @@ def _write_outputs(results, args):
 
 def _measure(args, argv, children, started):
     args.content_root = make_content_root(args.tmp)
+    args.cert = make_certificate(args.tmp)
     keys = args.servers.split(",")
-    servers = [Server(k, args.base_port + 2 * i, args.base_port + 2 * i + 1, args, args.tmp, children)
+    servers = [Server(k, tuple(range(args.base_port + 3 * i, args.base_port + 3 * i + 3)), args, args.tmp, children)
                for i, k in enumerate(("epoll", "sockets", "nginx")) if k in keys]
-    check_ports([p for s in servers for p in (s.h1_port, s.h2_port)])
+    check_ports([p for s in servers for p in (s.h1_port, s.h2_port, s.tls_port)])
 
-    results = dict(meta=metadata(args, argv), modes=[], scenarios=[], idle=None)
+    results = dict(meta=metadata(args, argv), modes=[], scenarios=[], idle=None, idle_tls=None)
     meta = results["meta"]
     meta["scenario_definitions"] = {k: v for k, v in SCENARIOS.items()}
-    meta["servers"] = {s.key: dict(label=s.label, h1_port=s.h1_port, h2_port=s.h2_port) for s in servers}
+    meta["servers"] = {s.key: dict(label=s.label, h1_port=s.h1_port, h2_port=s.h2_port, tls_port=s.tls_port)
+                       for s in servers}
+    meta["tls"] = dict(certificate="self-signed ECDSA P-256 (prime256v1), PEM, made by openssl for this run",
+                       command=f"openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=localhost ...")
     meta["content"] = dict(files={p: len(expected_body(args.content_root, p)) for p in GENERATED},
                            note="repository wwwroot/ plus generated bench/1k.txt and bench/1m.bin, one copy served by all servers")
     modes = results["modes"] = _modes(args)
@@ -103,7 +110,10 @@ def _measure(args, argv, children, started):
         run_mode(mode, servers, args, results)
     if args.idle_connections:
         os.sched_setaffinity(0, parse_cpus(modes[0]["client_cpus"]))
-        run_idle(servers, args, results, children)
+        run_idle(servers, args, results, children, args.idle_connections, tls=False)
+    if args.idle_tls_connections:
+        os.sched_setaffinity(0, parse_cpus(modes[0]["client_cpus"]))
+        run_idle(servers, args, results, children, args.idle_tls_connections, tls=True)
     os.sched_setaffinity(0, args.all_cpus)
 
     summarize(results)
@@ -119,7 +129,7 @@ def main(argv):
     pgid_file = os.environ.get("BENCH_PGID_FILE")
     children = Children(pgid_file)
     _check_tools(args)
-    _raise_nofile(args.idle_connections)
+    _raise_nofile(max(args.idle_connections, args.idle_tls_connections))
     if args.nice:
         children.set_priority(args.nice)
     lock = MachineLock()
@@ -135,7 +145,8 @@ def main(argv):
         results = _measure(args, argv, children, started)
         _write_outputs(results, args)
         failures = [s for s in results["summary"] if s["error"] or s["rps"] is None]
-        idle_fail = [k for k, v in (results["idle"] or {}).get("servers", {}).items() if not v.get("ok")]
+        idle_fail = [k for key in ("idle", "idle_tls") for k, v in (results.get(key) or {}).get("servers", {}).items()
+                     if not v.get("ok")]
         if failures or idle_fail:
             log(f"WARNING: {len(failures)} scenario result(s) and {len(idle_fail)} idle test(s) had failures; see the report")
             return 3

@@ -36,7 +36,7 @@ def merge(parts):
             if d not in scenarios:
                 scenarios.append(d)
     meta["settings"]["scenarios"] = ",".join(scenarios)
-    modes, entries, seen, idle = [], [], set(), None
+    modes, entries, seen, idle, idle_tls = [], [], set(), None, None
     for p in parts:
         for mode in p["modes"]:
             joined = next((m for m in modes if m["key"] == mode["key"]), None)
@@ -52,7 +52,9 @@ def merge(parts):
             entries.append(entry)
         if p.get("idle"):
             idle = p["idle"]
-    results = dict(meta=meta, modes=modes, scenarios=entries, idle=idle)
+        if p.get("idle_tls"):
+            idle_tls = p["idle_tls"]
+    results = dict(meta=meta, modes=modes, scenarios=entries, idle=idle, idle_tls=idle_tls)
     summarize(results)
     return results
 

@@ -76,10 +76,21 @@ TARGETS = [  # issue 10 (inline by default) for plaintext, JSON, pipelined, HTTP
     ("static-1k", "rps", 1.3, "static-files"),
     ("static-1m", "rps", 1.1, "large-files"),
     ("churn", "rps", 1.3, "inline-targets"),
+    # issue 16 (TLS in the transport): mostly against nginx with ssl
+    ("tls-static-1k", "rps-nginx", 1.0, "https"),
+    ("tls-static-1k", "cpu-nginx", 1.1, "https"),
+    ("tls-static-1k", "rps", 2.5, "https"),
+    ("tls-plaintext", "rps-nginx", 0.9, "https"),
+    ("tls-static-1m", "cpu-nginx", 1.3, "https"),
+    ("tls-churn", "rps-nginx", 0.9, "https"),
+    ("tls-h2", "rps", 1.5, "https"),
 ]
+TLS_P99_NGINX = 1.5   # issue 16: p99 at most 1.5x nginx's in every HTTPS scenario
 TARGET_METRICS = {"rps": ("requests/s", "rps_epoll_over_sockets", "≥"),
                   "rps-nginx": ("requests/s against nginx", "rps_epoll_over_nginx", "≥"),
                   "cpu": ("CPU per request", "cpu_epoll_over_sockets", "≤"),
+                  "cpu-nginx": ("CPU per request against nginx", "cpu_epoll_over_nginx", "≤"),
+                  "p99-nginx": ("p99 latency against nginx", "p99_epoll_over_nginx", "≤"),
                   "p99": ("p99 latency", "p99_epoll_over_sockets", "≤")}
 PROFILES_DOC = "PROFILES.md"
 
@@ -104,6 +115,15 @@ def targets(results):
         anchor = {"h2": "inline-http2", "static-1k": "static-files", "static-1m": "large-files",
                   "blocking": "inline-blocking-tail"}.get(scenario, "inline-targets")
         add(scenario, "p99", 1.0, anchor)
+        if results["meta"]["scenario_definitions"][scenario].get("tls"):
+            add(scenario, "p99-nginx", TLS_P99_NGINX, "https")
+
+    tls = results.get("idle_tls")
+    servers = tls["servers"] if tls else {}
+    e, so = servers.get("epoll", {}), servers.get("sockets", {})
+    if "rss_per_conn_bytes" in e and "rss_per_conn_bytes" in so and so["rss_per_conn_bytes"] > 0:
+        ratio = e["rss_per_conn_bytes"] / so["rss_per_conn_bytes"]
+        rows.append(("Idle TLS connections: RSS per connection ≤ 0.5×", _ratio(ratio), ratio <= 0.5, "https"))
 
     idle = results.get("idle")
     servers = idle["servers"] if idle else {}
@@ -118,6 +138,34 @@ def targets(results):
         rows.append(("Idle connections: 50,000 held", f"{held:,} of {idle['connections']:,} tried",
                      idle["connections"] >= 50000 and held >= 50000, "idle"))
     return rows
+
+
+def _idle_section(w, idle, title):
+    w(f"## {title}")
+    w("")
+    over = " over TLS (a full handshake each, on the HTTPS port)" if idle.get("tls") else ""
+    w(f"{idle['connections']:,} keep-alive connections per server{over}, each served one `GET /plaintext` and then left idle "
+      f"(server on `{idle['server_cpus']}`). RSS per connection = (RSS {idle['settle_s']:.0f} s after the last "
+      f"connection was served − RSS before connecting) / N. CPU is what the server used during the following "
+      f"{idle['idle_s']} s of idleness.")
+    if idle.get("note"):
+        w("")
+        w(f"Note: {idle['note']}.")
+    w("")
+    w("| Server | RSS before | RSS with idle connections | KiB per connection | KiB per connection (end) | Idle CPU s | Still open | Connect time |")
+    w("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for key in SERVER_ORDER:
+        r = idle["servers"].get(key)
+        if r is None:
+            continue
+        if "rss_per_conn_bytes" not in r:
+            w(f"| {LABELS[key]} | **failed**: {r.get('error', '').splitlines()[0] if r.get('error') else ''} | | | | | | |")
+            continue
+        w(f"| {LABELS[key]} | {_mib(r['rss_baseline_kb'])} MiB | {_mib(r['rss_with_idle_kb'])} MiB | "
+          f"{r['rss_per_conn_bytes'] / 1024:.2f} | {r['rss_per_conn_end_bytes'] / 1024:.2f} | "
+          f"{r['idle_cpu_s']:.2f} ({r['idle_cpu_pct']:.1f} % of a core) | "
+          f"{r['established_server_side']:,} | {r['connect_s']:.1f} s |")
+    w("")
 
 
 def _errors(s):
@@ -213,7 +261,7 @@ def markdown(results, svg_rel=None):
     if rows:
         w("## Targets")
         w("")
-        w(f"The performance issue's targets, Epoll / Sockets with the server on one core ({results['modes'][0]['label']}). "
+        w(f"The performance issues' targets, Epoll / Sockets (or / nginx where named) with the server on one core ({results['modes'][0]['label']}). "
           f"Where one is missed, [{PROFILES_DOC}]({PROFILES_DOC}) shows with profiles what stands in the way.")
         w("")
         w("| Target | Measured | Met |")
@@ -236,37 +284,15 @@ def markdown(results, svg_rel=None):
               f"{_num(s['rps_2'])} | {_ratio(s['speedup'])} |")
         w("")
 
-    idle = results.get("idle")
-    if idle:
-        w(f"## Idle connections")
-        w("")
-        w(f"{idle['connections']:,} keep-alive connections per server, each served one `GET /plaintext` and then left idle "
-          f"(server on `{idle['server_cpus']}`). RSS per connection = (RSS {idle['settle_s']:.0f} s after the last "
-          f"connection was served − RSS before connecting) / N. CPU is what the server used during the following "
-          f"{idle['idle_s']} s of idleness.")
-        if idle.get("note"):
-            w("")
-            w(f"Note: {idle['note']}.")
-        w("")
-        w("| Server | RSS before | RSS with idle connections | KiB per connection | KiB per connection (end) | Idle CPU s | Still open | Connect time |")
-        w("|---|---:|---:|---:|---:|---:|---:|---:|")
-        for key in SERVER_ORDER:
-            r = idle["servers"].get(key)
-            if r is None:
-                continue
-            if "rss_per_conn_bytes" not in r:
-                w(f"| {LABELS[key]} | **failed**: {r.get('error', '').splitlines()[0] if r.get('error') else ''} | | | | | | |")
-                continue
-            w(f"| {LABELS[key]} | {_mib(r['rss_baseline_kb'])} MiB | {_mib(r['rss_with_idle_kb'])} MiB | "
-              f"{r['rss_per_conn_bytes'] / 1024:.2f} | {r['rss_per_conn_end_bytes'] / 1024:.2f} | "
-              f"{r['idle_cpu_s']:.2f} ({r['idle_cpu_pct']:.1f} % of a core) | "
-              f"{r['established_server_side']:,} | {r['connect_s']:.1f} s |")
-        w("")
+    for key, title in (("idle", "Idle connections"), ("idle_tls", "Idle TLS connections")):
+        if results.get(key):
+            _idle_section(w, results[key], title)
 
     problems = [s for s in results["summary"] if s["error"] or s["errors_total"]]
     w("## Errors and failures")
     w("")
-    if not problems and not (idle and any(not r.get("ok") for r in idle["servers"].values())):
+    idles = [(t, results[k]) for k, t in (("idle", "idle connections"), ("idle_tls", "idle TLS connections")) if results.get(k)]
+    if not problems and not any(not r.get("ok") for _, i in idles for r in i["servers"].values()):
         w("None: no socket errors, timeouts or non-2xx responses were counted by wrk or h2load, and every run completed.")
     else:
         for s in problems:
@@ -279,10 +305,10 @@ def markdown(results, svg_rel=None):
                 what.append("failure: " + s["error"].splitlines()[0])
             w(f"- {_mode(results, s['mode'])['key']} / {_scenario_title(results, s['scenario'])} / "
               f"{LABELS[s['server']]}: {'; '.join(what)}")
-        if idle:
-            for key, r in idle["servers"].items():
+        for what, i in idles:
+            for key, r in i["servers"].items():
                 if not r.get("ok"):
-                    w(f"- idle connections / {LABELS[key]}: {(r.get('error') or 'connections closed by the server: ' + str(r.get('closed_by_server'))).splitlines()[0]}")
+                    w(f"- {what} / {LABELS[key]}: {(r.get('error') or 'connections closed by the server: ' + str(r.get('closed_by_server'))).splitlines()[0]}")
     w("")
 
     w("## Method")
@@ -293,7 +319,12 @@ def markdown(results, svg_rel=None):
       "config (`access_log off`, `sendfile on`, `keepalive_requests` raised so that it does not close busy keep-alive "
       "connections after 1000 requests, `worker_processes` = server cores) serving the same content root. "
       "`/plaintext` and `/json` are `return 200` locations in nginx. Kestrel has an HTTP/1.1 endpoint and an h2c "
-      "(`Protocols=Http2`) endpoint; nginx has `listen ... http2` on a second port.")
+      "(`Protocols=Http2`) endpoint; nginx has `listen ... http2` on a second port. For HTTPS each has a third port "
+      "(Kestrel: a `Kestrel:Endpoints` HTTPS endpoint with `Protocols=Http1AndHttp2` and the certificate's PEM files; "
+      "nginx: `listen ... ssl http2`, TLS 1.2/1.3 with Mozilla's intermediate TLS 1.2 suites, `ssl_session_cache` and "
+      "session tickets) and one certificate made for the run: self-signed ECDSA P-256, PEM. wrk and h2load negotiate "
+      "TLS 1.3 (h2load: ALPN h2); TLS churn is `bench/churn/tlschurn.c`, which offers no session, so every request pays "
+      "a full handshake.")
     w("- **Content.** One temporary content root for all servers: the repository's `wwwroot/` plus generated "
       "`bench/1k.txt` (1,024 bytes) and `bench/1m.bin` (1,048,576 bytes).")
     w("- **Pinning.** " + "; ".join(f"{mm['key']}: {mm['label']}" for mm in results["modes"]) +
@@ -371,10 +402,11 @@ def markdown(results, svg_rel=None):
             seen.add((e["mode"], e["scenario"]))
             w(f"# {e['mode']} / {e['scenario']}")
             w(run["command"])
-    if idle:
-        r = next((x for x in idle["servers"].values() if x.get("client_command")), None)
+    for key, what in (("idle", "idle connections"), ("idle_tls", "idle TLS connections")):
+        i = results.get(key)
+        r = next((x for x in i["servers"].values() if x.get("client_command")), None) if i else None
         if r:
-            w("# idle connections (client: bench/idle/idleconn.c)")
+            w(f"# {what} (client: bench/idle/idleconn.c)")
             w(r["client_command"])
     w("```")
     w("")
@@ -457,27 +489,29 @@ def write_svg(results, path):
 
 
 def console_table(results):
-    lines = [f"{'mode':16s} {'scenario':10s} {'server':8s} {'req/s':>11s} {'p50 ms':>8s} {'p99 ms':>8s} "
+    lines = [f"{'mode':16s} {'scenario':18s} {'server':8s} {'req/s':>11s} {'p50 ms':>8s} {'p99 ms':>8s} "
              f"{'CPU/100k':>9s} {'RSS MiB':>8s} {'errors':>8s}"]
     for s in _rows(results):
-        lines.append(f"{s['mode']:16s} {s['scenario']:10s} {LABELS[s['server']]:8s} {_num(s['rps']):>11s} "
+        lines.append(f"{s['mode']:16s} {s['scenario']:18s} {LABELS[s['server']]:8s} {_num(s['rps']):>11s} "
                      f"{_num(s['p50_ms'], 2):>8s} {_num(s['p99_ms'], 2):>8s} {_num(s['cpu_per_100k_s'], 3):>9s} "
                      f"{_mib(s['rss_peak_kb']):>8s} {s['errors_total']:>8,}")
     lines.append("")
-    lines.append(f"{'mode':16s} {'scenario':10s} {'rps E/S':>8s} {'rps E/n':>8s} {'cpu E/S':>8s} {'cpu E/n':>8s}")
+    lines.append(f"{'mode':16s} {'scenario':18s} {'rps E/S':>8s} {'rps E/n':>8s} {'cpu E/S':>8s} {'cpu E/n':>8s}")
     for r in results["ratios"]:
-        lines.append(f"{r['mode']:16s} {r['scenario']:10s} {_ratio(r['rps_epoll_over_sockets']):>8s} "
+        lines.append(f"{r['mode']:16s} {r['scenario']:18s} {_ratio(r['rps_epoll_over_sockets']):>8s} "
                      f"{_ratio(r['rps_epoll_over_nginx']):>8s} {_ratio(r['cpu_epoll_over_sockets']):>8s} "
                      f"{_ratio(r['cpu_epoll_over_nginx']):>8s}")
-    idle = results.get("idle")
-    if idle:
+    for key, what in (("idle", "idle"), ("idle_tls", "idle TLS")):
+        idle = results.get(key)
+        if not idle:
+            continue
         lines.append("")
         for k, r in idle["servers"].items():
             if "rss_per_conn_bytes" in r:
-                lines.append(f"idle {LABELS[k]:8s} {idle['connections']} conns: {r['rss_per_conn_bytes'] / 1024:.2f} KiB/conn, "
+                lines.append(f"{what} {LABELS[k]:8s} {idle['connections']} conns: {r['rss_per_conn_bytes'] / 1024:.2f} KiB/conn, "
                              f"{r['idle_cpu_s']:.2f} CPU s in {idle['idle_s']} s")
             else:
-                lines.append(f"idle {LABELS[k]:8s} failed: {r.get('error')}")
+                lines.append(f"{what} {LABELS[k]:8s} failed: {r.get('error')}")
     return "\n".join(lines)
 
 

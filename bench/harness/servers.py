@@ -1,5 +1,6 @@
 """The servers under test: the web host on the Epoll or the Sockets transport, and nginx (configured
-from the template nginx.conf next to this file). Each listens on an HTTP/1.1 and an h2c port."""
+from the template nginx.conf next to this file). Each listens on an HTTP/1.1 port, an h2c port and an
+HTTPS port (HTTP/1.1 and HTTP/2 by ALPN, the run's certificate from tls.py)."""
 
 import http.client
 import os
@@ -60,7 +61,7 @@ def http_get(port, path, timeout=5.0, headers=None):
         conn.close()
 
 
-def nginx_config(content_root, prefix, h1_port, h2_port, workers, max_conns):
+def nginx_config(content_root, prefix, ports, workers, max_conns, cert):
     nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     # nginx starts closing idle keep-alive connections when fewer than 1/16 of worker_connections are
     # free, so leave that much headroom. It may exceed the open-file limit (nginx only warns): the
@@ -68,17 +69,19 @@ def nginx_config(content_root, prefix, h1_port, h2_port, workers, max_conns):
     conns = max(4096, (max_conns + 16) * 17 // 15 + 64)
     with open(NGINX_TEMPLATE) as f:
         template = f.read()
+    h1_port, h2_port, tls_port = ports
     return template % dict(workers=workers, prefix=prefix, nofile=nofile, conns=conns,
-                           h1_port=h1_port, h2_port=h2_port, root=os.path.join(content_root, "wwwroot"))
+                           h1_port=h1_port, h2_port=h2_port, tls_port=tls_port, cert=cert[0], key=cert[1],
+                           root=os.path.join(content_root, "wwwroot"))
 
 
 class Server:
-    def __init__(self, key, h1_port, h2_port, args, tmp, children):
+    def __init__(self, key, ports, args, tmp, children):
+        """ports: (HTTP/1.1, h2c, HTTPS); args.cert: (certificate PEM, key PEM) for the HTTPS port."""
         self.key = key
         self.label = SERVERS[key]["label"]
         self.kind = SERVERS[key]["kind"]
-        self.h1_port = h1_port
-        self.h2_port = h2_port
+        self.h1_port, self.h2_port, self.tls_port = ports
         self.args = args
         self.tmp = tmp
         self.children = children
@@ -102,7 +105,7 @@ class Server:
     def launch(self, cpus, tag, max_conns):
         self.failed = None
         self.log_path = os.path.join(self.tmp, "logs", f"{self.key}-{tag}.log")
-        check_ports([self.h1_port, self.h2_port])
+        check_ports([self.h1_port, self.h2_port, self.tls_port])
         if self.kind == "dotnet":
             cmd = ["taskset", "-c", cpus, "dotnet", os.path.relpath(WEBHOST_DLL, REPO),
                    "--contentRoot", self.args.content_root,
@@ -112,6 +115,11 @@ class Server:
                    "--Kestrel:Endpoints:h1:Protocols", "Http1",
                    "--Kestrel:Endpoints:h2:Url", f"http://127.0.0.1:{self.h2_port}",
                    "--Kestrel:Endpoints:h2:Protocols", "Http2",
+                   # The web host's standard HTTPS endpoint, as an operator configures it.
+                   "--Kestrel:Endpoints:tls:Url", f"https://127.0.0.1:{self.tls_port}",
+                   "--Kestrel:Endpoints:tls:Protocols", "Http1AndHttp2",
+                   "--Kestrel:Endpoints:tls:Certificate:Path", self.args.cert[0],
+                   "--Kestrel:Endpoints:tls:Certificate:KeyPath", self.args.cert[1],
                    "--Logging:LogLevel:Default=Warning",
                    "--Logging:LogLevel:Microsoft.Hosting.Lifetime=Warning",
                    "--Logging:LogLevel:EpollTransport=Warning"]
@@ -121,8 +129,8 @@ class Server:
             os.makedirs(os.path.join(prefix, "logs"), exist_ok=True)
             os.chmod(prefix, 0o755)
             conf = os.path.join(prefix, "nginx.conf")
-            self.config = nginx_config(self.args.content_root, prefix, self.h1_port, self.h2_port,
-                                       len(parse_cpus(cpus)), max_conns)
+            self.config = nginx_config(self.args.content_root, prefix, (self.h1_port, self.h2_port, self.tls_port),
+                                       len(parse_cpus(cpus)), max_conns, self.args.cert)
             with open(conf, "w") as f:
                 f.write(self.config)
             cmd = ["taskset", "-c", cpus, "nginx", "-p", prefix + "/", "-c", conf,

@@ -3,7 +3,10 @@
  * reads the whole response (so the server has accepted and served every connection), then holds them
  * all idle until its standard input is closed (or it gets SIGTERM/SIGINT).
  *
- *   idleconn -p PORT -n N [-d 127.0.0.1] [-s SOURCES] [-f FIRST] [-u /plaintext] [-c CONCURRENCY]
+ *   idleconn -p PORT -n N [-d 127.0.0.1] [-s SOURCES] [-f FIRST] [-u /plaintext] [-c CONCURRENCY] [-t]
+ *
+ * -t: over TLS (a full handshake per connection, certificate not verified, no session offered); the
+ * request and response then go through OpenSSL, and the idle connection holds its SSL object.
  *
  * Sources: connection i binds to source address 127.0.0.(FIRST + i % SOURCES) with
  * IP_BIND_ADDRESS_NO_PORT, so that more than one ephemeral port range worth of connections fit.
@@ -20,6 +23,8 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,11 +39,12 @@
 #define IP_BIND_ADDRESS_NO_PORT 24
 #endif
 
-enum state { UNUSED, CONNECTING, SENDING, READING, IDLE, CLOSED };
+enum state { UNUSED, CONNECTING, HANDSHAKE, SENDING, READING, IDLE, CLOSED };
 
 struct conn {
     int fd;
     enum state st;
+    SSL *ssl;           /* with -t */
     int sent;
     int got;            /* bytes of the response read so far */
     int header_end;     /* offset just past the blank line, 0 until seen */
@@ -62,12 +68,31 @@ static void die(const char *what, int err)
     exit(1);
 }
 
+/* send/recv, or SSL_write/SSL_read with -t: > 0 bytes; -1 with errno EAGAIN (and *wait the readiness
+ * to wait for) when it would block; 0 at the peer's close; -1 with another errno on failure. */
+static ssize_t io(struct conn *c, void *buf, size_t len, int writing, unsigned *wait)
+{
+    *wait = writing ? EPOLLOUT : EPOLLIN;
+    if (!c->ssl) {
+        ssize_t r = writing ? send(c->fd, buf, len, MSG_NOSIGNAL) : recv(c->fd, buf, len, 0);
+        return r;
+    }
+    int r = writing ? SSL_write(c->ssl, buf, (int)len) : SSL_read(c->ssl, buf, (int)len);
+    if (r > 0) return r;
+    switch (SSL_get_error(c->ssl, r)) {
+    case SSL_ERROR_WANT_READ: *wait = EPOLLIN; errno = EAGAIN; return -1;
+    case SSL_ERROR_WANT_WRITE: *wait = EPOLLOUT; errno = EAGAIN; return -1;
+    case SSL_ERROR_ZERO_RETURN: return 0;
+    default: ERR_clear_error(); if (!errno || errno == EAGAIN) errno = ECONNRESET; return r == 0 ? 0 : -1;
+    }
+}
+
 int main(int argc, char **argv)
 {
-    int port = 0, n = 0, sources = 1, first = 1, concurrency = 256;
+    int port = 0, n = 0, sources = 1, first = 1, concurrency = 256, tls = 0;
     const char *dst = "127.0.0.1", *path = "/plaintext";
     int opt;
-    while ((opt = getopt(argc, argv, "p:n:d:s:f:u:c:")) != -1) {
+    while ((opt = getopt(argc, argv, "p:n:d:s:f:u:c:t")) != -1) {
         switch (opt) {
         case 'p': port = atoi(optarg); break;
         case 'n': n = atoi(optarg); break;
@@ -76,8 +101,9 @@ int main(int argc, char **argv)
         case 'f': first = atoi(optarg); break;
         case 'u': path = optarg; break;
         case 'c': concurrency = atoi(optarg); break;
+        case 't': tls = 1; break;
         default:
-            fprintf(stderr, "usage: %s -p PORT -n N [-d 127.0.0.1] [-s SOURCES] [-f FIRST] [-u PATH] [-c CONCURRENCY]\n", argv[0]);
+            fprintf(stderr, "usage: %s -p PORT -n N [-d 127.0.0.1] [-s SOURCES] [-f FIRST] [-u PATH] [-c CONCURRENCY] [-t]\n", argv[0]);
             return 2;
         }
     }
@@ -109,6 +135,17 @@ int main(int argc, char **argv)
 
     char request[256];
     int reqlen = snprintf(request, sizeof request, "GET %s HTTP/1.1\r\nHost: %s:%d\r\n\r\n", path, dst, port);
+
+    SSL_CTX *ctx = NULL;
+    if (tls) {
+        ctx = SSL_CTX_new(TLS_client_method());
+        if (!ctx) { fprintf(stderr, "idleconn: SSL_CTX_new failed\n"); return 1; }
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+        SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+        SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);   /* the client's idle memory is not measured, but keep it small */
+        static const unsigned char alpn[] = "\x08http/1.1";
+        SSL_CTX_set_alpn_protos(ctx, alpn, sizeof alpn - 1);
+    }
 
     struct conn *conns = calloc((size_t)n, sizeof *conns);
     if (!conns) die("calloc", errno);
@@ -180,17 +217,36 @@ int main(int argc, char **argv)
                 if (err) { fprintf(stderr, "idleconn: connect #%llu: %s\n", id, strerror(err)); return 1; }
                 if (!(events[i].events & EPOLLOUT)) continue;
                 c->st = SENDING;
+                if (tls) {
+                    c->ssl = SSL_new(ctx);
+                    if (!c->ssl || !SSL_set_fd(c->ssl, c->fd)) { fprintf(stderr, "idleconn: SSL_new failed\n"); return 1; }
+                    c->st = HANDSHAKE;
+                }
             }
-            if (c->st == SENDING) {
-                ssize_t w = send(c->fd, request + c->sent, (size_t)(reqlen - c->sent), MSG_NOSIGNAL);
-                if (w < 0 && errno != EAGAIN) { fprintf(stderr, "idleconn: send #%llu: %s\n", id, strerror(errno)); return 1; }
-                if (w > 0) c->sent += (int)w;
-                if (c->sent == reqlen) {
-                    c->st = READING;
-                    ev.events = EPOLLIN | EPOLLRDHUP;
+            unsigned wait = EPOLLIN;
+            if (c->st == HANDSHAKE) {
+                int r = SSL_connect(c->ssl);
+                if (r != 1) {
+                    int e = SSL_get_error(c->ssl, r);
+                    if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+                        fprintf(stderr, "idleconn: TLS handshake #%llu failed (SSL error %d)\n", id, e);
+                        return 1;
+                    }
+                    ev.events = (e == SSL_ERROR_WANT_READ ? EPOLLIN : EPOLLOUT) | EPOLLRDHUP;
                     ev.data.u64 = id;
                     epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
+                    continue;
                 }
+                c->st = SENDING;
+            }
+            if (c->st == SENDING) {
+                ssize_t w = io(c, request + c->sent, (size_t)(reqlen - c->sent), 1, &wait);
+                if (w <= 0 && errno != EAGAIN) { fprintf(stderr, "idleconn: send #%llu: %s\n", id, strerror(errno)); return 1; }
+                if (w > 0) c->sent += (int)w;
+                ev.events = (c->sent == reqlen ? EPOLLIN : wait) | EPOLLRDHUP;
+                ev.data.u64 = id;
+                epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
+                if (c->sent == reqlen) c->st = READING;
                 continue;
             }
             if (c->st == READING) {
@@ -199,8 +255,15 @@ int main(int argc, char **argv)
                     int room = (int)sizeof c->buf - 1 - (c->header_end ? 0 : c->got);
                     char *dstbuf = c->header_end ? c->buf : c->buf + c->got;
                     if (room <= 0) { fprintf(stderr, "idleconn: response headers too long\n"); return 1; }
-                    ssize_t r = recv(c->fd, dstbuf, (size_t)room, 0);
-                    if (r < 0 && errno == EAGAIN) break;
+                    ssize_t r = io(c, dstbuf, (size_t)room, 0, &wait);
+                    if (r < 0 && errno == EAGAIN) {
+                        if (wait == EPOLLOUT) {   /* TLS may need to write to read (rare) */
+                            ev.events = EPOLLOUT | EPOLLRDHUP;
+                            ev.data.u64 = id;
+                            epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
+                        }
+                        break;
+                    }
                     if (r <= 0) { fprintf(stderr, "idleconn: connection #%llu closed before its response ended\n", id); return 1; }
                     if (!c->header_end) {
                         c->got += (int)r;
@@ -221,6 +284,9 @@ int main(int argc, char **argv)
                         c->got += (int)r;
                     }
                     if (c->header_end && c->got >= c->content_length) {
+                        ev.events = EPOLLIN | EPOLLRDHUP;
+                        ev.data.u64 = id;
+                        epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
                         c->st = IDLE;
                         idle++;
                         active--;
@@ -230,8 +296,9 @@ int main(int argc, char **argv)
                 continue;
             }
             if (c->st == IDLE) {
+                /* Over TLS, late records (session tickets) are consumed here and are not a close. */
                 char tmp[256];
-                ssize_t r = recv(c->fd, tmp, sizeof tmp, 0);
+                ssize_t r = io(c, tmp, sizeof tmp, 0, &wait);
                 if (r == 0 || (r < 0 && errno != EAGAIN)) {
                     c->st = CLOSED;
                     closed++;

@@ -69,6 +69,33 @@ class WrkTests(unittest.TestCase):
             parse_wrk(read("wrk-refused.txt"))
 
 
+class TlsChurnTests(unittest.TestCase):
+    """bench/churn/tlschurn.c prints wrk's BENCHJSON line, so the wrk parser reads it."""
+
+    def test_a_churn_run(self):
+        r = parse_wrk(read("tlschurn-ok.txt"))
+        self.assertEqual(r["requests"], 242)
+        self.assertEqual(r["bytes"], 37752)
+        self.assertAlmostEqual(r["duration_s"], 1.024954)
+        self.assertAlmostEqual(r["rps"], 242 / 1.024954)
+        self.assertAlmostEqual(r["p50_ms"], 13.843)
+        self.assertAlmostEqual(r["p99_ms"], 40.336)
+        self.assertAlmostEqual(r["max_ms"], 46.795)
+        self.assertEqual(r["non2xx"], 0)
+        self.assertEqual(r["socket_errors"], dict(connect=0, read=0, write=0, timeout=0))
+
+    def test_error_statuses_are_requests_and_non_2xx_as_in_wrk(self):
+        r = parse_wrk(read("tlschurn-404.txt"))
+        self.assertEqual(r["requests"], 63)
+        self.assertEqual(r["non2xx"], 63)
+        self.assertEqual(sum(r["socket_errors"].values()), 0)
+
+    def test_a_refused_port_is_connect_errors_and_no_request(self):
+        r = parse_wrk(read("tlschurn-refused.txt"))
+        self.assertEqual(r["requests"], 0)
+        self.assertEqual(r["socket_errors"]["connect"], 2536)
+
+
 class H2loadTests(unittest.TestCase):
     def test_request_count_run_in_milliseconds_with_its_log(self):
         r = parse_h2load(read("h2load-ok.txt"), lines("h2load-ok.log"))

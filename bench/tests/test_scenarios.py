@@ -23,8 +23,21 @@ class ScenarioTableTests(unittest.TestCase):
         finally:
             os.unlink(f.name)
 
+    def test_the_https_scenarios_go_to_the_tls_port_and_churn_does_full_handshakes(self):
+        table = scenarios.load()
+        tls = [name for name, sc in table.items() if sc.get("tls")]
+        self.assertEqual(tls, ["tls-plaintext", "tls-static-1k", "tls-root", "tls-static-16k-css", "tls-static-1m",
+                               "tls-h2", "tls-churn"])
+        self.assertTrue(table["tls-h2"]["h2"])
+        self.assertEqual(table["tls-churn"]["tool"], "tlschurn")
+        self.assertEqual(table["tls-static-1m"]["conns"], 32)
+
+    def test_tlschurn_needs_tls(self):
+        with self.assertRaisesRegex(ValueError, r"scenario x: tlschurn needs \"tls\": true"):
+            self._load({"x": {"tool": "tlschurn", "path": "/", "conns": 1, "tls": False, "title": "X", "desc": "x"}})
+
     def test_an_unknown_tool_names_the_valid_ones(self):
-        with self.assertRaisesRegex(ValueError, r"scenario x: tool 'ab' \(valid: wrk, h2load\)"):
+        with self.assertRaisesRegex(ValueError, r"scenario x: tool 'ab' \(valid: wrk, h2load, tlschurn\)"):
             self._load({"x": {"tool": "ab", "path": "/", "conns": 1, "title": "X", "desc": "x"}})
 
     def test_a_missing_or_misspelt_field_is_named(self):
@@ -55,6 +68,10 @@ class ProfileArgsTests(unittest.TestCase):
         self.assertIn("BG_PATH='/test/block?ms=20'", lines)
         self.assertIn("BG_CONNS=8", lines)
         self.assertIn("HEADERS=()", lines)
+
+    def test_tls_scenarios_tell_profile_sh_to_use_the_https_endpoint(self):
+        self.assertIn("TLS=1", scenarios.profile_args(scenarios.SCENARIOS["tls-static-1k"]).splitlines())
+        self.assertIn("TLS=0", scenarios.profile_args(scenarios.SCENARIOS["static-1k"]).splitlines())
 
     def test_h2_and_headers_are_passed_quoted(self):
         self.assertIn("TOOL=h2load", scenarios.profile_args(scenarios.SCENARIOS["h2"]).splitlines())

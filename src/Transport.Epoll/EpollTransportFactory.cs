@@ -68,6 +68,7 @@ public sealed class EpollTransportFactory : IConnectionListenerFactory, IConnect
         _memoryPoolFactory = memoryPoolFactory;
         _logger = loggerFactory.CreateLogger("EpollTransport");
         _metrics = new EpollTransportMetrics(meterFactory, () => _threads?.Stats ?? []);
+        TlsBuilder = new TlsEndpointBuilder(_options, _metrics, _logger);
     }
 
     /// <summary>Whether this transport can bind <paramref name="endpoint"/>.</summary>
@@ -105,8 +106,7 @@ public sealed class EpollTransportFactory : IConnectionListenerFactory, IConnect
             : ListenSocket.Bind(endpoint, threads, _options, _logger);
         if (tls is not null)
         {
-            listener.Tls = tls;
-            EpollTransportLog.TlsEndpointBound(_logger, listener.EndPoint, tls.ListenOptions.ToString() ?? "");
+            listener.Tls = TlsBuilder.TryBuild(tls, listener.EndPoint, listener, threads.Count);
         }
 
         listener.Start();
@@ -125,6 +125,7 @@ public sealed class EpollTransportFactory : IConnectionListenerFactory, IConnect
         }
 
         threads?.Dispose();
+        TlsBuilder.Dispose();
         _metrics.Dispose();
     }
 
@@ -132,6 +133,9 @@ public sealed class EpollTransportFactory : IConnectionListenerFactory, IConnect
 
     /// <summary>The endpoints that asked for the transport's TLS (<c>UseEpollTls</c>).</summary>
     internal TlsEndpointRegistry TlsEndpoints { get; } = new();
+
+    /// <summary>Builds a matched endpoint's TLS at bind, or leaves it to Kestrel's (with a warning).</summary>
+    internal TlsEndpointBuilder TlsBuilder { get; }
 
     internal System.Diagnostics.Metrics.Meter Meter => _metrics.Meter;
 

@@ -132,6 +132,17 @@ public sealed class EpollTransportOptions
     /// </remarks>
     public bool AllowHalfClose { get; set; }
 
+    /// <summary>
+    /// For HTTPS endpoints whose TLS the transport terminates (<c>UseEpollTls</c>): how long one session ticket
+    /// key seals new tickets. Tickets let a returning client resume its session without a full handshake;
+    /// the key that seals them is random, lives only in memory, and is replaced when this time is up. The
+    /// key before it still opens tickets (their clients get a new ticket), older ones do not, so a ticket
+    /// resumes for at most twice this time, and a stolen key exposes at most that window of sessions.
+    /// <see cref="TimeSpan.Zero"/> turns tickets, and with them resumption, off.
+    /// </summary>
+    /// <remarks>Defaults to 12 hours.</remarks>
+    public TimeSpan TlsSessionTicketKeyLifetime { get; set; } = TimeSpan.FromHours(12);
+
     /// <summary>The default <see cref="ThreadCount"/> for a scheduling mode.</summary>
     internal static int DefaultThreadCount(EpollApplicationScheduling scheduling) => scheduling == EpollApplicationScheduling.Inline
         ? Math.Max(1, Environment.ProcessorCount)
@@ -167,6 +178,11 @@ public sealed class EpollTransportOptions
         if (Backlog < 1)
         {
             throw new ArgumentOutOfRangeException(nameof(Backlog), Backlog, "Backlog must be at least 1.");
+        }
+
+        if (TlsSessionTicketKeyLifetime < TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(TlsSessionTicketKeyLifetime), TlsSessionTicketKeyLifetime, "TlsSessionTicketKeyLifetime must not be negative.");
         }
 
         if (MaxReadBufferSize is < 0)

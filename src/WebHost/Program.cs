@@ -1,6 +1,7 @@
 using EpollTransport.WebHost;
 using EpollTransport.WebHost.Dashboard;
 using EpollTransport.WebHost.Monitoring;
+using EpollTransport.WebHost.Proxy;
 using EpollTransport.WebHost.StaticFiles;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -14,9 +15,22 @@ if (!TransportSelection.TryParse(configuredTransport, out var transport))
     return 2;
 }
 
+var configuredTlsEngine = builder.Configuration[TlsEngineSelection.ConfigurationKey];
+if (!TlsEngineSelection.TryParse(configuredTlsEngine, out var tlsEngine))
+{
+    await Console.Error.WriteLineAsync(TlsEngineSelection.InvalidValueMessage(configuredTlsEngine));
+    return 2;
+}
+
 if (!MonitoringSettings.TryRead(builder.Configuration, out var monitoring, out var monitoringError))
 {
     await Console.Error.WriteLineAsync(monitoringError);
+    return 2;
+}
+
+if (!ForwardedHeadersSettings.TryRead(builder.Configuration, out var forwardedHeaders, out var forwardedHeadersError))
+{
+    await Console.Error.WriteLineAsync(forwardedHeadersError);
     return 2;
 }
 
@@ -27,6 +41,10 @@ if (!StaticSiteOptions.TryRead(builder.Configuration, out var staticSite, out va
 }
 
 TransportSelection.Apply(builder, transport);
+
+// The HTTPS endpoints of Kestrel:Endpoints: TLS in the epoll transport (TlsEngine=Epoll, the default, on the Epoll
+// transport) or Kestrel's SslStream (TlsEngine=SslStream, or the Sockets transport).
+TlsEngineSelection.Apply(builder, transport, tlsEngine);
 
 // Under systemd: readiness and stopping reported with sd_notify, journal-formatted logs, and the sockets of a
 // .socket unit (LISTEN_FDS) served through the selected transport. Elsewhere both do nothing.
@@ -48,6 +66,9 @@ if (monitoring.EnableMetrics)
 builder.Services.AddDashboard();
 
 var app = builder.Build();
+
+// Behind a trusted proxy (ForwardedHeaders:*): the client's address, scheme and host, for everything after this.
+app.UseTrustedForwardedHeaders(forwardedHeaders);
 
 // On the epoll transport, name the request a connection serves in its warnings about blocked threads.
 app.UseEpollActivity();

@@ -265,6 +265,14 @@ public class EpollTransportFactoryTests
         Assert.All(threads, t => Eventually.Holds(() => t.State == EpollThreadState.Blocked, () => $"epoll thread {t.Index} idle in epoll_wait ({t.State})"));
         Assert.Equal(4, monitor.RunnerThreads); // one per loop and the standby
 
+        // Each loop runs on a thread named after it, in .NET and for the kernel (top, perf, /proc show the latter).
+        for (var i = 0; i < threads.Count; i++)
+        {
+            var names = new TaskCompletionSource<(string?, string)>(TaskCreationOptions.RunContinuationsAsynchronously);
+            threads[i].Post(_ => names.SetResult((Thread.CurrentThread.Name, File.ReadAllText("/proc/thread-self/comm").TrimEnd('\n'))), null);
+            Assert.Equal(($"epoll-{i}", $"epoll-{i}"), await names.Task.WaitAsync(TransportHarness.Timeout));
+        }
+
         await harness.DisposeAsync();
 
         Assert.All(threads, t => Assert.Equal(EpollThreadState.Stopped, t.State));

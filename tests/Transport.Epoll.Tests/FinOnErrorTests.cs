@@ -71,14 +71,6 @@ public class FinOnErrorTests
         await server.DisposeAsync().AsTask().WaitAsync(TransportHarness.Timeout);
     }
 
-    [Fact]
-    public void TheDefaultIsKestrelsAppContextSwitch()
-    {
-        // Unset in this process: false, as in Kestrel. (Setting it here would leak into other tests.)
-        Assert.False(AppContext.TryGetSwitch("Microsoft.AspNetCore.Server.Kestrel.FinOnError", out bool value) && value);
-        Assert.False(new EpollTransportOptions().FinOnError);
-    }
-
     private static async Task AssertEndAsync(Socket client, bool expectFin)
     {
         if (expectFin)

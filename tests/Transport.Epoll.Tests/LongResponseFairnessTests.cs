@@ -63,7 +63,7 @@ public class LongResponseFairnessTests
             }
         });
 
-        Assert.True(SpinWait.SpinUntil(() => Interlocked.Read(ref received) >= 16 * 1024 * 1024, TransportHarness.Timeout), "the stream never started");
+        await Eventually.HoldsAsync(() => Interlocked.Read(ref received) >= 16 * 1024 * 1024, "the stream started");
         await other.SendAsync("GET /ping HTTP/1.1\r\nHost: test\r\n\r\n"u8.ToArray());
         var response = new StringBuilder();
         var answer = new byte[4096];

@@ -31,9 +31,7 @@ public class ResetWhilePausedTests
 
         // The application does not read: the transport pauses, then the client resets.
         await client.SendAsync(TransportHarness.Pattern(4 * Limit));
-        Assert.True(
-            SpinWait.SpinUntil(() => harness.Logs.Entries.Any(e => e.EventId.Name == "ConnectionPause"), TransportHarness.Timeout),
-            "reading never paused");
+        await Eventually.HoldsAsync(() => harness.Logs.Entries.Any(e => e.EventId.Name == "ConnectionPause"), "reading paused");
         client.LingerState = new LingerOption(true, 0);
         client.Close();
 

@@ -76,6 +76,27 @@ public sealed class OutOfProcessTests(ITestOutputHelper output)
     }
 
     [Theory]
+    [InlineData("OpenSsl", true)]
+    [InlineData("", true)]
+    [InlineData("Kestrel", false)]
+    public async Task InvalidTlsEngineExitsWithAnErrorNamingTheValidValues(string value, bool onCommandLine)
+    {
+        using var cts = Timeouts.Create(s_processTimeout);
+        string[] arguments = onCommandLine
+            ? ["--urls", "http://127.0.0.1:0", "--TlsEngine", value]
+            : ["--urls", "http://127.0.0.1:0"];
+        var environment = onCommandLine ? null : new Dictionary<string, string> { ["TlsEngine"] = value };
+
+        await using var host = WebHostProcess.Start(TestPaths.ContentRoot, arguments, environment);
+        var exitCode = await host.WaitForExitAsync(cts.Token);
+        output.WriteLine(host.Output);
+
+        Assert.Equal(2, exitCode);
+        Assert.Contains($"Invalid TlsEngine '{value}'. Valid values: Epoll, SslStream.", host.StandardError, StringComparison.Ordinal);
+        Assert.DoesNotContain("Now listening on:", host.Output, StringComparison.Ordinal);
+    }
+
+    [Theory]
     [InlineData("StaticFiles:Cache:SizeLimit", "0", "StaticFiles:Cache")]
     [InlineData("StaticFiles:Cache:SizeLimit", "lots", "StaticFiles:Cache:SizeLimit")]
     public async Task InvalidStaticFilesSettingExitsWithAnErrorNamingTheSetting(string key, string value, string named)

@@ -111,6 +111,19 @@ public sealed partial class StaticSiteTests
         ifRange.Headers.IfRange = new RangeConditionHeaderValue(whole.Headers.ETag!);
         using var ranged = await client.SendAsync(ifRange);
         Assert.Equal(HttpStatusCode.PartialContent, ranged.StatusCode);
+        Assert.Equal(representation.AsSpan(0, 1).ToArray(), await ranged.Content.ReadAsByteArrayAsync());
+
+        // Stale: another representation's ETag (a client that cached the other coding's bytes) or an old one.
+        foreach (var stale in new[] { await OtherRepresentationsETagAsync(client, encoding), new EntityTagHeaderValue("\"stale\"") })
+        {
+            using var staleIfRange = Request(Stylesheet, encoding);
+            staleIfRange.Headers.Range = new RangeHeaderValue(0, 0);
+            staleIfRange.Headers.IfRange = new RangeConditionHeaderValue(stale);
+            using var wholeAgain = await client.SendAsync(staleIfRange);
+            Assert.Equal(HttpStatusCode.OK, wholeAgain.StatusCode);
+            Assert.Null(wholeAgain.Content.Headers.ContentRange);
+            Assert.Equal(representation, await wholeAgain.Content.ReadAsByteArrayAsync());
+        }
 
         using var head = await client.SendAsync(Request(Stylesheet, encoding, HttpMethod.Head));
         Assert.Equal(HttpStatusCode.OK, head.StatusCode);
@@ -203,6 +216,12 @@ public sealed partial class StaticSiteTests
         using var svg = await GetAsync(client, "/img/logo.svg", null);
         Assert.Equal("no-cache", svg.Headers.CacheControl?.ToString());
         Assert.Equal("image/svg+xml", svg.Content.Headers.ContentType?.ToString());
+    }
+
+    private static async Task<EntityTagHeaderValue> OtherRepresentationsETagAsync(HttpClient client, string encoding)
+    {
+        using var other = await GetAsync(client, Stylesheet, encoding == "identity" ? "br" : "identity");
+        return other.Headers.ETag!;
     }
 
     private static HttpRequestMessage Request(string path, string? acceptEncoding, HttpMethod? method = null)

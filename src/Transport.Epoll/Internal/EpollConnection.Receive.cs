@@ -85,7 +85,9 @@ internal sealed partial class EpollConnection
                 PosixResult result;
                 using (var pin = memory.Pin())
                 {
-                    result = Sockets.Read(_socket, (byte*)pin.Pointer, memory.Length);
+                    result = _tls is null
+                        ? Sockets.Read(_socket, (byte*)pin.Pointer, memory.Length)
+                        : _tls.Read((byte*)pin.Pointer, memory.Length, this);
                 }
 
                 if (result.Value > 0)
@@ -106,9 +108,9 @@ internal sealed partial class EpollConnection
                         return;
                     }
 
-                    if (read < memory.Length && !_peerClosing)
+                    if (read < memory.Length && !_peerClosing && _tls is null)
                     {
-                        return; // short read: the queue is drained
+                        return; // short read: the queue is drained (not so over TLS: a read returns at most one record)
                     }
 
                     continue;
@@ -116,7 +118,7 @@ internal sealed partial class EpollConnection
 
                 if (result.Value == 0)
                 {
-                    EpollTransportLog.ConnectionReadFin(_logger, ConnectionId);
+                    EpollTransportLog.ConnectionReadFin(_logger, this);
                     if (_allowHalfClose)
                     {
                         HalfClose();
@@ -169,7 +171,7 @@ internal sealed partial class EpollConnection
         _receiveState = ReceiveState.Paused;
         _pendingFlush = flush;
         _thread.Stats.ReadPauses++;
-        EpollTransportLog.ConnectionPause(_logger, ConnectionId);
+        EpollTransportLog.ConnectionPause(_logger, this);
         if (_levelTriggered)
         {
             UpdateInterest();
@@ -209,7 +211,7 @@ internal sealed partial class EpollConnection
         }
 
         _receiveState = ReceiveState.Active;
-        EpollTransportLog.ConnectionResume(_logger, ConnectionId);
+        EpollTransportLog.ConnectionResume(_logger, this);
         if (_levelTriggered)
         {
             UpdateInterest();
@@ -239,7 +241,7 @@ internal sealed partial class EpollConnection
     /// <summary>The client's FIN with AllowHalfClose: the input ends, the connection goes on.</summary>
     private void HalfClose()
     {
-        EpollTransportLog.ConnectionHalfClosed(_logger, ConnectionId);
+        EpollTransportLog.ConnectionHalfClosed(_logger, this);
         _halfClosed = true;
         CompleteInput(null);
         DirectionDone();

@@ -120,6 +120,11 @@ internal sealed partial class EpollConnection : IValueTaskSource<bool>
             return PosixResult.FromError(Errno.EPIPE);
         }
 
+        if (_tls is not null)
+        {
+            return _tls.Send(buffer); // records of the buffer, one send; same contract (TlsSession)
+        }
+
         if (buffer.IsSingleSegment)
         {
             var memory = buffer.First;
@@ -164,7 +169,8 @@ internal sealed partial class EpollConnection : IValueTaskSource<bool>
     {
         if (error is null && _aborted == 0 && !_socket.IsClosed)
         {
-            EpollTransportLog.ConnectionWriteFin(_logger, ConnectionId, "The application completed the output.");
+            EpollTransportLog.ConnectionWriteFin(_logger, this, "The application completed the output.");
+            _tls?.SendCloseNotify();
             try
             {
                 Sockets.Shutdown(_socket, Sockets.SHUT_WR);
@@ -219,6 +225,8 @@ internal sealed partial class EpollConnection : IValueTaskSource<bool>
         {
             SetWantWritable(false);
         }
+
+        _tls?.FlushPending(); // records a read left behind (a key update's answer)
 
         WakeSender();
     }

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using System.Net;
+using EpollTransport.Internal.Tls;
 using EpollTransport.Interop;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Connections.Features;
@@ -67,6 +68,7 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
     private int _connectionClosedFired;
     private int _directionsDone;
     private int _resetCounted;
+    private TlsSession? _tls; // TLS endpoints: reads decrypt and sends encrypt through it (EpollConnection.Receive/Send)
 
     public EpollConnection(
         FileDescriptor socket,
@@ -100,11 +102,18 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
     /// <inheritdoc cref="IEpollHandler.Token"/>
     public ulong Token { get; set; }
 
+    /// <remarks>
+    /// Made when first asked for (most never are without Debug logs), once: the loop, Kestrel and the send
+    /// loop may ask at the same time, and each must get the id the others got.
+    /// </remarks>
     public override string ConnectionId
     {
-        get => _connectionId ??= ConnectionIdGenerator.Next();
-        set => _connectionId = value;
+        get => Volatile.Read(ref _connectionId) ?? CreateConnectionId();
+        set => Volatile.Write(ref _connectionId, value);
     }
+
+    /// <summary>Whether the id has been made (for tests: nobody asked for it yet).</summary>
+    internal bool HasConnectionId => Volatile.Read(ref _connectionId) is not null;
 
     public override IFeatureCollection Features => _features;
 
@@ -172,6 +181,42 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
     /// <summary>Completes when the socket has been closed.</summary>
     public Task Closed => _closed.Task;
 
+    /// <summary>A TLS endpoint's connection whose handshake is under way (it is started when that succeeds).</summary>
+    internal TlsHandshake? PendingHandshake { get; set; }
+
+    internal bool IsAborted => Volatile.Read(ref _aborted) != 0;
+
+    /// <summary>
+    /// After a successful handshake, before <see cref="Start"/>: reads and sends go through the TLS session,
+    /// and the negotiated TLS features are the connection's.
+    /// </summary>
+    internal void AttachTls(TlsSession session, TlsConnectionFeatures features)
+    {
+        _tls = session;
+        PendingHandshake = null;
+        _features[typeof(Microsoft.AspNetCore.Http.Features.ITlsConnectionFeature)] = features;
+        _features[typeof(ITlsHandshakeFeature)] = features;
+        _features[typeof(Microsoft.AspNetCore.Server.Kestrel.Core.Features.ITlsApplicationProtocolFeature)] = features;
+    }
+
+    /// <summary>
+    /// Ends a connection that was never started (its TLS handshake failed, timed out or was aborted): both
+    /// directions are finished and the socket is closed; Kestrel never saw it.
+    /// </summary>
+    internal void EndBeforeStart(Exception error)
+    {
+        PendingHandshake = null;
+        if (_receiveState != ReceiveState.Done)
+        {
+            CompleteInput(error);
+            DirectionDone();
+        }
+
+        _output.Reader.Complete(error);
+        FireConnectionClosed();
+        DirectionDone();
+    }
+
     /// <summary>Registers the socket with its epoll thread and starts the send loop.</summary>
     public bool Start()
     {
@@ -183,7 +228,7 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
         var result = _thread.Register(_socket, this, events);
         if (!result.IsSuccess)
         {
-            EpollTransportLog.ConnectionError(_logger, ConnectionId, result.Error);
+            EpollTransportLog.ConnectionError(_logger, this, result.Error);
             var error = PosixResult.CreateException("epoll_ctl(ADD)", result.Error);
             _input.Writer.Complete(error);
             _output.Reader.Complete(error);
@@ -227,19 +272,20 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
         }
 
         Volatile.Write(ref _aborted, 1);
+        PendingHandshake?.Abort(); // not started yet: the handshake ends it
         try
         {
             if (reset)
             {
                 // Reset now, on this thread: a busy epoll thread must not delay it. SafeHandle defers the
                 // real close(2) until a read or send in flight on another thread has returned.
-                EpollTransportLog.ConnectionWriteRst(_logger, ConnectionId, reason.Message);
+                EpollTransportLog.ConnectionWriteRst(_logger, this, reason.Message);
                 Sockets.SetLingerZero(_socket);
                 _socket.Dispose();
             }
             else
             {
-                EpollTransportLog.ConnectionWriteFin(_logger, ConnectionId, reason.Message);
+                EpollTransportLog.ConnectionWriteFin(_logger, this, reason.Message);
                 Sockets.Shutdown(_socket, Sockets.SHUT_WR);
             }
         }
@@ -269,6 +315,12 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
         await _connectionClosedFiredTask.Task.ConfigureAwait(false);
         _connectionClosedTokenSource.Dispose();
         await base.DisposeAsync().ConfigureAwait(false);
+    }
+
+    private string CreateConnectionId()
+    {
+        string id = ConnectionIdGenerator.Next();
+        return Interlocked.CompareExchange(ref _connectionId, id, null) ?? id;
     }
 
     private void FireConnectionClosed()
@@ -310,9 +362,10 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
 
         int fd = _socket.Number;
         _socket.Dispose();
+        _tls?.Dispose();
         Interlocked.Increment(ref _thread.Stats.ConnectionsClosed);
         _thread.Unregister(Token);
-        EpollTransportLog.ConnectionClosed(_logger, ConnectionId, fd);
+        EpollTransportLog.ConnectionClosed(_logger, this, fd);
         _onClosed?.Invoke(this);
         _closed.TrySetResult();
     }
@@ -325,12 +378,12 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
     {
         if (error is Errno.ECONNRESET or Errno.EPIPE or Errno.ETIMEDOUT)
         {
-            EpollTransportLog.ConnectionReset(_logger, ConnectionId, error);
+            EpollTransportLog.ConnectionReset(_logger, this, error);
             CountReset();
             return new ConnectionResetException($"The connection was reset by the peer ({error}).", PosixResult.CreateException(call, error));
         }
 
-        EpollTransportLog.ConnectionError(_logger, ConnectionId, error);
+        EpollTransportLog.ConnectionError(_logger, this, error);
         return PosixResult.CreateException(call, error);
     }
 

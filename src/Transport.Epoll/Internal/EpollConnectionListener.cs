@@ -50,6 +50,7 @@ internal sealed class EpollConnectionListener : IConnectionListener, IEpollHandl
     private readonly bool _isTcp;
     private readonly IPEndPoint? _boundAddress; // bound to one address (not a wildcard): every connection's local end
     private readonly string? _unixSocketPath;
+    private readonly FileSystem.FileIdentity? _unixSocketFile; // the file bind(2) created at the path
     private readonly uint _acceptEvents;
     private readonly Channel<EpollConnection> _accepted = Channel.CreateUnbounded<EpollConnection>(
         new UnboundedChannelOptions { SingleReader = true, SingleWriter = false, AllowSynchronousContinuations = false });
@@ -71,7 +72,8 @@ internal sealed class EpollConnectionListener : IConnectionListener, IEpollHandl
         EpollThreadGroup threads,
         EpollTransportOptions options,
         ILogger logger,
-        string? unixSocketPath)
+        string? unixSocketPath,
+        FileSystem.FileIdentity? unixSocketFile = null)
     {
         _socket = socket;
         EndPoint = endPoint;
@@ -84,6 +86,7 @@ internal sealed class EpollConnectionListener : IConnectionListener, IEpollHandl
             ? ip
             : null;
         _unixSocketPath = unixSocketPath;
+        _unixSocketFile = unixSocketFile;
         _acceptEvents = options.TriggerMode == EpollTriggerMode.Edge ? Epoll.EPOLLIN | Epoll.EPOLLET : Epoll.EPOLLIN;
         _onConnectionClosed = connection => _connections.TryRemove(connection, out _);
     }
@@ -92,8 +95,8 @@ internal sealed class EpollConnectionListener : IConnectionListener, IEpollHandl
 
     public EndPoint EndPoint { get; }
 
-    /// <summary>The endpoint's TLS registration when it asked for the transport's TLS (<c>UseEpollTls</c>).</summary>
-    public Tls.TlsEndpointRegistration? Tls { get; set; }
+    /// <summary>The endpoint's TLS when the transport terminates it (<c>UseEpollTls</c>): connections are handshaken before Kestrel gets them.</summary>
+    public Tls.TlsEndpoint? Tls { get; set; }
 
     public ulong Token { get; set; }
 
@@ -146,10 +149,12 @@ internal sealed class EpollConnectionListener : IConnectionListener, IEpollHandl
         {
             // Removed from epoll explicitly: closing does that only when no other descriptor shares the
             // socket, and an inherited one is not closed at all. A late event for its token is dropped.
+            // The socket file goes first: closed and still there, it looks stale, and a new instance may
+            // replace it in between (which is why only a file that is still ours is removed).
             _acceptThread.Remove(_socket);
+            DeleteUnixSocketFile();
             _socket.Dispose();
             _acceptThread.Unregister(Token);
-            DeleteUnixSocketFile();
             _accepted.Writer.TryComplete();
             EpollTransportLog.Unbound(_logger, EndPoint);
         }
@@ -188,6 +193,8 @@ internal sealed class EpollConnectionListener : IConnectionListener, IEpollHandl
             // Kestrel's stop must not fail for it: the connections close once their epoll thread runs.
             EpollTransportLog.ListenerCloseTimeout(_logger, EndPoint, closing.Count(t => !t.IsCompleted), (long)CloseTimeout.TotalMilliseconds);
         }
+
+        Tls?.Dispose(); // live sessions keep their own reference to the OpenSSL context
     }
 
     private void AcceptPending()
@@ -276,6 +283,18 @@ internal sealed class EpollConnectionListener : IConnectionListener, IEpollHandl
             EpollTransportLog.ConnectionAccepted(_logger, connection.ConnectionId, remote, thread.Index);
         }
 
+        if (Tls is { } tls)
+        {
+            tls.Begin(connection); // QueueAccepted once the handshake succeeds
+            return;
+        }
+
+        QueueAccepted(connection);
+    }
+
+    /// <summary>Starts the connection and hands it to Kestrel's accept loop.</summary>
+    internal void QueueAccepted(EpollConnection connection)
+    {
         if (connection.Start() && !_accepted.Writer.TryWrite(connection))
         {
             connection.Abort(new ConnectionAbortedException("The listener was unbound while the connection was being accepted."));
@@ -337,9 +356,9 @@ internal sealed class EpollConnectionListener : IConnectionListener, IEpollHandl
 
     private void DeleteUnixSocketFile()
     {
-        if (_unixSocketPath is null)
+        if (_unixSocketPath is null || _unixSocketFile is null || FileSystem.GetIdentity(_unixSocketPath) != _unixSocketFile)
         {
-            return;
+            return; // no file, or not ours any more: another server removed ours and bound its own
         }
 
         try

@@ -14,6 +14,9 @@ internal sealed class EpollThreadStats(string threadName)
     public long BytesRead;
     public long ReadPauses;
     public long AcceptBackoffs;
+    public long TlsHandshakesStarted;   // handshakes run by this thread (their connections are its own)
+    public long TlsHandshakesCompleted;
+    public long TlsHandshakesFailed;    // failed, timed out or aborted
 
     // Written from any thread. Accepted connections are counted for the thread that owns them (not the
     // listener's), so that accepted minus closed is that thread's share of the active connections.

@@ -88,6 +88,9 @@ internal static partial class EpollTransportLog
     [LoggerMessage(125, LogLevel.Error, "Starting a standby epoll thread failed; a loop blocked by application code cannot be handed off until one starts.", EventName = "StandbyStartFailed")]
     public static partial void StandbyStartFailed(ILogger logger, Exception exception);
 
+    [LoggerMessage(128, LogLevel.Error, "Starting a thread to run epoll thread {Thread} failed; its connections wait until one starts (retried by the loop monitor).", EventName = "RunnerStartFailed")]
+    public static partial void RunnerStartFailed(ILogger logger, int thread, Exception exception);
+
     // Threads for blocking application code (BlockingThreads).
     [LoggerMessage(130, LogLevel.Warning, "Starting a thread for blocking application code failed; such work runs on the shared thread pool until one starts.", EventName = "BlockingThreadStartFailed")]
     public static partial void BlockingThreadStartFailed(ILogger logger, Exception exception);
@@ -96,6 +99,18 @@ internal static partial class EpollTransportLog
     public static partial void BlockingWorkFailed(ILogger logger, Exception exception);
 
     // TLS (140-159).
-    [LoggerMessage(140, LogLevel.Debug, "{EndPoint} is an HTTPS endpoint registered for the transport's TLS ({Registered}).", EventName = "TlsEndpointBound")]
+    [LoggerMessage(140, LogLevel.Debug, "{EndPoint} is an HTTPS endpoint registered for the transport's TLS ({Registered}); the transport terminates its TLS with OpenSSL.", EventName = "TlsEndpointBound")]
     public static partial void TlsEndpointBound(ILogger logger, System.Net.EndPoint endPoint, string registered);
+
+    [LoggerMessage(141, LogLevel.Warning, "{EndPoint} asked for the transport's TLS, but Kestrel's TLS (SslStream) serves it instead: {Reason}", EventName = "TlsFallback")]
+    public static partial void TlsFallback(ILogger logger, System.Net.EndPoint endPoint, string reason);
+
+    [LoggerMessage(142, LogLevel.Debug, "Connection id \"{ConnectionId}\": TLS handshake failed, connection closed: {Reason}", EventName = "TlsHandshakeFailed")]
+    public static partial void TlsHandshakeFailed(ILogger logger, string connectionId, string reason);
+
+    [LoggerMessage(143, LogLevel.Debug, "Connection id \"{ConnectionId}\": TLS handshake done: {Protocol} {CipherSuite}, ALPN \"{ApplicationProtocol}\", SNI \"{HostName}\", resumed {Resumed}.", EventName = "TlsHandshakeCompleted")]
+    public static partial void TlsHandshakeCompleted(ILogger logger, string connectionId, System.Security.Authentication.SslProtocols protocol, System.Net.Security.TlsCipherSuite? cipherSuite, string applicationProtocol, string hostName, bool resumed);
+
+    [LoggerMessage(144, LogLevel.Debug, "Connection id \"{ConnectionId}\": TLS error while reading, connection ended: {Error}", EventName = "TlsReadFailed")]
+    public static partial void TlsReadFailed(ILogger logger, string connectionId, string error);
 }

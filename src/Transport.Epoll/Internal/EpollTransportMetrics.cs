@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Diagnostics.Metrics;
 
 namespace EpollTransport.Internal;
@@ -18,6 +19,7 @@ internal sealed class EpollTransportMetrics : IDisposable
 
     private readonly bool _ownsMeter;
     private readonly Func<IReadOnlyList<EpollThreadStats>> _stats;
+    private readonly Histogram<double> _handshakeDuration;
 
     public EpollTransportMetrics(IMeterFactory? meterFactory, Func<IReadOnlyList<EpollThreadStats>> stats)
     {
@@ -38,6 +40,37 @@ internal sealed class EpollTransportMetrics : IDisposable
         Meter.CreateObservableCounter("epoll.loop.handoffs", () => PerThread(s => s.HandOffs), "{handoff}", "Times application code blocked an epoll loop for longer than InlineBudget and the loop was handed to another thread.");
         Meter.CreateObservableGauge("epoll.loop.stall.longest", () => PerThread(s => s.LongestStallMilliseconds), "ms", "The longest time application code has blocked an epoll loop that was handed off, measured when the code returned.");
         Meter.CreateObservableCounter("epoll.events", () => PerThread(s => s.Events), "{event}", "Events epoll_wait returned (events per wait = epoll.events / epoll.waits).");
+
+        // TLS (UseEpollTls endpoints): the equivalents of Kestrel's kestrel.tls_handshake.duration and
+        // kestrel.active_tls_handshakes, and the failures (Kestrel's are the duration's error.type tag).
+        Meter.CreateObservableUpDownCounter("epoll.tls.handshakes.active", () => PerThread(ActiveHandshakes), "{handshake}", "TLS handshakes in progress.");
+        Meter.CreateObservableCounter("epoll.tls.handshakes.completed", () => PerThread(s => s.TlsHandshakesCompleted), "{handshake}", "TLS handshakes that succeeded; the connection went to Kestrel.");
+        Meter.CreateObservableCounter("epoll.tls.handshakes.failed", () => PerThread(s => s.TlsHandshakesFailed), "{handshake}", "TLS handshakes that failed, timed out or were aborted; the connection was closed.");
+        _handshakeDuration = Meter.CreateHistogram<double>(
+            "epoll.tls.handshake.duration", "s", "Duration of TLS handshakes, tagged tls.protocol.version, and error.type when one failed.",
+            tags: null, new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10] });
+    }
+
+    /// <summary>Records one handshake's duration: its protocol when it succeeded, its error type when it did not.</summary>
+    public void RecordTlsHandshake(TimeSpan elapsed, System.Security.Authentication.SslProtocols? protocol, string? errorType)
+    {
+        if (!_handshakeDuration.Enabled)
+        {
+            return;
+        }
+
+        var tags = new TagList();
+        if (protocol is { } p)
+        {
+            tags.Add("tls.protocol.version", p == System.Security.Authentication.SslProtocols.Tls13 ? "1.3" : "1.2");
+        }
+
+        if (errorType is not null)
+        {
+            tags.Add("error.type", errorType);
+        }
+
+        _handshakeDuration.Record(elapsed.TotalSeconds, tags);
     }
 
     public Meter Meter { get; }
@@ -48,6 +81,13 @@ internal sealed class EpollTransportMetrics : IDisposable
         {
             Meter.Dispose();
         }
+    }
+
+    // Ended first, as for connections: never negative.
+    private static long ActiveHandshakes(EpollThreadStats stats)
+    {
+        long ended = Volatile.Read(ref stats.TlsHandshakesCompleted) + Volatile.Read(ref stats.TlsHandshakesFailed);
+        return Volatile.Read(ref stats.TlsHandshakesStarted) - ended;
     }
 
     // Closed first: a connection is counted accepted before it can be closed, so this is never negative.

@@ -41,7 +41,9 @@ internal static class ListenSocket
 
             // Report the real address: port 0 becomes the port the kernel picked.
             var boundEndPoint = endPoint is IPEndPoint ? Sockets.GetLocalEndPoint(socket) ?? endPoint : endPoint;
-            var listener = new EpollConnectionListener(socket, boundEndPoint, threads.NextForListener(), threads, options, logger, unixPath);
+            // The file bind(2) created, told apart from one another server may create at the path later.
+            var unixFile = unixPath is null ? null : FileSystem.GetIdentity(unixPath);
+            var listener = new EpollConnectionListener(socket, boundEndPoint, threads.NextForListener(), threads, options, logger, unixPath, unixFile);
             EpollTransportLog.Listening(logger, boundEndPoint, socket.Number, threads.Count, options.TriggerMode);
             return listener;
         }

@@ -21,7 +21,9 @@ namespace EpollTransport.Internal;
 // the loop once, one after another.
 //
 // A standby is started ahead of need, so a hand-off never waits for (or fails on) thread creation, and
-// another is started after each hand-off. At most one standby per loop is kept; the rest exit. Dispose
+// another is started after each hand-off. A loop that still ends up needing a fresh thread (its standby
+// had ended) and cannot get one is retried at every sample: a thread-start failure never escapes on the
+// monitor's or a runner's thread, where it would end the process. At most one standby per loop is kept; the rest exit. Dispose
 // ends the standbys on the stack; every push onto it checks for disposal under the same lock (a standby
 // given back by a hand-off whose take failed included), so no thread is left parked after it.
 //
@@ -38,6 +40,7 @@ internal sealed class LoopMonitor : IDisposable
 
     private readonly List<EpollThread> _loops = [];
     private readonly Stack<LoopRunner> _standby = new();
+    private readonly List<EpollThread> _unrun = []; // taken loops whose new runner could not be started
     private readonly Lock _lock = new();
     private readonly ILogger _logger;
     private readonly int _budgetMilliseconds;
@@ -76,6 +79,9 @@ internal sealed class LoopMonitor : IDisposable
             }
         }
     }
+
+    /// <summary>For tests: called before each runner thread starts; it may throw as a failed start would.</summary>
+    internal Action? ThreadStartFault { get; set; }
 
     /// <summary>Runner threads started for this monitor's loops that have not ended yet (for tests).</summary>
     public int RunnerThreads => Volatile.Read(ref _runnerThreads);
@@ -211,6 +217,8 @@ internal sealed class LoopMonitor : IDisposable
                 }
             }
 
+            RetryUnrunLoops();
+
             // Go's sysmon does the same: short sleeps while there is work, longer ones when all is quiet.
             idleSamples = idle ? idleSamples + 1 : 0;
             sleep = idleSamples < 8 ? _activeSleepMilliseconds : Math.Min(sleep * 2, IdleSleepMilliseconds);
@@ -264,7 +272,7 @@ internal sealed class LoopMonitor : IDisposable
 
         if (!standby.TryAssign(loop))
         {
-            new LoopRunner(this).Start(loop); // the standby's thread had ended: never leave the loop unrun
+            RunOnNewRunner(loop); // the standby's thread had ended: never leave the loop unrun
         }
 
         EnsureStandby();
@@ -288,6 +296,48 @@ internal sealed class LoopMonitor : IDisposable
             }
 
             connection.OffloadedUntil = now + OffloadMilliseconds;
+        }
+    }
+
+    /// <summary>
+    /// Starts a runner for a loop that has none (taken from a blocked runner, or assigned to a runner that
+    /// was ending). A thread that cannot be started (out of memory, a thread limit) must not end the
+    /// process from the monitor's or a runner's thread, which are no thread-pool threads: the loop is kept
+    /// and the monitor tries again at each sample until one starts.
+    /// </summary>
+    internal void RunOnNewRunner(EpollThread loop)
+    {
+        try
+        {
+            new LoopRunner(this).Start(loop);
+        }
+        catch (Exception ex) when (ex is OutOfMemoryException or ThreadStartException)
+        {
+            EpollTransportLog.RunnerStartFailed(_logger, loop.Index, ex);
+            lock (_lock)
+            {
+                _unrun.Add(loop);
+            }
+        }
+    }
+
+    private void RetryUnrunLoops()
+    {
+        EpollThread[] unrun;
+        lock (_lock)
+        {
+            if (_unrun.Count == 0)
+            {
+                return;
+            }
+
+            unrun = [.. _unrun];
+            _unrun.Clear();
+        }
+
+        foreach (var loop in unrun)
+        {
+            RunOnNewRunner(loop); // back on the list if it fails again
         }
     }
 

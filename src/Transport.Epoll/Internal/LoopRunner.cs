@@ -54,6 +54,7 @@ internal sealed class LoopRunner
         _monitor?.OnRunnerThread(1);
         try
         {
+            _monitor?.ThreadStartFault?.Invoke();
             thread.UnsafeStart(loop);
         }
         catch
@@ -102,9 +103,10 @@ internal sealed class LoopRunner
             try
             {
                 // A loop assigned after this thread decided to end is not lost: a fresh runner takes it.
+                // Only the monitor assigns loops, so there is one; it retries if no thread can start.
                 if (orphan is not null)
                 {
-                    new LoopRunner(_monitor).Start(orphan);
+                    _monitor?.RunOnNewRunner(orphan);
                 }
             }
             finally

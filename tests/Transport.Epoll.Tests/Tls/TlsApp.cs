@@ -30,6 +30,36 @@ internal sealed class TlsApp(WebApplication app, TestLoggerProvider logs) : IAsy
     /// <summary>The first address's port.</summary>
     public int Port => new Uri(Addresses[0]).Port;
 
+    /// <summary>The epoll transport's factory (the app must run on it).</summary>
+    public EpollTransportFactory Factory => App.Services.GetEpollFactory();
+
+    /// <summary>The transport's log entries named <paramref name="eventName"/>.</summary>
+    public List<TestLoggerProvider.LogEntry> Events(string eventName)
+        => Logs.Entries.Where(e => e.Category == "EpollTransport" && e.EventId.Name == eventName).ToList();
+
+    /// <summary>Waits until the transport has logged <paramref name="count"/> events named <paramref name="eventName"/>.</summary>
+    public async Task WaitForEventAsync(string eventName, int count = 1)
+    {
+        var deadline = DateTime.UtcNow + TransportHarness.Timeout;
+        while (Events(eventName).Count < count)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"the transport did not log {eventName} {count} time(s)");
+            await Task.Delay(10);
+        }
+    }
+
+    /// <summary>A raw TCP client connected to the first address.</summary>
+    public async Task<Socket> ConnectRawAsync()
+    {
+        var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await client.ConnectAsync(new IPEndPoint(IPAddress.Loopback, Port)).WaitAsync(TransportHarness.Timeout);
+        return client;
+    }
+
+    /// <summary>Kestrel's own "connection started" events: a connection whose handshake failed never has one.</summary>
+    public int KestrelConnectionsStarted
+        => Logs.Entries.Count(e => e.Category.StartsWith("Microsoft.AspNetCore.Server.Kestrel", StringComparison.Ordinal) && e.EventId.Name == "ConnectionStart");
+
     public static async Task<TlsApp> StartAsync(
         Action<KestrelServerOptions> listen,
         bool useEpoll = true,

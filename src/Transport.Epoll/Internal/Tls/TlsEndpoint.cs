@@ -1,0 +1,83 @@
+using System.Diagnostics;
+using EpollTransport.Interop;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.Extensions.Logging;
+
+namespace EpollTransport.Internal.Tls;
+
+/// <summary>
+/// A listener's TLS: its OpenSSL context, its handshake deadlines per epoll thread, and where finished
+/// handshakes go (the listener's accept queue). Counts and logs every handshake's end.
+/// </summary>
+internal sealed class TlsEndpoint : IDisposable
+{
+    private readonly TlsHandshakeTimer?[] _timers;
+    private readonly Action<EpollConnection> _accepted;
+    private readonly EpollTransportMetrics _metrics;
+    private readonly ILogger _logger;
+    private readonly bool _levelTriggered;
+
+    public TlsEndpoint(
+        TlsServerContext context,
+        int threadCount,
+        EpollTransportOptions options,
+        EpollTransportMetrics metrics,
+        ILogger logger,
+        Action<EpollConnection> accepted)
+    {
+        Context = context;
+        _timers = new TlsHandshakeTimer?[threadCount];
+        _metrics = metrics;
+        _logger = logger;
+        _accepted = accepted;
+        _levelTriggered = options.TriggerMode == EpollTriggerMode.Level;
+        HandshakeTimeout = context.Options.HandshakeTimeout;
+    }
+
+    public TlsServerContext Context { get; }
+
+    public TimeSpan HandshakeTimeout { get; }
+
+    /// <summary>Starts the handshake of a connection just accepted; it reaches Kestrel only once that succeeds.</summary>
+    public void Begin(EpollConnection connection)
+    {
+        TlsSession session;
+        try
+        {
+            session = new TlsSession(Context, connection.Socket, _logger);
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or ObjectDisposedException)
+        {
+            EpollTransportLog.TlsHandshakeFailed(_logger, connection, ex.Message);
+            connection.EndBeforeStart(new ConnectionAbortedException("The TLS session could not be created.", ex));
+            return;
+        }
+
+        var handshake = new TlsHandshake(this, connection, session, _levelTriggered);
+        connection.PendingHandshake = handshake;
+        handshake.Start();
+    }
+
+    /// <summary>The handshake deadlines of <paramref name="thread"/> (called on that thread).</summary>
+    public TlsHandshakeTimer TimerFor(EpollThread thread) => _timers[thread.Index] ??= new TlsHandshakeTimer(thread);
+
+    public void Accepted(EpollConnection connection) => _accepted(connection);
+
+    public void HandshakeCompleted(EpollConnection connection, TlsConnectionFeatures features, TimeSpan elapsed)
+    {
+        _metrics.RecordTlsHandshake(elapsed, features.Protocol, errorType: null);
+        if (_logger.IsEnabled(LogLevel.Debug))
+        {
+            EpollTransportLog.TlsHandshakeCompleted(_logger, connection.ConnectionId, features.Protocol, features.NegotiatedCipherSuite,
+                System.Text.Encoding.ASCII.GetString(features.ApplicationProtocol.Span), features.HostName, features.Resumed);
+        }
+    }
+
+    public void HandshakeFailed(EpollConnection connection, string reason, string errorType, TimeSpan elapsed)
+    {
+        _metrics.RecordTlsHandshake(elapsed, protocol: null, errorType);
+        EpollTransportLog.TlsHandshakeFailed(_logger, connection, reason);
+    }
+
+    public void Dispose() => Context.Dispose();
+}
