@@ -17,6 +17,8 @@ internal sealed class KestrelApp(WebApplication app, TestLoggerProvider logs, in
 
     public int Port => port;
 
+    public IServiceProvider Services => app.Services;
+
     /// <summary>The transport Kestrel bound through (for tests that look at its state).</summary>
     public EpollTransportFactory Transport => app.Services.GetServices<Microsoft.AspNetCore.Connections.IConnectionListenerFactory>().OfType<EpollTransportFactory>().Single();
 

@@ -217,8 +217,11 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
         DirectionDone();
     }
 
-    /// <summary>Registers the socket with its epoll thread and starts the send loop.</summary>
-    public bool Start()
+    /// <summary>
+    /// Registers the socket with its epoll thread and starts the send loop. If registering fails, the
+    /// connection is closed at once and the error returned (the listener warns and backs off).
+    /// </summary>
+    public PosixResult Start()
     {
         uint events = _levelTriggered
             ? Epoll.EPOLLIN | Epoll.EPOLLRDHUP
@@ -236,11 +239,11 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
             FireConnectionClosed();
             DirectionDone();
             DirectionDone();
-            return false;
+            return result;
         }
 
         _sendTask = DoSendAsync();
-        return true;
+        return result;
     }
 
     public void OnEvents(uint events)
@@ -372,7 +375,9 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
 
     /// <summary>
     /// The exception a failed read or send ends the connection with, logged at Debug: a reset by the peer
-    /// (ECONNRESET, EPIPE, ETIMEDOUT) is how connections end, never an error-level event.
+    /// (ECONNRESET, EPIPE, ETIMEDOUT) is how connections end, never an error-level event. The kernel running
+    /// out of memory (ENOMEM, ENOBUFS) is no fault of the client nor of the application: a rate-limited warning,
+    /// and the connection is aborted, as Kestrel expects of a connection the transport lost.
     /// </summary>
     private Exception SocketError(string call, Errno error)
     {
@@ -381,6 +386,16 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
             EpollTransportLog.ConnectionReset(_logger, this, error);
             CountReset();
             return new ConnectionResetException($"The connection was reset by the peer ({error}).", PosixResult.CreateException(call, error));
+        }
+
+        if (error is Errno.ENOMEM or Errno.ENOBUFS)
+        {
+            if (_thread.ResourceWarnings.TryTake(out int suppressed))
+            {
+                EpollTransportLog.ConnectionResourceError(_logger, ConnectionId, call, error, suppressed);
+            }
+
+            return new ConnectionAbortedException($"{call} failed: the kernel is out of memory ({error}).", PosixResult.CreateException(call, error));
         }
 
         EpollTransportLog.ConnectionError(_logger, this, error);

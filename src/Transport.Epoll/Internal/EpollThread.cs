@@ -142,6 +142,9 @@ internal sealed partial class EpollThread : IDisposable
     /// <summary>Totals for the metrics: this thread's waits and events, its connections' I/O.</summary>
     public EpollThreadStats Stats { get; }
 
+    /// <summary>Limits the warnings of its connections' resource errors (ENOMEM, ENOBUFS) to one per 5 s.</summary>
+    public WarningRateLimit ResourceWarnings { get; } = new(TimeSpan.FromSeconds(5));
+
     /// <summary>The thread's number, as in its name <c>epoll-N</c>.</summary>
     public int Index { get; }
 

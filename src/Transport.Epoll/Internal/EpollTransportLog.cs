@@ -56,6 +56,12 @@ internal static partial class EpollTransportLog
     [LoggerMessage(107, LogLevel.Warning, "Disposing the listener on {EndPoint}: {Count} aborted connection(s) had not closed after {TimeoutMs} ms; they close when their epoll thread gets to them.", EventName = "ListenerCloseTimeout")]
     public static partial void ListenerCloseTimeout(ILogger logger, System.Net.EndPoint endPoint, int count, long timeoutMs);
 
+    [LoggerMessage(108, LogLevel.Warning, "A connection accepted on {EndPoint} could not be registered with epoll ({Error}: out of memory, or fs.epoll.max_user_watches reached); it was closed. Pausing accepts for {DelayMs} ms ({Suppressed} similar warnings suppressed).", EventName = "ConnectionRegistrationFailed")]
+    public static partial void ConnectionRegistrationFailed(ILogger logger, System.Net.EndPoint endPoint, Interop.Errno error, int delayMs, int suppressed);
+
+    [LoggerMessage(109, LogLevel.Warning, "Watching the listening socket on {EndPoint} again after a back-off failed with {Error}; accepting by polling every {DelayMs} ms until it succeeds ({Suppressed} similar warnings suppressed).", EventName = "AcceptRearmFailed")]
+    public static partial void AcceptRearmFailed(ILogger logger, System.Net.EndPoint endPoint, Interop.Errno error, int delayMs, int suppressed);
+
     // Connections.
     [LoggerMessage(110, LogLevel.Debug, "Connection id \"{ConnectionId}\" accepted from {RemoteEndPoint} on epoll thread {Thread}.", EventName = "ConnectionAccepted")]
     public static partial void ConnectionAccepted(ILogger logger, string connectionId, System.Net.EndPoint? remoteEndPoint, int thread);
@@ -68,6 +74,9 @@ internal static partial class EpollTransportLog
 
     [LoggerMessage(114, LogLevel.Debug, "Connection id \"{ConnectionId}\" half-closed by the client: its input is complete, the response goes on (AllowHalfClose).", EventName = "ConnectionHalfClosed")]
     public static partial void ConnectionHalfClosed(ILogger logger, string connectionId);
+
+    [LoggerMessage(115, LogLevel.Warning, "Connection id \"{ConnectionId}\": {Call} failed with {Error}: the kernel is out of memory or buffers. The connection was closed ({Suppressed} similar warnings suppressed).", EventName = "ConnectionResourceError")]
+    public static partial void ConnectionResourceError(ILogger logger, string connectionId, string call, Interop.Errno error, int suppressed);
 
     // Epoll threads.
     [LoggerMessage(120, LogLevel.Error, "Unexpected exception on epoll thread {Thread}; the thread keeps running.", EventName = "EpollThreadError")]
