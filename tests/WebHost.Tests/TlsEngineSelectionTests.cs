@@ -12,17 +12,11 @@ namespace EpollTransport.WebHost.Tests;
 /// (TlsEndpointBound); the certificate a client is served is read from a raw TLS handshake.
 /// </summary>
 /// <param name="output">The test output.</param>
+[Collection(InProcessServers.Name)]
 public sealed class TlsEngineSelectionTests(ITestOutputHelper output)
 {
-    // EpollTransportLog.TlsEndpointBound: an endpoint Kestrel binds is registered for the transport's TLS.
-    private const int TlsEndpointBoundEventId = 140;
-
     // StartupLog.SniLeftToKestrel.
     private const int SniLeftToKestrelEventId = 2;
-
-    private static bool IsTlsEndpointBound(LogEntry e) =>
-        e.EventId.Id == TlsEndpointBoundEventId && e.Category.StartsWith("EpollTransport", StringComparison.Ordinal) &&
-        !e.Category.StartsWith("EpollTransport.WebHost", StringComparison.Ordinal);
 
     private static bool IsSniLeftToKestrel(LogEntry e) =>
         e.EventId.Id == SniLeftToKestrelEventId && e.Category == typeof(TlsEngineSelection).FullName;
@@ -60,7 +54,7 @@ public sealed class TlsEngineSelectionTests(ITestOutputHelper output)
 
         Assert.Equal(certificate.Sha256Thumbprint, await TlsProbe.ServedCertificateAsync(address, "localhost", cts.Token));
         await AssertServesHttp2Async(certificate, address, cts.Token);
-        Assert.Contains(factory.Logs.All, e => IsTlsEndpointBound(e) && e.Message.Contains($":{address.Port}", StringComparison.Ordinal));
+        Assert.Contains(factory.Logs.All, e => LogSink.IsTlsEndpointBound(e) && e.Message.Contains($":{address.Port}", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -78,7 +72,7 @@ public sealed class TlsEngineSelectionTests(ITestOutputHelper output)
 
         Assert.Equal(certificate.Sha256Thumbprint, await TlsProbe.ServedCertificateAsync(address, "localhost", cts.Token));
         await AssertServesHttp2Async(certificate, address, cts.Token);
-        Assert.Contains(factory.Logs.All, IsTlsEndpointBound);
+        Assert.Contains(factory.Logs.All, LogSink.IsTlsEndpointBound);
     }
 
     [Theory]
@@ -100,7 +94,7 @@ public sealed class TlsEngineSelectionTests(ITestOutputHelper output)
 
         Assert.Equal(certificate.Sha256Thumbprint, await TlsProbe.ServedCertificateAsync(address, "localhost", cts.Token));
         await AssertServesHttp2Async(certificate, address, cts.Token);
-        Assert.DoesNotContain(factory.Logs.All, IsTlsEndpointBound);
+        Assert.DoesNotContain(factory.Logs.All, LogSink.IsTlsEndpointBound);
     }
 
     [Fact]
@@ -123,7 +117,7 @@ public sealed class TlsEngineSelectionTests(ITestOutputHelper output)
         Assert.Equal(wildcard.Sha256Thumbprint, await TlsProbe.ServedCertificateAsync(address, "a.b.wild.example", cts.Token));
         Assert.Equal(endpointCertificate.Sha256Thumbprint, await TlsProbe.ServedCertificateAsync(address, "other.example", cts.Token));
         Assert.Equal(endpointCertificate.Sha256Thumbprint, await TlsProbe.ServedCertificateAsync(address, string.Empty, cts.Token));
-        Assert.Contains(factory.Logs.All, IsTlsEndpointBound);
+        Assert.Contains(factory.Logs.All, LogSink.IsTlsEndpointBound);
         Assert.DoesNotContain(factory.Logs.All, IsSniLeftToKestrel);
     }
 
@@ -144,7 +138,7 @@ public sealed class TlsEngineSelectionTests(ITestOutputHelper output)
         var warning = Assert.Single(factory.Logs.All, IsSniLeftToKestrel);
         Assert.Equal(LogLevel.Warning, warning.Level);
         Assert.Contains("'b.example' sets Protocols", warning.Message, StringComparison.Ordinal);
-        Assert.DoesNotContain(factory.Logs.All, IsTlsEndpointBound);
+        Assert.DoesNotContain(factory.Logs.All, LogSink.IsTlsEndpointBound);
     }
 
     [Theory]
@@ -171,7 +165,7 @@ public sealed class TlsEngineSelectionTests(ITestOutputHelper output)
 
         await Eventually.HoldsAsync(async () => await ServedOrEmptyAsync(address, cts.Token) == replacement.Sha256Thumbprint, "the new certificate is served", Timeouts.Default);
 
-        var rebound = factory.Logs.Since(mark).Any(IsTlsEndpointBound);
+        var rebound = factory.Logs.Since(mark).Any(LogSink.IsTlsEndpointBound);
         Assert.Equal(engine == "Epoll", rebound);
         await AssertServesHttp2Async(replacement, address, cts.Token);
     }

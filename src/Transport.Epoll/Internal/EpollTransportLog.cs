@@ -122,4 +122,7 @@ internal static partial class EpollTransportLog
 
     [LoggerMessage(144, LogLevel.Debug, "Connection id \"{ConnectionId}\": TLS error while reading, connection ended: {Error}", EventName = "TlsReadFailed")]
     public static partial void TlsReadFailed(ILogger logger, string connectionId, string error);
+
+    [LoggerMessage(150, LogLevel.Debug, "Kernel TLS: {Status}", EventName = "KernelTls")]
+    public static partial void KernelTls(ILogger logger, string status);
 }
