@@ -136,10 +136,16 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
     /// <remarks>
     /// The loop-thread test comes first: asking the activities may take the probe (the one request let
     /// through inline after an entry's period), which only a request on the loop can be, since only there
-    /// does the monitor see it block and renew the entry.
+    /// does the monitor see it block and renew the entry. A request on the shared thread pool (Kestrel reads
+    /// a new connection's first request there) only asks whether the activity blocked recently.
     /// </remarks>
-    public bool ShouldYield => Volatile.Read(ref _activity) is { } activity &&
-        _thread.IsCurrentThread && _thread.Monitor is { } monitor && monitor.Activities.Contains(activity);
+    public bool ShouldYield => Volatile.Read(ref _activity) is { } activity && _thread.Monitor is { } monitor &&
+        (_thread.IsCurrentThread
+            ? monitor.Activities.Contains(activity)
+            : System.Threading.Thread.CurrentThread.IsThreadPoolThread && monitor.Activities.IsRecent(activity));
+
+    /// <inheritdoc cref="IEpollActivityFeature.YieldAsync"/>
+    public ValueTask YieldAsync() => BlockingThreads.YieldAsync(_thread.Blocking);
 
     // The connection is its own duplex pipe (one object less per connection).
     PipeReader IDuplexPipe.Input => _input.Reader;
@@ -157,7 +163,7 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
 
     /// <summary>
     /// Until when (<see cref="Environment.TickCount64"/>) this connection's application code runs on the
-    /// thread pool instead of inline, because it blocked its epoll thread; 0 if it never did. Set by the
+    /// threads for blocking code (<see cref="BlockingThreads"/>) instead of inline, because it blocked its epoll thread; 0 if it never did. Set by the
     /// loop monitor, read by <see cref="EpollThread.ApplicationScheduler"/>.
     /// </summary>
     public long OffloadedUntil
