@@ -1,6 +1,7 @@
 using System.Diagnostics.Metrics;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using EpollTransport.Internal;
 using EpollTransport.Internal.Tls;
 using EpollTransport.Interop;
@@ -67,6 +68,12 @@ public sealed class EpollTransportFactory : IConnectionListenerFactory, IConnect
         _options.Validate();
         _memoryPoolFactory = memoryPoolFactory;
         _logger = loggerFactory.CreateLogger("EpollTransport");
+
+        // Make the log events now, while descriptors are plentiful: their argument types load assemblies
+        // (System.Net.Security for the TLS events), each opened with a descriptor, and the first warning
+        // may be the one saying that descriptors ran out (EMFILE), where the load would fail and the
+        // event's type initializer with it, ending the epoll thread and the process.
+        RuntimeHelpers.RunClassConstructor(typeof(EpollTransportLog).TypeHandle);
         _metrics = new EpollTransportMetrics(meterFactory, () => _threads?.Stats ?? []);
         TlsBuilder = new TlsEndpointBuilder(_options, _metrics, _logger);
     }

@@ -1,6 +1,9 @@
 using EpollTransport.WebHost;
+using EpollTransport.WebHost.AccessLog;
 using EpollTransport.WebHost.Dashboard;
+using EpollTransport.WebHost.Https;
 using EpollTransport.WebHost.Monitoring;
+using EpollTransport.WebHost.Proxy;
 using EpollTransport.WebHost.StaticFiles;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -27,9 +30,36 @@ if (!MonitoringSettings.TryRead(builder.Configuration, out var monitoring, out v
     return 2;
 }
 
-if (!StaticSiteOptions.TryRead(builder.Configuration, out var staticSite, out var staticSiteError))
+if (!ForwardedHeadersSettings.TryRead(builder.Configuration, out var forwardedHeaders, out var forwardedHeadersError))
+{
+    await Console.Error.WriteLineAsync(forwardedHeadersError);
+    return 2;
+}
+
+if (!HttpsPolicySettings.TryRead(builder.Configuration, out var httpsPolicy, out var httpsPolicyError))
+{
+    await Console.Error.WriteLineAsync(httpsPolicyError);
+    return 2;
+}
+
+if (!StaticSiteOptions.TryRead(builder.Configuration, out var staticSite, out var staticSiteError) ||
+    !staticSite.TryCheckFallbackFile(builder.Environment.WebRootPath, out staticSiteError))
 {
     await Console.Error.WriteLineAsync(staticSiteError);
+    return 2;
+}
+
+// The access log: off by default; when on, its file is opened now, so that a path that cannot be written stops the host.
+if (!AccessLogSettings.TryRead(builder.Configuration, builder.Environment.ContentRootPath, out var accessLog, out var accessLogError))
+{
+    await Console.Error.WriteLineAsync(accessLogError);
+    return 2;
+}
+
+AccessLogFile? accessLogFile = null;
+if (accessLog.Enabled && !AccessLogFile.TryOpen(accessLog.Path, out accessLogFile, out accessLogError))
+{
+    await Console.Error.WriteLineAsync(accessLogError);
     return 2;
 }
 
@@ -47,6 +77,7 @@ SystemdIntegration.Apply(builder);
 // other options (Limits, AddServerHeader, ...) are bound here, so that e.g. Kestrel:Limits:RequestHeadersTimeout
 // works from appsettings.json, the environment or the command line.
 KestrelSettings.Bind(builder);
+builder.Services.AddHttpsPolicy(httpsPolicy);
 builder.Services.AddStaticSite(staticSite);
 
 // GET /healthz (503 once shutdown begins, after which the host serves on for the drain delay) and GET /metrics.
@@ -57,8 +88,25 @@ if (monitoring.EnableMetrics)
 }
 
 builder.Services.AddDashboard();
+if (accessLogFile is not null)
+{
+    builder.Services.AddAccessLog(accessLog, accessLogFile);
+}
 
 var app = builder.Build();
+
+// Behind a trusted proxy (ForwardedHeaders:*): the client's address, scheme and host, for everything after this.
+app.UseTrustedForwardedHeaders(forwardedHeaders);
+
+// Every request that reaches the application, as it ends (with the client's address as forwarded headers made
+// it; redirects to HTTPS included); written by one thread off the request path.
+if (accessLogFile is not null)
+{
+    app.UseAccessLog();
+}
+
+// HttpsPolicy:*: HSTS on HTTPS responses, plain HTTP redirected to HTTPS (never /healthz or /metrics). Off by default.
+app.UseHttpsPolicy(httpsPolicy);
 
 // On the epoll transport, name the request a connection serves in its warnings about blocked threads.
 app.UseEpollActivity();

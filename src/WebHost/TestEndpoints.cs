@@ -52,6 +52,7 @@ internal static class TestEndpoints
     /// blocks the thread it runs on.</item>
     /// <item><c>POST /test/sync-read</c>: reads the body by blocking on each asynchronous read (sync over async),
     /// then answers its length as text: a handler that waits, blocked, for I/O its own connection must do.</item>
+    /// <item><c>GET /test/request</c>: <c>{"remoteIpAddress":…,"scheme":…,"isHttps":…,"host":…}</c> as the app sees them.</item>
     /// <item><c>GET /test/memory</c>: forces a full, compacting garbage collection, then answers
     /// <c>{"heapBytes":n,"workingSetBytes":n}</c>: what is still reachable, for leak checks.</item>
     /// </list>
@@ -70,6 +71,7 @@ internal static class TestEndpoints
         group.MapGet("/slow", Slow);
         group.MapGet("/connection", Connection);
         group.MapGet("/memory", Memory);
+        group.MapGet("/request", RequestView);
         group.MapGet("/block", Block);
         group.MapPost("/sync-read", SyncRead);
         return endpoints;
@@ -184,6 +186,13 @@ internal static class TestEndpoints
         context.Response.ContentType = "text/plain";
         context.Response.Headers[ConnectionIdHeader] = id;
         return context.Response.WriteAsync(id, context.RequestAborted);
+    }
+
+    private static Task RequestView(HttpContext context)
+    {
+        var request = context.Request;
+        var seen = new RequestSeen(context.Connection.RemoteIpAddress?.ToString(), request.Scheme, request.IsHttps, request.Host.Value);
+        return context.Response.WriteAsJsonAsync(seen, TestEndpointsJsonContext.Default.RequestSeen, cancellationToken: context.RequestAborted);
     }
 
     private static Task Block(HttpContext context)

@@ -11,7 +11,10 @@ namespace EpollTransport.Tests;
 /// </summary>
 public partial class ReadmeTablesTests
 {
-    private static readonly string s_repository = FindRepository();
+    /// <summary>The repository root (where EpollTransport.sln is), above the test output.</summary>
+    internal static string Repository { get; } = FindRepository();
+
+    private static readonly string s_repository = Repository;
 
     [Fact]
     public void TheDiagnosticsTableListsEveryEventWithItsIdAndLevel()

@@ -99,6 +99,8 @@ public sealed class OutOfProcessTests(ITestOutputHelper output)
     [Theory]
     [InlineData("StaticFiles:Cache:SizeLimit", "0", "StaticFiles:Cache")]
     [InlineData("StaticFiles:Cache:SizeLimit", "lots", "StaticFiles:Cache:SizeLimit")]
+    [InlineData("StaticFiles:FallbackFile", "/app.html", "StaticFiles:FallbackFile '/app.html': no such file in wwwroot.")]
+    [InlineData("StaticFiles:FallbackFile", "/../appsettings.json", "StaticFiles:FallbackFile '/../appsettings.json': it is outside wwwroot.")]
     public async Task InvalidStaticFilesSettingExitsWithAnErrorNamingTheSetting(string key, string value, string named)
     {
         using var cts = Timeouts.Create(s_processTimeout);

@@ -12,11 +12,19 @@ public abstract class ServerFixture : IAsyncLifetime
     /// <summary>Creates the fixture.</summary>
     /// <param name="transport">The <c>Transport</c> setting.</param>
     /// <param name="settings">More configuration settings for the server.</param>
-    protected ServerFixture(string transport, IReadOnlyDictionary<string, string?>? settings = null)
+    /// <param name="tls">
+    /// Whether the servers (the fixture's and the tests' own) serve HTTPS instead of HTTP, on the same addresses,
+    /// with a certificate of the fixture's (see <see cref="WebHostFactory"/>).
+    /// </param>
+    protected ServerFixture(string transport, IReadOnlyDictionary<string, string?>? settings = null, bool tls = false)
     {
         Transport = transport;
         _settings = settings;
+        Certificate = tls ? TestCertificate.Create() : null;
     }
+
+    /// <summary>The servers' certificate when they serve HTTPS; <see langword="null"/> for HTTP.</summary>
+    public TestCertificate? Certificate { get; }
 
     /// <summary>The <c>Transport</c> setting.</summary>
     public string Transport { get; }
@@ -30,7 +38,7 @@ public abstract class ServerFixture : IAsyncLifetime
     /// <inheritdoc />
     public Task InitializeAsync()
     {
-        _factory = new WebHostFactory(Transport, settings: _settings).Start();
+        _factory = new WebHostFactory(Transport, settings: _settings, tls: Certificate).Start();
         return Task.CompletedTask;
     }
 
@@ -41,6 +49,8 @@ public abstract class ServerFixture : IAsyncLifetime
         {
             await _factory.DisposeAsync();
         }
+
+        Certificate?.Dispose();
     }
 }
 
@@ -54,6 +64,20 @@ public sealed class EpollServerFixture : ServerFixture
     /// <summary>Creates the fixture.</summary>
     public EpollServerFixture()
         : base("Epoll", new Dictionary<string, string?> { ["EpollTransport:ThreadCount"] = "2" })
+    {
+    }
+}
+
+/// <summary>
+/// The <see cref="EpollServerFixture"/> serving HTTPS: every address is an HTTPS endpoint of <c>Kestrel:Endpoints</c>
+/// with a PEM certificate, as the README configures HTTPS, so TLS is terminated by the transport (<c>TlsEngine</c>
+/// defaults to <c>Epoll</c>).
+/// </summary>
+public sealed class EpollTlsServerFixture : ServerFixture
+{
+    /// <summary>Creates the fixture.</summary>
+    public EpollTlsServerFixture()
+        : base("Epoll", new Dictionary<string, string?> { ["EpollTransport:ThreadCount"] = "2" }, tls: true)
     {
     }
 }

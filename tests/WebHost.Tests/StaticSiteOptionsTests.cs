@@ -1,4 +1,5 @@
 using EpollTransport.WebHost.StaticFiles;
+using EpollTransport.WebHost.Tests.Infrastructure;
 using Microsoft.Extensions.Configuration;
 
 namespace EpollTransport.WebHost.Tests;
@@ -41,5 +42,50 @@ public sealed class StaticSiteOptionsTests
         Assert.False(StaticSiteOptions.TryRead(configuration, out _, out var error));
         Assert.StartsWith("Invalid StaticFiles setting: ", error, StringComparison.Ordinal);
         Assert.Contains(named, error, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("/index.html", "/index.html")]
+    [InlineData("index.html", "/index.html")]
+    [InlineData(" /app/shell.html ", "/app/shell.html")]
+    [InlineData("", "")]
+    public void AFallbackFileInsideWwwrootIsAcceptedAndStartsWithASlash(string value, string normalised)
+    {
+        using var site = TempSite.Create();
+        site.Write("index.html", "<p>home</p>");
+        site.Write("app/shell.html", "<p>app</p>");
+        var options = new StaticSiteOptions { FallbackFile = value };
+
+        Assert.True(options.TryCheckFallbackFile(site.WebRoot, out var error), error);
+        Assert.Equal(normalised, options.FallbackFile);
+    }
+
+    [Theory]
+    [InlineData("/missing.html", "no such file in wwwroot")]
+    [InlineData("/app", "no such file in wwwroot")]
+    [InlineData("/../outside.html", "it is outside wwwroot")]
+    [InlineData("/app/../../outside.html", "it is outside wwwroot")]
+    [InlineData("/..\\outside.html", "it is outside wwwroot")]
+    [InlineData("/link.html", "it leads out of wwwroot through a symbolic link")]
+    public void AFallbackFileThatIsNotAFileInsideWwwrootIsAnError(string value, string problem)
+    {
+        using var site = TempSite.Create();
+        site.Write("app/shell.html", "<p>app</p>");
+        var outside = Path.Combine(site.ContentRoot, "outside.html");
+        File.WriteAllText(outside, "<p>outside</p>");
+        File.CreateSymbolicLink(site.PathOf("link.html"), outside);
+        var options = new StaticSiteOptions { FallbackFile = value };
+
+        Assert.False(options.TryCheckFallbackFile(site.WebRoot, out var error));
+        Assert.Equal($"Invalid StaticFiles setting: StaticFiles:FallbackFile '{options.FallbackFile}': {problem}.", error);
+    }
+
+    [Fact]
+    public void AFallbackFileWithoutAWebRootIsAnError()
+    {
+        var options = new StaticSiteOptions { FallbackFile = "/index.html" };
+
+        Assert.False(options.TryCheckFallbackFile(null, out var error));
+        Assert.EndsWith("there is no wwwroot to serve it from.", error, StringComparison.Ordinal);
     }
 }

@@ -12,17 +12,11 @@ namespace EpollTransport.WebHost.Tests;
 /// (TlsEndpointBound); the certificate a client is served is read from a raw TLS handshake.
 /// </summary>
 /// <param name="output">The test output.</param>
+[Collection(InProcessServers.Name)]
 public sealed class TlsEngineSelectionTests(ITestOutputHelper output)
 {
-    // EpollTransportLog.TlsEndpointBound: an endpoint Kestrel binds is registered for the transport's TLS.
-    private const int TlsEndpointBoundEventId = 140;
-
     // StartupLog.SniLeftToKestrel.
     private const int SniLeftToKestrelEventId = 2;
-
-    private static bool IsTlsEndpointBound(LogEntry e) =>
-        e.EventId.Id == TlsEndpointBoundEventId && e.Category.StartsWith("EpollTransport", StringComparison.Ordinal) &&
-        !e.Category.StartsWith("EpollTransport.WebHost", StringComparison.Ordinal);
 
     private static bool IsSniLeftToKestrel(LogEntry e) =>
         e.EventId.Id == SniLeftToKestrelEventId && e.Category == typeof(TlsEngineSelection).FullName;
@@ -59,8 +53,8 @@ public sealed class TlsEngineSelectionTests(ITestOutputHelper output)
         var address = factory.AddressFor("https");
 
         Assert.Equal(certificate.Sha256Thumbprint, await TlsProbe.ServedCertificateAsync(address, "localhost", cts.Token));
-        await AssertServesHttp2Async(certificate, address, cts.Token);
-        Assert.Contains(factory.Logs.All, e => IsTlsEndpointBound(e) && e.Message.Contains($":{address.Port}", StringComparison.Ordinal));
+        await TlsProbe.AssertServesHttp2Async(certificate, address, cts.Token);
+        Assert.Contains(factory.Logs.All, e => LogSink.IsTlsEndpointBound(e) && e.Message.Contains($":{address.Port}", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -77,8 +71,8 @@ public sealed class TlsEngineSelectionTests(ITestOutputHelper output)
         var address = factory.AddressFor("https");
 
         Assert.Equal(certificate.Sha256Thumbprint, await TlsProbe.ServedCertificateAsync(address, "localhost", cts.Token));
-        await AssertServesHttp2Async(certificate, address, cts.Token);
-        Assert.Contains(factory.Logs.All, IsTlsEndpointBound);
+        await TlsProbe.AssertServesHttp2Async(certificate, address, cts.Token);
+        Assert.Contains(factory.Logs.All, LogSink.IsTlsEndpointBound);
     }
 
     [Theory]
@@ -99,8 +93,8 @@ public sealed class TlsEngineSelectionTests(ITestOutputHelper output)
         var address = factory.AddressFor("https");
 
         Assert.Equal(certificate.Sha256Thumbprint, await TlsProbe.ServedCertificateAsync(address, "localhost", cts.Token));
-        await AssertServesHttp2Async(certificate, address, cts.Token);
-        Assert.DoesNotContain(factory.Logs.All, IsTlsEndpointBound);
+        await TlsProbe.AssertServesHttp2Async(certificate, address, cts.Token);
+        Assert.DoesNotContain(factory.Logs.All, LogSink.IsTlsEndpointBound);
     }
 
     [Fact]
@@ -123,7 +117,7 @@ public sealed class TlsEngineSelectionTests(ITestOutputHelper output)
         Assert.Equal(wildcard.Sha256Thumbprint, await TlsProbe.ServedCertificateAsync(address, "a.b.wild.example", cts.Token));
         Assert.Equal(endpointCertificate.Sha256Thumbprint, await TlsProbe.ServedCertificateAsync(address, "other.example", cts.Token));
         Assert.Equal(endpointCertificate.Sha256Thumbprint, await TlsProbe.ServedCertificateAsync(address, string.Empty, cts.Token));
-        Assert.Contains(factory.Logs.All, IsTlsEndpointBound);
+        Assert.Contains(factory.Logs.All, LogSink.IsTlsEndpointBound);
         Assert.DoesNotContain(factory.Logs.All, IsSniLeftToKestrel);
     }
 
@@ -144,70 +138,9 @@ public sealed class TlsEngineSelectionTests(ITestOutputHelper output)
         var warning = Assert.Single(factory.Logs.All, IsSniLeftToKestrel);
         Assert.Equal(LogLevel.Warning, warning.Level);
         Assert.Contains("'b.example' sets Protocols", warning.Message, StringComparison.Ordinal);
-        Assert.DoesNotContain(factory.Logs.All, IsTlsEndpointBound);
+        Assert.DoesNotContain(factory.Logs.All, LogSink.IsTlsEndpointBound);
     }
 
-    [Theory]
-    [InlineData("Epoll")]
-    [InlineData("SslStream")]
-    public async Task ReplacedCertificateFilesAreServedAfterKestrelReloads(string engine)
-    {
-        using var certificate = TestCertificate.Create();
-        using var replacement = TestCertificate.Create();
-        using var cts = Timeouts.Create();
-
-        // A fixed port: a rebind of port 0 would get another one.
-        var settings = certificate.PemEndpoint("Https", $"https://127.0.0.1:{LoopbackPort.Free()}");
-        settings["TlsEngine"] = engine;
-        await using var factory = Start("Epoll", settings);
-        var address = factory.AddressFor("https");
-        Assert.Equal(certificate.Sha256Thumbprint, await TlsProbe.ServedCertificateAsync(address, "localhost", cts.Token));
-        var mark = factory.Logs.Mark;
-
-        // As an operator (or certbot) does: new files under the configured names. Kestrel watches them, reloads
-        // its configuration and rebinds the endpoint (on the same port) with the new certificate.
-        File.Copy(replacement.KeyPemPath, certificate.KeyPemPath, overwrite: true);
-        File.Copy(replacement.CertificatePemPath, certificate.CertificatePemPath, overwrite: true);
-
-        await Eventually.HoldsAsync(async () => await ServedOrEmptyAsync(address, cts.Token) == replacement.Sha256Thumbprint, "the new certificate is served", Timeouts.Default);
-
-        var rebound = factory.Logs.Since(mark).Any(IsTlsEndpointBound);
-        Assert.Equal(engine == "Epoll", rebound);
-        await AssertServesHttp2Async(replacement, address, cts.Token);
-    }
-
-    private WebHostFactory Start(string transport, Dictionary<string, string?> settings)
-    {
-        var factory = new WebHostFactory(transport, urls: string.Empty, settings: settings);
-        try
-        {
-            return factory.Start();
-        }
-        catch
-        {
-            output.WriteLine(string.Join(Environment.NewLine, factory.Logs.All));
-            throw;
-        }
-    }
-
-    private static async Task AssertServesHttp2Async(TestCertificate certificate, Uri address, CancellationToken cancellationToken)
-    {
-        using var client = certificate.CreateClient(address, HttpVersion.Version20);
-        using var response = await client.GetAsync(new Uri("/plaintext", UriKind.Relative), cancellationToken);
-        Assert.Equal(HttpVersion.Version20, response.Version);
-        Assert.Equal("Hello, World!", await response.Content.ReadAsStringAsync(cancellationToken));
-    }
-
-    // While Kestrel rebinds, a connection may be refused or cut: that is not the answer yet.
-    private static async Task<string> ServedOrEmptyAsync(Uri address, CancellationToken cancellationToken)
-    {
-        try
-        {
-            return await TlsProbe.ServedCertificateAsync(address, "localhost", cancellationToken);
-        }
-        catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or System.Security.Authentication.AuthenticationException)
-        {
-            return string.Empty;
-        }
-    }
+    private WebHostFactory Start(string transport, Dictionary<string, string?> settings) =>
+        WebHostFactory.StartWithSettings(transport, settings, output);
 }

@@ -15,7 +15,7 @@ public abstract partial class TransportTests<TFixture>
     /// transport's own schedule (Kestrel reads a new connection's first request on the thread pool).</summary>
     private async Task<RawHttpConnection> WarmConnectionAsync(CancellationToken cancellationToken, WebHostFactory? server = null)
     {
-        var connection = await RawHttpConnection.ConnectAsync((server ?? Server).EndPoint, cancellationToken);
+        var connection = await (server ?? Server).ConnectAsync(cancellationToken);
         await connection.SendAsync(RawHttpConnection.Get("/plaintext"), cancellationToken);
         Assert.Equal("Hello, World!", (await connection.ReadResponseAsync(cancellationToken)).BodyText);
         return connection;

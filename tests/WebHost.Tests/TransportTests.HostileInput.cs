@@ -19,11 +19,11 @@ public abstract partial class TransportTests<TFixture>
         using var cts = Timeouts.Create();
 
         // A well-behaved client with a connection open all along.
-        using var bystander = await RawHttpConnection.ConnectAsync(Server.EndPoint, cts.Token);
+        using var bystander = await Server.ConnectAsync(cts.Token);
         await bystander.SendAsync(RawHttpConnection.Get("/plaintext"), cts.Token);
         Assert.Equal("Hello, World!", (await bystander.ReadResponseAsync(cts.Token)).BodyText);
 
-        using (var connection = await RawHttpConnection.ConnectAsync(Server.EndPoint, cts.Token))
+        using (var connection = await Server.ConnectAsync(cts.Token))
         {
             var outcome = await SendGarbageAsync(connection, payload, halfClose, cts.Token);
             Output.WriteLine($"{name}: {outcome}");
@@ -47,14 +47,14 @@ public abstract partial class TransportTests<TFixture>
         var garbage = Enumerable.Range(0, rounds * payloads.Count).Select(async i =>
         {
             var (payload, halfClose) = payloads[i % payloads.Count];
-            using var connection = await RawHttpConnection.ConnectAsync(Server.EndPoint, cts.Token);
+            using var connection = await Server.ConnectAsync(cts.Token);
             return await SendGarbageAsync(connection, payload, halfClose, cts.Token);
         }).ToList();
 
         // Meanwhile, well-formed requests on keep-alive connections all succeed.
         var good = Enumerable.Range(0, 10).Select(async _ =>
         {
-            using var connection = await RawHttpConnection.ConnectAsync(Server.EndPoint, cts.Token);
+            using var connection = await Server.ConnectAsync(cts.Token);
             for (var i = 0; i < 20; i++)
             {
                 await connection.SendAsync(RawHttpConnection.Get("/plaintext"), cts.Token);
@@ -85,7 +85,7 @@ public abstract partial class TransportTests<TFixture>
         var started = DateTime.UtcNow;
         var slowlorises = Enumerable.Range(0, slowClients).Select(async i =>
         {
-            using var connection = await RawHttpConnection.ConnectAsync(factory.EndPoint, cts.Token);
+            using var connection = await factory.ConnectAsync(cts.Token);
             var request = Encoding.ASCII.GetBytes($"GET / HTTP/1.1\r\nHost: localhost\r\nX-Slow-{i}: " + new string('z', 400));
             var reply = connection.ReadToEndOrResetAsync(cts.Token);
             try
@@ -98,7 +98,7 @@ public abstract partial class TransportTests<TFixture>
                         break;
                     }
 
-                    await connection.Socket.SendAsync(new[] { b }, SocketFlags.None, cts.Token);
+                    await connection.SendAsync(new[] { b }, cts.Token);
                     await Task.Delay(100, cts.Token);
                 }
             }
@@ -151,7 +151,7 @@ public abstract partial class TransportTests<TFixture>
             for (var i = 0; i < stalledClients; i++)
             {
                 // A small fixed receive window; the client then reads nothing at all.
-                var connection = await RawHttpConnection.ConnectAsync(factory.EndPoint, cts.Token, receiveBufferSize: 64 * 1024);
+                var connection = await factory.ConnectAsync(cts.Token, receiveBufferSize: 64 * 1024);
                 stalled.Add(connection);
                 await connection.SendAsync(RawHttpConnection.Get($"/test/bytes/{responseSize}"), cts.Token);
             }
@@ -198,7 +198,7 @@ public abstract partial class TransportTests<TFixture>
             await connection.SendAsync(payload, cancellationToken);
             if (halfClose)
             {
-                connection.Socket.Shutdown(SocketShutdown.Send);
+                await connection.ShutdownSendAsync();
             }
         }
         catch (SocketException)

@@ -118,7 +118,7 @@ public abstract partial class TransportTests<TFixture>
     {
         var mark = Server.Logs.Mark;
         using var cts = Timeouts.Create();
-        using (var connection = await RawHttpConnection.ConnectAsync(Server.EndPoint, cts.Token))
+        using (var connection = await Server.ConnectAsync(cts.Token))
         {
             await connection.SendAsync(
                 RawHttpConnection.Get(
@@ -251,11 +251,13 @@ public abstract partial class TransportTests<TFixture>
                     }
                 },
             };
+            server.Tls?.Trust(handler.SslOptions);
             var invoker = new HttpMessageInvoker(handler);
             var client = new ClientWebSocket();
             try
             {
-                await client.ConnectAsync(new Uri($"ws://{server.EndPoint}{WebSocketEcho.Path}"), invoker, cancellationToken);
+                var scheme = server.Tls is null ? "ws" : "wss";
+                await client.ConnectAsync(new Uri($"{scheme}://{server.EndPoint}{WebSocketEcho.Path}"), invoker, cancellationToken);
                 return new TestWebSocket(client, invoker, local!);
             }
             catch

@@ -85,7 +85,7 @@ public abstract partial class TransportTests<TFixture> : WebHostTests<TFixture>
     public async Task KeepAliveServesSeveralRequestsOnOneConnection()
     {
         using var cts = Timeouts.Create();
-        using var connection = await RawHttpConnection.ConnectAsync(Server.EndPoint, cts.Token);
+        using var connection = await Server.ConnectAsync(cts.Token);
 
         for (var i = 0; i < 5; i++)
         {
@@ -102,7 +102,7 @@ public abstract partial class TransportTests<TFixture> : WebHostTests<TFixture>
     public async Task SixteenPipelinedRequestsInOneWriteGetSixteenResponsesInOrder()
     {
         using var cts = Timeouts.Create();
-        using var connection = await RawHttpConnection.ConnectAsync(Server.EndPoint, cts.Token);
+        using var connection = await Server.ConnectAsync(cts.Token);
 
         // Response i has i bytes, so any reordering or loss shows.
         var requests = string.Concat(Enumerable.Range(1, 16).Select(i => RawHttpConnection.Get($"/test/bytes/{i}")));
@@ -121,7 +121,7 @@ public abstract partial class TransportTests<TFixture> : WebHostTests<TFixture>
     public async Task ConnectionCloseMakesTheServerCloseAfterTheResponse()
     {
         using var cts = Timeouts.Create();
-        using var connection = await RawHttpConnection.ConnectAsync(Server.EndPoint, cts.Token);
+        using var connection = await Server.ConnectAsync(cts.Token);
 
         await connection.SendAsync(RawHttpConnection.Get("/plaintext", "Connection: close"), cts.Token);
         var response = await connection.ReadResponseAsync(cts.Token);
@@ -141,7 +141,7 @@ public abstract partial class TransportTests<TFixture> : WebHostTests<TFixture>
 
         // Open all of them first, so that they really are open at the same time.
         var connections = await Task.WhenAll(Enumerable.Range(0, connectionCount)
-            .Select(_ => RawHttpConnection.ConnectAsync(Server.EndPoint, cts.Token)));
+            .Select(_ => Server.ConnectAsync(cts.Token)));
         try
         {
             await Task.WhenAll(connections.Select(async (connection, index) =>
@@ -231,9 +231,9 @@ public abstract partial class TransportTests<TFixture> : WebHostTests<TFixture>
     public async Task ClientFinBeforeAnyRequestMakesTheServerCloseCleanly()
     {
         using var cts = Timeouts.Create();
-        using var connection = await RawHttpConnection.ConnectAsync(Server.EndPoint, cts.Token);
+        using var connection = await Server.ConnectAsync(cts.Token);
 
-        connection.Socket.Shutdown(SocketShutdown.Send);
+        await connection.ShutdownSendAsync();
 
         Assert.Equal(0, await connection.ReadToEndAsync(cts.Token));
     }
@@ -242,11 +242,11 @@ public abstract partial class TransportTests<TFixture> : WebHostTests<TFixture>
     public async Task ClientFinBetweenRequestsMakesTheServerCloseCleanly()
     {
         using var cts = Timeouts.Create();
-        using var connection = await RawHttpConnection.ConnectAsync(Server.EndPoint, cts.Token);
+        using var connection = await Server.ConnectAsync(cts.Token);
         await connection.SendAsync(RawHttpConnection.Get("/plaintext"), cts.Token);
         Assert.Equal("Hello, World!", (await connection.ReadResponseAsync(cts.Token)).BodyText);
 
-        connection.Socket.Shutdown(SocketShutdown.Send);
+        await connection.ShutdownSendAsync();
 
         Assert.Equal(0, await connection.ReadToEndAsync(cts.Token));
     }
@@ -256,7 +256,7 @@ public abstract partial class TransportTests<TFixture> : WebHostTests<TFixture>
     {
         var mark = Server.Logs.Mark;
         using var cts = Timeouts.Create();
-        using (var connection = await RawHttpConnection.ConnectAsync(Server.EndPoint, cts.Token))
+        using (var connection = await Server.ConnectAsync(cts.Token))
         {
             await connection.SendAsync(
                 "POST /test/sha256 HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/octet-stream\r\n" +
@@ -282,7 +282,7 @@ public abstract partial class TransportTests<TFixture> : WebHostTests<TFixture>
     {
         var mark = Server.Logs.Mark;
         using var cts = Timeouts.Create();
-        using (var connection = await RawHttpConnection.ConnectAsync(Server.EndPoint, cts.Token))
+        using (var connection = await Server.ConnectAsync(cts.Token))
         {
             await connection.SendAsync(RawHttpConnection.Get($"/test/bytes/{64 * 1024 * 1024}"), cts.Token);
             var (status, _) = await connection.ReadResponseHeadAsync(cts.Token);
@@ -302,7 +302,7 @@ public abstract partial class TransportTests<TFixture> : WebHostTests<TFixture>
     public async Task ServerAbortResetsTheClientConnection()
     {
         using var cts = Timeouts.Create();
-        using var connection = await RawHttpConnection.ConnectAsync(Server.EndPoint, cts.Token);
+        using var connection = await Server.ConnectAsync(cts.Token);
 
         // The endpoint aborts without reading the request body. Kestrel's transports answer an application
         // abort with an RST; the unread body also means that even a plain close(2) could not end in a clean
@@ -327,7 +327,7 @@ public abstract partial class TransportTests<TFixture> : WebHostTests<TFixture>
         using var measuring = await MemoryMeasurement.EnterAsync(cts.Token);
 
         // A small, fixed receive buffer (no autotuning) keeps the kernel's share small and predictable.
-        using var connection = await RawHttpConnection.ConnectAsync(Server.EndPoint, cts.Token, receiveBufferSize: 64 * 1024);
+        using var connection = await Server.ConnectAsync(cts.Token, receiveBufferSize: 64 * 1024);
         await connection.SendAsync(RawHttpConnection.Get("/plaintext"), cts.Token);
         Assert.Equal(200, (await connection.ReadResponseAsync(cts.Token)).StatusCode);
 
@@ -364,7 +364,7 @@ public abstract partial class TransportTests<TFixture> : WebHostTests<TFixture>
     {
         using var cts = Timeouts.Create();
         await using var factory = StartOwnServer();
-        using var connection = await RawHttpConnection.ConnectAsync(factory.EndPoint, cts.Token);
+        using var connection = await factory.ConnectAsync(cts.Token);
         await connection.SendAsync(RawHttpConnection.Get("/test/slow?ms=1500"), cts.Token);
 
         // The endpoint sends its headers before it waits: once they are here, the request is in flight.
@@ -389,7 +389,7 @@ public abstract partial class TransportTests<TFixture> : WebHostTests<TFixture>
         Assert.InRange(address.Port, 1, 65535);
 
         using var cts = Timeouts.Create();
-        using var connection = await RawHttpConnection.ConnectAsync(new IPEndPoint(IPAddress.Loopback, address.Port), cts.Token);
+        using var connection = await Server.ConnectAsync(new IPEndPoint(IPAddress.Loopback, address.Port), cts.Token);
         await connection.SendAsync(RawHttpConnection.Get("/plaintext"), cts.Token);
         Assert.Equal("Hello, World!", (await connection.ReadResponseAsync(cts.Token)).BodyText);
     }
@@ -403,7 +403,7 @@ public abstract partial class TransportTests<TFixture> : WebHostTests<TFixture>
         Assert.Equal("[::1]", address.Host);
         Assert.InRange(address.Port, 1, 65535);
 
-        using var connection = await RawHttpConnection.ConnectAsync(new IPEndPoint(IPAddress.IPv6Loopback, address.Port), cts.Token);
+        using var connection = await factory.ConnectAsync(new IPEndPoint(IPAddress.IPv6Loopback, address.Port), cts.Token);
         await connection.SendAsync(RawHttpConnection.Get("/plaintext"), cts.Token);
         Assert.Equal("Hello, World!", (await connection.ReadResponseAsync(cts.Token)).BodyText);
         AssertConnectionsCameFromThisTransport(factory);
@@ -417,9 +417,9 @@ public abstract partial class TransportTests<TFixture> : WebHostTests<TFixture>
         {
             using var cts = Timeouts.Create();
             await using var factory = StartOwnServer(urls: $"http://unix:{path}");
-            Assert.Contains($"http://unix:{path}", factory.Addresses);
+            Assert.Contains($"{factory.Scheme}://unix:{path}", factory.Addresses);
 
-            using var connection = await RawHttpConnection.ConnectAsync(new UnixDomainSocketEndPoint(path), cts.Token);
+            using var connection = await factory.ConnectAsync(new UnixDomainSocketEndPoint(path), cts.Token);
             await connection.SendAsync(RawHttpConnection.Get("/plaintext"), cts.Token);
             var response = await connection.ReadResponseAsync(cts.Token);
             Assert.Equal(200, response.StatusCode);
@@ -464,7 +464,7 @@ public abstract partial class TransportTests<TFixture> : WebHostTests<TFixture>
             port = first.EndPoint.Port;
 
             // The server closes first, so its side of this connection is left in TIME_WAIT.
-            using var connection = await RawHttpConnection.ConnectAsync(first.EndPoint, cts.Token);
+            using var connection = await first.ConnectAsync(cts.Token);
             await connection.SendAsync(RawHttpConnection.Get("/plaintext", "Connection: close"), cts.Token);
             Assert.Equal(200, (await connection.ReadResponseAsync(cts.Token)).StatusCode);
             Assert.Equal(0, await connection.ReadToEndAsync(cts.Token));

@@ -94,7 +94,7 @@ public abstract class WebHostTests<TFixture> : IClassFixture<TFixture>, IDisposa
             merged[key] = value;
         }
 
-        var factory = new WebHostFactory(TransportName, urls, merged, contentRoot, configureKestrel, configureServices);
+        var factory = new WebHostFactory(TransportName, urls, merged, contentRoot, configureKestrel, configureServices, Fixture.Certificate);
         _ownFactories.Add(factory);
         return factory;
     }

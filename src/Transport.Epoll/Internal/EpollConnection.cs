@@ -136,10 +136,16 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
     /// <remarks>
     /// The loop-thread test comes first: asking the activities may take the probe (the one request let
     /// through inline after an entry's period), which only a request on the loop can be, since only there
-    /// does the monitor see it block and renew the entry.
+    /// does the monitor see it block and renew the entry. A request on the shared thread pool (Kestrel reads
+    /// a new connection's first request there) only asks whether the activity blocked recently.
     /// </remarks>
-    public bool ShouldYield => Volatile.Read(ref _activity) is { } activity &&
-        _thread.IsCurrentThread && _thread.Monitor is { } monitor && monitor.Activities.Contains(activity);
+    public bool ShouldYield => Volatile.Read(ref _activity) is { } activity && _thread.Monitor is { } monitor &&
+        (_thread.IsCurrentThread
+            ? monitor.Activities.Contains(activity)
+            : System.Threading.Thread.CurrentThread.IsThreadPoolThread && monitor.Activities.IsRecent(activity));
+
+    /// <inheritdoc cref="IEpollActivityFeature.YieldAsync"/>
+    public ValueTask YieldAsync() => BlockingThreads.YieldAsync(_thread.Blocking);
 
     // The connection is its own duplex pipe (one object less per connection).
     PipeReader IDuplexPipe.Input => _input.Reader;
@@ -157,7 +163,7 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
 
     /// <summary>
     /// Until when (<see cref="Environment.TickCount64"/>) this connection's application code runs on the
-    /// thread pool instead of inline, because it blocked its epoll thread; 0 if it never did. Set by the
+    /// threads for blocking code (<see cref="BlockingThreads"/>) instead of inline, because it blocked its epoll thread; 0 if it never did. Set by the
     /// loop monitor, read by <see cref="EpollThread.ApplicationScheduler"/>.
     /// </summary>
     public long OffloadedUntil
@@ -211,8 +217,11 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
         DirectionDone();
     }
 
-    /// <summary>Registers the socket with its epoll thread and starts the send loop.</summary>
-    public bool Start()
+    /// <summary>
+    /// Registers the socket with its epoll thread and starts the send loop. If registering fails, the
+    /// connection is closed at once and the error returned (the listener warns and backs off).
+    /// </summary>
+    public PosixResult Start()
     {
         uint events = _levelTriggered
             ? Epoll.EPOLLIN | Epoll.EPOLLRDHUP
@@ -230,11 +239,11 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
             FireConnectionClosed();
             DirectionDone();
             DirectionDone();
-            return false;
+            return result;
         }
 
         _sendTask = DoSendAsync();
-        return true;
+        return result;
     }
 
     public void OnEvents(uint events)
@@ -366,7 +375,9 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
 
     /// <summary>
     /// The exception a failed read or send ends the connection with, logged at Debug: a reset by the peer
-    /// (ECONNRESET, EPIPE, ETIMEDOUT) is how connections end, never an error-level event.
+    /// (ECONNRESET, EPIPE, ETIMEDOUT) is how connections end, never an error-level event. The kernel running
+    /// out of memory (ENOMEM, ENOBUFS) is no fault of the client nor of the application: a rate-limited warning,
+    /// and the connection is aborted, as Kestrel expects of a connection the transport lost.
     /// </summary>
     private Exception SocketError(string call, Errno error)
     {
@@ -375,6 +386,16 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
             EpollTransportLog.ConnectionReset(_logger, this, error);
             CountReset();
             return new ConnectionResetException($"The connection was reset by the peer ({error}).", PosixResult.CreateException(call, error));
+        }
+
+        if (error is Errno.ENOMEM or Errno.ENOBUFS)
+        {
+            if (_thread.ResourceWarnings.TryTake(out int suppressed))
+            {
+                EpollTransportLog.ConnectionResourceError(_logger, ConnectionId, call, error, suppressed);
+            }
+
+            return new ConnectionAbortedException($"{call} failed: the kernel is out of memory ({error}).", PosixResult.CreateException(call, error));
         }
 
         EpollTransportLog.ConnectionError(_logger, this, error);

@@ -20,9 +20,13 @@ namespace EpollTransport.Internal;
 /// </para>
 /// <para>
 /// A per-connection accept error (the client gave up, a protocol error) is skipped. Running out of
-/// descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM) is not the client's fault and retrying at
-/// once would spin a core, so the listener drops its epoll interest for a growing interval (10 ms,
-/// doubling up to 1 s), logs a rate-limited warning, and then tries again.
+/// descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM), or failing to register an accepted connection
+/// with epoll (ENOMEM, ENOSPC: fs.epoll.max_user_watches), is not the client's fault and retrying at once
+/// would spin a core, so the listener drops its epoll interest for a growing interval (10 ms, doubling up
+/// to 1 s), logs a rate-limited warning, and then tries again. If watching the socket again fails, it
+/// accepts by polling at that interval until watching succeeds: the listener never ends up unwatched
+/// with nothing scheduled. An error that means the socket itself is unusable (EBADF, EINVAL, ENOTSOCK)
+/// ends accepting: <see cref="AcceptAsync"/> then throws, and Kestrel logs that the listener failed.
 /// </para>
 /// </remarks>
 internal sealed class EpollConnectionListener : IConnectionListener, IEpollHandler
@@ -57,11 +61,15 @@ internal sealed class EpollConnectionListener : IConnectionListener, IEpollHandl
     private readonly ConcurrentDictionary<EpollConnection, byte> _connections = new();
     private readonly Action<EpollConnection> _onConnectionClosed;
 
+    private readonly WarningRateLimit _backoffWarnings = new(s_warningInterval);
+    private readonly WarningRateLimit _registrationWarnings = new(s_warningInterval);
+    private readonly WarningRateLimit _rearmWarnings = new(s_warningInterval);
+
     private int _backoffMilliseconds;
-    private bool _backingOff;
+    private bool _backingOff; // a resume is scheduled: events that still arrive are ignored until then
+    private bool _paused; // epoll interest dropped for the back-off
+    private bool _failed; // the socket is unusable (AcceptFatal): accepting has ended
     private bool _nextTurnPosted; // edge-triggered: the next turn is posted, and accepts for any event until then
-    private long _lastWarningTimestamp;
-    private int _suppressedWarnings;
     private int _unboundFlag;
     private int _disposed;
 
@@ -108,7 +116,13 @@ internal sealed class EpollConnectionListener : IConnectionListener, IEpollHandl
 
     public void Start()
     {
-        _acceptThread.Register(_socket, this, _acceptEvents).ThrowIfBindError("epoll_ctl(ADD listener)");
+        var result = _acceptThread.Register(_socket, this, _acceptEvents);
+        if (!result.IsSuccess)
+        {
+            // Never watched, so never accepting: close it (and its socket file) rather than leak it.
+            Unbind();
+            result.ThrowIfBindError("epoll_ctl(ADD listener)");
+        }
     }
 
     public async ValueTask<ConnectionContext?> AcceptAsync(CancellationToken cancellationToken = default)
@@ -127,6 +141,11 @@ internal sealed class EpollConnectionListener : IConnectionListener, IEpollHandl
 
     public void OnEvents(uint events)
     {
+        if (_backingOff || _failed)
+        {
+            return; // still watched because dropping the interest failed: the scheduled resume accepts
+        }
+
         if (_nextTurnPosted)
         {
             return; // the posted turn accepts these connections too, after the other sockets
@@ -144,6 +163,12 @@ internal sealed class EpollConnectionListener : IConnectionListener, IEpollHandl
 
     public ValueTask UnbindAsync(CancellationToken cancellationToken = default)
     {
+        Unbind();
+        return ValueTask.CompletedTask;
+    }
+
+    private void Unbind()
+    {
         // Kestrel's stop and the listener's dispose may both unbind, on different threads: exactly one does the work.
         if (Interlocked.Exchange(ref _unboundFlag, 1) == 0)
         {
@@ -158,8 +183,6 @@ internal sealed class EpollConnectionListener : IConnectionListener, IEpollHandl
             _accepted.Writer.TryComplete();
             EpollTransportLog.Unbound(_logger, EndPoint);
         }
-
-        return ValueTask.CompletedTask;
     }
 
     public async ValueTask DisposeAsync()
@@ -218,15 +241,24 @@ internal sealed class EpollConnectionListener : IConnectionListener, IEpollHandl
             {
                 _backoffMilliseconds = 0;
                 var socket = new FileDescriptor((int)result.Value);
+                PosixResult registered;
                 try
                 {
-                    OnAccepted(socket, address[..addressLength]);
+                    registered = OnAccepted(socket, address[..addressLength]);
                 }
                 catch (Exception ex)
                 {
                     // One connection failed to start; the listener keeps accepting the others.
                     socket.Dispose();
                     EpollTransportLog.AcceptSetupFailed(_logger, EndPoint, ex);
+                    continue;
+                }
+
+                if (!registered.IsSuccess)
+                {
+                    // The connection is closed; the next would fail alike until memory or watches are freed.
+                    BackOff(registered.Error, registration: true);
+                    return;
                 }
 
                 continue;
@@ -238,13 +270,13 @@ internal sealed class EpollConnectionListener : IConnectionListener, IEpollHandl
                     return;
 
                 case Errno.EMFILE or Errno.ENFILE or Errno.ENOBUFS or Errno.ENOMEM:
-                    BackOff(result.Error);
+                    BackOff(result.Error, registration: false);
                     return;
 
                 case Errno.EBADF or Errno.EINVAL or Errno.ENOTSOCK:
                     if (!IsUnbound)
                     {
-                        EpollTransportLog.AcceptFatal(_logger, EndPoint, result.Error);
+                        StopAccepting(result.Error);
                     }
 
                     return;
@@ -257,7 +289,8 @@ internal sealed class EpollConnectionListener : IConnectionListener, IEpollHandl
         }
     }
 
-    private void OnAccepted(FileDescriptor socket, ReadOnlySpan<byte> peerAddress)
+    /// <summary>Starts the connection; the result of registering it with its epoll thread.</summary>
+    private PosixResult OnAccepted(FileDescriptor socket, ReadOnlySpan<byte> peerAddress)
     {
         if (_isTcp && _options.NoDelay)
         {
@@ -286,61 +319,95 @@ internal sealed class EpollConnectionListener : IConnectionListener, IEpollHandl
         if (Tls is { } tls)
         {
             tls.Begin(connection); // QueueAccepted once the handshake succeeds
-            return;
+            return default;
         }
 
-        QueueAccepted(connection);
+        return StartAndQueue(connection);
     }
 
-    /// <summary>Starts the connection and hands it to Kestrel's accept loop.</summary>
-    internal void QueueAccepted(EpollConnection connection)
+    /// <summary>
+    /// A TLS endpoint's connection after its handshake (on its own epoll thread): started and handed to
+    /// Kestrel's accept loop. If registering fails the connection is closed (logged at Debug); backing off
+    /// is the accepting thread's, and the handshake just left epoll, so a watch was free a moment ago.
+    /// </summary>
+    internal void QueueAccepted(EpollConnection connection) => StartAndQueue(connection);
+
+    /// <summary>Starts the connection and hands it to Kestrel's accept loop; the result of registering it.</summary>
+    private PosixResult StartAndQueue(EpollConnection connection)
     {
-        if (connection.Start() && !_accepted.Writer.TryWrite(connection))
+        var registered = connection.Start();
+        if (registered.IsSuccess && !_accepted.Writer.TryWrite(connection))
         {
             connection.Abort(new ConnectionAbortedException("The listener was unbound while the connection was being accepted."));
         }
+
+        return registered;
     }
 
-    private void BackOff(Errno error)
+    private void BackOff(Errno error, bool registration)
     {
         _backoffMilliseconds = _backoffMilliseconds == 0
             ? InitialBackoffMilliseconds
             : Math.Min(_backoffMilliseconds * 2, MaxBackoffMilliseconds);
+        _acceptThread.Stats.AcceptBackoffs++;
 
         // Stop watching the socket: with level-triggered epoll the pending connection would otherwise
-        // report readiness again at once, and with edge-triggered epoll every new client would.
+        // report readiness again at once, and with edge-triggered epoll every new client would. If that
+        // fails it stays watched, and OnEvents ignores it until the resume.
+        if (!_paused && _acceptThread.Modify(_socket, Token, 0).IsSuccess)
+        {
+            _paused = true;
+        }
+
+        var warnings = registration ? _registrationWarnings : _backoffWarnings;
+        if (warnings.TryTake(out int suppressed))
+        {
+            if (registration)
+            {
+                EpollTransportLog.ConnectionRegistrationFailed(_logger, EndPoint, error, _backoffMilliseconds, suppressed);
+            }
+            else
+            {
+                EpollTransportLog.AcceptBackoff(_logger, EndPoint, error, _backoffMilliseconds, suppressed);
+            }
+        }
+
+        ScheduleResume();
+    }
+
+    /// <summary>Timed by the epoll thread itself: starting a timer thread needs resources we are out of.</summary>
+    private void ScheduleResume()
+    {
         _backingOff = true;
-        _acceptThread.Stats.AcceptBackoffs++;
-        _acceptThread.Modify(_socket, Token, 0);
-
-        long now = Environment.TickCount64;
-        if (_lastWarningTimestamp == 0 || now - _lastWarningTimestamp >= (long)s_warningInterval.TotalMilliseconds)
-        {
-            EpollTransportLog.AcceptBackoff(_logger, EndPoint, error, _backoffMilliseconds, _suppressedWarnings);
-            _lastWarningTimestamp = now;
-            _suppressedWarnings = 0;
-        }
-        else
-        {
-            _suppressedWarnings++;
-        }
-
-        // Timed by the epoll thread itself: starting a timer thread needs resources we are out of.
         _acceptThread.Schedule(_backoffMilliseconds, static state => ((EpollConnectionListener)state!).ResumeAccepting(), this);
     }
 
     private void ResumeAccepting()
     {
-        if (IsUnbound)
+        if (IsUnbound || _failed)
         {
             return;
         }
 
-        // Re-arm, then accept right away: whatever queued up during the pause is waiting.
         _backingOff = false;
         try
         {
-            _acceptThread.Modify(_socket, Token, _acceptEvents);
+            // Watch again, then accept right away: whatever queued up during the pause is waiting. If
+            // watching fails, accept anyway and poll at the back-off interval until it succeeds: a listener
+            // left unwatched with nothing scheduled would never accept again.
+            if (_paused)
+            {
+                var rearmed = _acceptThread.Modify(_socket, Token, _acceptEvents);
+                if (rearmed.IsSuccess)
+                {
+                    _paused = false;
+                }
+                else if (_rearmWarnings.TryTake(out int suppressed))
+                {
+                    EpollTransportLog.AcceptRearmFailed(_logger, EndPoint, rearmed.Error, _backoffMilliseconds, suppressed);
+                }
+            }
+
             AcceptPending();
         }
         catch (ObjectDisposedException) when (IsUnbound)
@@ -348,10 +415,31 @@ internal sealed class EpollConnectionListener : IConnectionListener, IEpollHandl
             return;
         }
 
-        if (!_backingOff)
+        if (_backingOff || _failed)
         {
-            EpollTransportLog.AcceptResumed(_logger, EndPoint);
+            return; // AcceptPending backed off again
         }
+
+        if (_paused)
+        {
+            _backoffMilliseconds = Math.Min(Math.Max(_backoffMilliseconds, InitialBackoffMilliseconds) * 2, MaxBackoffMilliseconds);
+            ScheduleResume();
+            return;
+        }
+
+        EpollTransportLog.AcceptResumed(_logger, EndPoint);
+    }
+
+    /// <summary>
+    /// The socket is unusable: stop watching it and end <see cref="AcceptAsync"/> with the error (after the
+    /// connections already queued), so that Kestrel logs the failure instead of waiting for ever.
+    /// </summary>
+    private void StopAccepting(Errno error)
+    {
+        _failed = true;
+        EpollTransportLog.AcceptFatal(_logger, EndPoint, error);
+        _acceptThread.Remove(_socket);
+        _accepted.Writer.TryComplete(PosixResult.CreateException($"accept4 on {EndPoint}", error));
     }
 
     private void DeleteUnixSocketFile()

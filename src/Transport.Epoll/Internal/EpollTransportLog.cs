@@ -56,6 +56,12 @@ internal static partial class EpollTransportLog
     [LoggerMessage(107, LogLevel.Warning, "Disposing the listener on {EndPoint}: {Count} aborted connection(s) had not closed after {TimeoutMs} ms; they close when their epoll thread gets to them.", EventName = "ListenerCloseTimeout")]
     public static partial void ListenerCloseTimeout(ILogger logger, System.Net.EndPoint endPoint, int count, long timeoutMs);
 
+    [LoggerMessage(108, LogLevel.Warning, "A connection accepted on {EndPoint} could not be registered with epoll ({Error}: out of memory, or fs.epoll.max_user_watches reached); it was closed. Pausing accepts for {DelayMs} ms ({Suppressed} similar warnings suppressed).", EventName = "ConnectionRegistrationFailed")]
+    public static partial void ConnectionRegistrationFailed(ILogger logger, System.Net.EndPoint endPoint, Interop.Errno error, int delayMs, int suppressed);
+
+    [LoggerMessage(109, LogLevel.Warning, "Watching the listening socket on {EndPoint} again after a back-off failed with {Error}; accepting by polling every {DelayMs} ms until it succeeds ({Suppressed} similar warnings suppressed).", EventName = "AcceptRearmFailed")]
+    public static partial void AcceptRearmFailed(ILogger logger, System.Net.EndPoint endPoint, Interop.Errno error, int delayMs, int suppressed);
+
     // Connections.
     [LoggerMessage(110, LogLevel.Debug, "Connection id \"{ConnectionId}\" accepted from {RemoteEndPoint} on epoll thread {Thread}.", EventName = "ConnectionAccepted")]
     public static partial void ConnectionAccepted(ILogger logger, string connectionId, System.Net.EndPoint? remoteEndPoint, int thread);
@@ -68,6 +74,9 @@ internal static partial class EpollTransportLog
 
     [LoggerMessage(114, LogLevel.Debug, "Connection id \"{ConnectionId}\" half-closed by the client: its input is complete, the response goes on (AllowHalfClose).", EventName = "ConnectionHalfClosed")]
     public static partial void ConnectionHalfClosed(ILogger logger, string connectionId);
+
+    [LoggerMessage(115, LogLevel.Warning, "Connection id \"{ConnectionId}\": {Call} failed with {Error}: the kernel is out of memory or buffers. The connection was closed ({Suppressed} similar warnings suppressed).", EventName = "ConnectionResourceError")]
+    public static partial void ConnectionResourceError(ILogger logger, string connectionId, string call, Interop.Errno error, int suppressed);
 
     // Epoll threads.
     [LoggerMessage(120, LogLevel.Error, "Unexpected exception on epoll thread {Thread}; the thread keeps running.", EventName = "EpollThreadError")]
@@ -91,6 +100,13 @@ internal static partial class EpollTransportLog
     [LoggerMessage(128, LogLevel.Error, "Starting a thread to run epoll thread {Thread} failed; its connections wait until one starts (retried by the loop monitor).", EventName = "RunnerStartFailed")]
     public static partial void RunnerStartFailed(ILogger logger, int thread, Exception exception);
 
+    // Threads for blocking application code (BlockingThreads).
+    [LoggerMessage(130, LogLevel.Warning, "Starting a thread for blocking application code failed; such work runs on the shared thread pool until one starts.", EventName = "BlockingThreadStartFailed")]
+    public static partial void BlockingThreadStartFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(131, LogLevel.Error, "Unexpected exception in application code on a thread for blocking work; the thread keeps running.", EventName = "BlockingWorkFailed")]
+    public static partial void BlockingWorkFailed(ILogger logger, Exception exception);
+
     // TLS (140-159).
     [LoggerMessage(140, LogLevel.Debug, "{EndPoint} is an HTTPS endpoint registered for the transport's TLS ({Registered}); the transport terminates its TLS with OpenSSL.", EventName = "TlsEndpointBound")]
     public static partial void TlsEndpointBound(ILogger logger, System.Net.EndPoint endPoint, string registered);
@@ -106,4 +122,7 @@ internal static partial class EpollTransportLog
 
     [LoggerMessage(144, LogLevel.Debug, "Connection id \"{ConnectionId}\": TLS error while reading, connection ended: {Error}", EventName = "TlsReadFailed")]
     public static partial void TlsReadFailed(ILogger logger, string connectionId, string error);
+
+    [LoggerMessage(150, LogLevel.Debug, "Kernel TLS: {Status}", EventName = "KernelTls")]
+    public static partial void KernelTls(ILogger logger, string status);
 }

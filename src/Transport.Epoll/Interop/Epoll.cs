@@ -31,16 +31,16 @@ internal static unsafe class Epoll
 
     public static PosixResult Create(out FileDescriptor epoll)
     {
-        int fd = LibC.EpollCreate1(EPOLL_CLOEXEC);
-        var result = PosixResult.FromReturn(fd);
+        var result = FaultInjection.Injected(Syscall.EpollCreate1, null, out var fault) ? fault : PosixResult.FromReturn(LibC.EpollCreate1(EPOLL_CLOEXEC));
+        int fd = (int)result.Value;
         epoll = result.IsSuccess ? new FileDescriptor(fd) : new FileDescriptor();
         return result;
     }
 
     public static PosixResult CreateEventFd(out FileDescriptor eventFd)
     {
-        int fd = LibC.EventFd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-        var result = PosixResult.FromReturn(fd);
+        var result = FaultInjection.Injected(Syscall.EventFd, null, out var fault) ? fault : PosixResult.FromReturn(LibC.EventFd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+        int fd = (int)result.Value;
         eventFd = result.IsSuccess ? new FileDescriptor(fd) : new FileDescriptor();
         return result;
     }
@@ -56,6 +56,12 @@ internal static unsafe class Epoll
 
     private static PosixResult Control(FileDescriptor epoll, int op, FileDescriptor fd, uint events, ulong data)
     {
+        var call = op switch { EPOLL_CTL_ADD => Syscall.EpollCtlAdd, EPOLL_CTL_MOD => Syscall.EpollCtlMod, _ => Syscall.EpollCtlDel };
+        if (FaultInjection.Injected(call, fd, out var fault))
+        {
+            return fault;
+        }
+
         byte* ev = stackalloc byte[16];
         *(uint*)ev = events;
         *(ulong*)(ev + (s_packed ? 4 : 8)) = data;
@@ -65,7 +71,9 @@ internal static unsafe class Epoll
     /// <summary>Waits for events; EINTR is reported as zero events so the caller simply loops.</summary>
     public static PosixResult Wait(FileDescriptor epoll, EventBuffer buffer, int timeoutMilliseconds)
     {
-        var result = PosixResult.FromReturn(LibC.EpollWait(epoll, buffer.Pointer, buffer.Capacity, timeoutMilliseconds));
+        var result = FaultInjection.Injected(Syscall.EpollWait, epoll, out var fault)
+            ? fault
+            : PosixResult.FromReturn(LibC.EpollWait(epoll, buffer.Pointer, buffer.Capacity, timeoutMilliseconds));
         return result.Error == Errno.EINTR ? PosixResult.FromValue(0) : result;
     }
 
@@ -76,7 +84,9 @@ internal static unsafe class Epoll
         PosixResult result;
         do
         {
-            result = PosixResult.FromReturn(LibC.Write(eventFd, (byte*)&one, sizeof(ulong)));
+            result = FaultInjection.Injected(Syscall.EventFdWrite, eventFd, out var fault)
+                ? fault
+                : PosixResult.FromReturn(LibC.Write(eventFd, (byte*)&one, sizeof(ulong)));
         }
         while (result.Error == Errno.EINTR);
         return result.Error == Errno.EAGAIN ? PosixResult.FromValue(0) : result;
@@ -89,7 +99,9 @@ internal static unsafe class Epoll
         PosixResult result;
         do
         {
-            result = PosixResult.FromReturn(LibC.Read(eventFd, (byte*)&value, sizeof(ulong)));
+            result = FaultInjection.Injected(Syscall.EventFdRead, eventFd, out var fault)
+                ? fault
+                : PosixResult.FromReturn(LibC.Read(eventFd, (byte*)&value, sizeof(ulong)));
         }
         while (result.Error == Errno.EINTR);
         return result.Error == Errno.EAGAIN ? PosixResult.FromValue(0) : result;

@@ -32,7 +32,9 @@ internal sealed class FileDescriptor : SafeHandle
 
     protected override bool ReleaseHandle()
     {
-        // close(2) must not be retried on EINTR on Linux: the descriptor is released either way.
-        return LibC.Close((int)handle) == 0;
+        // close(2) must not be retried on EINTR on Linux: the descriptor is released either way. An injected
+        // failure is reported after the real call for the same reason.
+        bool closed = LibC.Close((int)handle) == 0;
+        return !FaultInjection.Injected(Syscall.Close, this, out _) && closed;
     }
 }

@@ -34,20 +34,25 @@ internal static unsafe class Sockets
 
     public static PosixResult CreateStreamSocket(int family, out FileDescriptor socket)
     {
-        int fd = LibC.Socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        var result = PosixResult.FromReturn(fd);
-        socket = result.IsSuccess ? new FileDescriptor(fd) : new FileDescriptor();
+        var result = FaultInjection.Injected(Syscall.Socket, null, out var fault)
+            ? fault
+            : PosixResult.FromReturn(LibC.Socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+        socket = result.IsSuccess ? new FileDescriptor((int)result.Value) : new FileDescriptor();
         return result;
     }
 
     public static PosixResult SetOption(FileDescriptor socket, int level, int name, int value)
-        => PosixResult.FromReturn(LibC.SetSockOpt(socket, level, name, &value, sizeof(int)));
+        => FaultInjection.Injected(Syscall.SetSockOpt, socket, out var fault)
+            ? fault
+            : PosixResult.FromReturn(LibC.SetSockOpt(socket, level, name, &value, sizeof(int)));
 
     public static PosixResult GetOption(FileDescriptor socket, int level, int name, out int value)
     {
         int v = 0;
         uint length = sizeof(int);
-        var result = PosixResult.FromReturn(LibC.GetSockOpt(socket, level, name, &v, &length));
+        var result = FaultInjection.Injected(Syscall.GetSockOpt, socket, out var fault)
+            ? fault
+            : PosixResult.FromReturn(LibC.GetSockOpt(socket, level, name, &v, &length));
         value = v;
         return result;
     }
@@ -55,6 +60,11 @@ internal static unsafe class Sockets
     /// <summary>Sets <c>SO_LINGER</c> to {on, 0 s}: the next close sends RST instead of FIN.</summary>
     public static PosixResult SetLingerZero(FileDescriptor socket)
     {
+        if (FaultInjection.Injected(Syscall.SetSockOpt, socket, out var fault))
+        {
+            return fault;
+        }
+
         long linger = 1; // struct linger { int l_onoff = 1; int l_linger = 0; }, little-endian
         return PosixResult.FromReturn(LibC.SetSockOpt(socket, SOL_SOCKET, SO_LINGER, &linger, 8));
     }
@@ -63,7 +73,7 @@ internal static unsafe class Sockets
     {
         byte* address = stackalloc byte[NativeSocketAddress.MaxSize];
         int length = NativeSocketAddress.Write(endPoint, new Span<byte>(address, NativeSocketAddress.MaxSize));
-        return PosixResult.FromReturn(LibC.Bind(socket, address, (uint)length));
+        return FaultInjection.Injected(Syscall.Bind, socket, out var fault) ? fault : PosixResult.FromReturn(LibC.Bind(socket, address, (uint)length));
     }
 
     /// <summary>Starts a non-blocking connect (EINPROGRESS for TCP; Unix sockets answer at once).</summary>
@@ -74,14 +84,16 @@ internal static unsafe class Sockets
         PosixResult result;
         do
         {
-            result = PosixResult.FromReturn(LibC.Connect(socket, address, (uint)length));
+            result = FaultInjection.Injected(Syscall.Connect, socket, out var fault)
+                ? fault
+                : PosixResult.FromReturn(LibC.Connect(socket, address, (uint)length));
         }
         while (result.Error == Errno.EINTR);
         return result;
     }
 
     public static PosixResult Listen(FileDescriptor socket, int backlog)
-        => PosixResult.FromReturn(LibC.Listen(socket, backlog));
+        => FaultInjection.Injected(Syscall.Listen, socket, out var fault) ? fault : PosixResult.FromReturn(LibC.Listen(socket, backlog));
 
     /// <summary>Accepts one connection as a non-blocking, close-on-exec socket.</summary>
     /// <param name="listener">The listening socket.</param>
@@ -97,7 +109,9 @@ internal static unsafe class Sockets
             do
             {
                 length = (uint)address.Length;
-                result = PosixResult.FromReturn(LibC.Accept4(listener, a, &length, SOCK_NONBLOCK | SOCK_CLOEXEC));
+                result = FaultInjection.Injected(Syscall.Accept4, listener, out var fault)
+                    ? fault
+                    : PosixResult.FromReturn(LibC.Accept4(listener, a, &length, SOCK_NONBLOCK | SOCK_CLOEXEC));
             }
             while (result.Error == Errno.EINTR);
         }
@@ -110,7 +124,7 @@ internal static unsafe class Sockets
     {
         byte* address = stackalloc byte[NativeSocketAddress.MaxSize];
         uint length = NativeSocketAddress.MaxSize;
-        if (LibC.GetSockName(socket, address, &length) != 0)
+        if (FaultInjection.Injected(Syscall.GetSockName, socket, out _) || LibC.GetSockName(socket, address, &length) != 0)
         {
             return null;
         }
@@ -127,7 +141,9 @@ internal static unsafe class Sockets
         PosixResult result;
         do
         {
-            result = PosixResult.FromReturn(LibC.Recv(socket, buffer, (nuint)length, 0));
+            result = FaultInjection.Injected(Syscall.Recv, socket, out var fault)
+                ? fault
+                : PosixResult.FromReturn(LibC.Recv(socket, buffer, (nuint)length, 0));
         }
         while (result.Error == Errno.EINTR);
         return result;
@@ -142,7 +158,9 @@ internal static unsafe class Sockets
         PosixResult result;
         do
         {
-            result = PosixResult.FromReturn(LibC.Send(socket, buffer, (nuint)length, MSG_NOSIGNAL));
+            result = FaultInjection.Injected(Syscall.Send, socket, out var fault)
+                ? fault
+                : PosixResult.FromReturn(LibC.Send(socket, buffer, (nuint)length, MSG_NOSIGNAL));
         }
         while (result.Error == Errno.EINTR);
         return result;
@@ -157,7 +175,9 @@ internal static unsafe class Sockets
         PosixResult result;
         do
         {
-            result = PosixResult.FromReturn(LibC.SendMsg(socket, &header, MSG_NOSIGNAL));
+            result = FaultInjection.Injected(Syscall.SendMsg, socket, out var fault)
+                ? fault
+                : PosixResult.FromReturn(LibC.SendMsg(socket, &header, MSG_NOSIGNAL));
         }
         while (result.Error == Errno.EINTR);
         return result;
@@ -167,6 +187,11 @@ internal static unsafe class Sockets
     public static PosixResult SetNonBlocking(FileDescriptor socket)
     {
         const int F_GETFL = 3, F_SETFL = 4, O_NONBLOCK = 0x800;
+        if (FaultInjection.Injected(Syscall.Fcntl, socket, out var fault))
+        {
+            return fault;
+        }
+
         int flags = LibC.Fcntl(socket, F_GETFL, 0);
         if (flags < 0)
         {
@@ -177,5 +202,5 @@ internal static unsafe class Sockets
     }
 
     public static PosixResult Shutdown(FileDescriptor socket, int how)
-        => PosixResult.FromReturn(LibC.Shutdown(socket, how));
+        => FaultInjection.Injected(Syscall.Shutdown, socket, out var fault) ? fault : PosixResult.FromReturn(LibC.Shutdown(socket, how));
 }

@@ -7,7 +7,7 @@ namespace EpollTransport.WebHost.Dashboard;
 /// Reads this host's meters for the dashboard with one <see cref="MeterListener"/>, filtered to the
 /// meters of the host's own <see cref="IMeterFactory"/> (other hosts in the process have their own):
 /// <list type="bullet">
-/// <item>the transport's "EpollTransport" meter: observable instruments, read only when a snapshot is
+/// <item>the transport's "EpollTransport" meter: its observable instruments, read only when a snapshot is
 /// taken (<see cref="MeterListener.RecordObservableInstruments"/>), one measurement per epoll thread;</item>
 /// <item>Kestrel's <c>kestrel.active_connections</c>: an up-down counter that reports only changes, so it
 /// is counted from the start (a cost per connection, not per request);</item>
@@ -116,7 +116,9 @@ internal sealed class DashboardMetrics : IDisposable
 
         switch (instrument.Meter.Name, instrument.Name)
         {
-            case (TransportMeterName, _):
+            case (TransportMeterName, _) when instrument.IsObservable:
+                // The per-thread table shows observable instruments only; a histogram (the TLS handshake duration)
+                // reports per event and stays disabled here, so the dashboard does not make the transport record it.
                 lock (_transportInstruments)
                 {
                     _transportInstruments.Add(instrument);

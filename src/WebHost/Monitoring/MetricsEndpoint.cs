@@ -4,7 +4,7 @@ namespace EpollTransport.WebHost.Monitoring;
 
 /// <summary>
 /// <c>GET /metrics</c>: a Prometheus scrape through OpenTelemetry's exporter, of the transport's meter, Kestrel's,
-/// ASP.NET Core hosting's (HTTP requests) and the runtime's (GC, thread pool, JIT…). The exporter only collects when
+/// ASP.NET Core hosting's (HTTP requests), the runtime's (GC, thread pool, JIT…) and the access log's. The exporter only collects when
 /// it is scraped; the meters' instruments are recorded either way. Answers as <see cref="MonitoringAccess"/> says.
 /// </summary>
 internal static class MetricsEndpoint
@@ -19,6 +19,7 @@ internal static class MetricsEndpoint
         "Microsoft.AspNetCore.Server.Kestrel",
         "Microsoft.AspNetCore.Hosting",
         "System.Runtime",
+        AccessLog.AccessLogMetrics.MeterName,
     ];
 
     /// <summary>Registers OpenTelemetry's meter provider with the Prometheus exporter.</summary>

@@ -5,7 +5,7 @@ using Microsoft.Extensions.Options;
 namespace EpollTransport.WebHost.StaticFiles;
 
 /// <summary>
-/// Serves <c>wwwroot</c>: the 404 page, <c>UseDefaultFiles</c> and <c>UseStaticFiles</c> over the file cache,
+/// Serves <c>wwwroot</c>: the 404 page, the optional <see cref="SpaFallback"/>, <c>UseDefaultFiles</c> and <c>UseStaticFiles</c> over the file cache,
 /// with compression negotiated between the two, and the headers (<c>Cache-Control</c>, <c>Vary</c>,
 /// <c>Content-Encoding</c>, a charset on text types) added as each file is served.
 /// </summary>
@@ -37,6 +37,12 @@ internal static class StaticSite
 
         // Missing files (and any other empty 404) get the site's HTML 404 page, with the status kept at 404.
         app.UseNotFoundPage(app.Environment.WebRootFileProvider);
+        if (options.FallbackFile.Length > 0)
+        {
+            // A single-page app's routes: its fallback file where no file or directory is named.
+            app.UseMiddleware<SpaFallback>(app.Environment.WebRootFileProvider, new PathString(options.FallbackFile));
+        }
+
         app.UseDefaultFiles();
         if (cache is not null)
         {

@@ -19,6 +19,13 @@ internal sealed class StaticSiteOptions
     public CacheControlOptions CacheControl { get; set; } = new();
 
     /// <summary>
+    /// The file under <c>wwwroot</c> (e.g. <c>/index.html</c>) that answers a GET or HEAD for a path without a file
+    /// extension that names no file or directory, as a single-page app's client-side routes need; empty for none.
+    /// </summary>
+    /// <remarks>Defaults to empty: such requests get the 404 page.</remarks>
+    public string FallbackFile { get; set; } = string.Empty;
+
+    /// <summary>
     /// Binds the <see cref="SectionName"/> section and checks it, once at startup: a wrong value stops the host
     /// with a message naming the setting and its rule, like a wrong <c>Transport</c>.
     /// </summary>
@@ -47,6 +54,45 @@ internal sealed class StaticSiteOptions
             : options.Compression.MinimumLength < 0 ? "StaticFiles:Compression:MinimumLength must be 0 or more." : null;
         error = broken is null ? null : $"Invalid StaticFiles setting: {broken}";
         return error is null;
+    }
+
+    /// <summary>
+    /// Checks <see cref="FallbackFile"/> against the web root, once at startup: it must be a file inside it
+    /// (through no <c>..</c> and no symbolic link leading out). Normalises it to start with <c>/</c>.
+    /// </summary>
+    /// <param name="webRootPath">The web root (<c>IWebHostEnvironment.WebRootPath</c>), if there is one.</param>
+    /// <param name="error">A one-line message naming the setting and what is wrong.</param>
+    /// <returns>Whether the setting is empty or names such a file.</returns>
+    public bool TryCheckFallbackFile(string? webRootPath, [NotNullWhen(false)] out string? error)
+    {
+        error = null;
+        if (string.IsNullOrWhiteSpace(FallbackFile))
+        {
+            FallbackFile = string.Empty;
+            return true;
+        }
+
+        FallbackFile = "/" + FallbackFile.Trim().TrimStart('/');
+        var problem = webRootPath is null || !Directory.Exists(webRootPath) ? "there is no wwwroot to serve it from"
+            : FallbackFile.Contains('\\', StringComparison.Ordinal) || !IsInside(webRootPath, FallbackFile) ? "it is outside wwwroot"
+            : FallbackProblem(webRootPath, FallbackFile);
+        error = problem is null ? null : $"Invalid StaticFiles setting: StaticFiles:FallbackFile '{FallbackFile}': {problem}.";
+        return error is null;
+    }
+
+    private static bool IsInside(string webRootPath, string file)
+    {
+        var root = Path.TrimEndingDirectorySeparator(Path.GetFullPath(webRootPath)) + Path.DirectorySeparatorChar;
+        return Path.GetFullPath(Path.Join(root, file)).StartsWith(root, StringComparison.Ordinal);
+    }
+
+    private static string? FallbackProblem(string webRootPath, string file)
+    {
+        var contained = new ContainedFileProvider(new Microsoft.Extensions.FileProviders.PhysicalFileProvider(webRootPath), webRootPath);
+        var info = contained.GetFileInfo(file);
+        return info is { Exists: true, IsDirectory: false } ? null
+            : File.Exists(Path.Join(webRootPath, file)) ? "it leads out of wwwroot through a symbolic link"
+            : "no such file in wwwroot";
     }
 }
 

@@ -26,14 +26,19 @@ public sealed class HeadlessChromium : IDisposable
     /// <summary>Starts the browser with a window of the given size.</summary>
     /// <param name="width">The window's width in CSS pixels.</param>
     /// <param name="height">The window's height.</param>
-    public HeadlessChromium(int width = 1200, int height = 1000)
+    /// <param name="acceptInsecureCertificates">Accept any server certificate (a test's self-signed one).</param>
+    public HeadlessChromium(int width = 1200, int height = 1000, bool acceptInsecureCertificates = false)
     {
         var driverPath = ExternalTool.Find("chromedriver") ?? throw new InvalidOperationException("chromedriver is not installed.");
         var service = ChromeDriverService.CreateDefaultService(Path.GetDirectoryName(driverPath)!, Path.GetFileName(driverPath));
         service.HideCommandPromptWindow = true;
         service.SuppressInitialDiagnosticInformation = true;
 
-        var options = new ChromeOptions { BinaryLocation = ExternalTool.Find("chromium") ?? throw new InvalidOperationException("chromium is not installed.") };
+        var options = new ChromeOptions
+        {
+            BinaryLocation = ExternalTool.Find("chromium") ?? throw new InvalidOperationException("chromium is not installed."),
+            AcceptInsecureCertificates = acceptInsecureCertificates,
+        };
 
         // --no-sandbox: CI runs as root, where Chromium's sandbox refuses to start.
         options.AddArguments("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",

@@ -74,6 +74,20 @@ public sealed class LogSink
     /// <summary>The epoll transport's LoopBlocked warning.</summary>
     public const int LoopBlockedEventId = 124;
 
+    /// <summary>The epoll transport's TlsEndpointBound event: an endpoint Kestrel binds is served by the transport's TLS.</summary>
+    public const int TlsEndpointBoundEventId = 140;
+
+    /// <summary>Whether <paramref name="entry"/> is the transport's <see cref="TlsEndpointBoundEventId"/> event.</summary>
+    /// <param name="entry">A log entry.</param>
+    /// <returns>Whether it is.</returns>
+    public static bool IsTlsEndpointBound(LogEntry entry)
+    {
+        ArgumentNullException.ThrowIfNull(entry);
+        return entry.EventId.Id == TlsEndpointBoundEventId &&
+            entry.Category.StartsWith("EpollTransport", StringComparison.Ordinal) &&
+            !entry.Category.StartsWith("EpollTransport.WebHost", StringComparison.Ordinal);
+    }
+
     /// <summary>Asserts that nothing logged since <paramref name="mark"/> breaks the rule of <see cref="IsUnexpected"/>.</summary>
     /// <param name="mark">A value of <see cref="Mark"/>.</param>
     public void AssertNothingUnexpectedSince(long mark)

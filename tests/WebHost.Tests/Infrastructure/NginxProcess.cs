@@ -102,6 +102,58 @@ public sealed class NginxProcess : IAsyncDisposable
         return new NginxProcess(server);
     }
 
+    /// <summary>
+    /// Starts an nginx that serves <paramref name="root"/> itself, logging every request in its default
+    /// <c>combined</c> format to <c>access.log</c> in <see cref="Directory"/>: the reference for the host's access log.
+    /// </summary>
+    /// <param name="root">The directory served.</param>
+    /// <param name="cancellationToken">Bounds the start.</param>
+    /// <returns>The running nginx.</returns>
+    public static async Task<NginxProcess> StartStaticAsync(string root, CancellationToken cancellationToken)
+    {
+        var nginx = ExternalTool.Find("nginx") ?? throw new InvalidOperationException("nginx is not installed.");
+        var directory = System.IO.Directory.CreateTempSubdirectory("webhost-nginx-").FullName;
+        var port = LoopbackPort.Free();
+        var configPath = Path.Combine(directory, "nginx.conf");
+        await File.WriteAllTextAsync(configPath, string.Create(CultureInfo.InvariantCulture, $$"""
+            # A private nginx serving files, with the combined access log.
+            daemon off;
+            master_process off;
+            worker_processes 1;
+            pid {{directory}}/nginx.pid;
+            error_log {{directory}}/error.log warn;
+
+            events {
+                worker_connections 64;
+            }
+
+            http {
+                access_log {{directory}}/access.log combined;
+                client_body_temp_path {{directory}}/client_body;
+                proxy_temp_path {{directory}}/proxy;
+                fastcgi_temp_path {{directory}}/fastcgi;
+                uwsgi_temp_path {{directory}}/uwsgi;
+                scgi_temp_path {{directory}}/scgi;
+
+                server {
+                    listen 127.0.0.1:{{port}};
+                    root {{root}};
+                }
+            }
+            """), cancellationToken);
+        var server = await ForegroundServer.StartAsync(
+            nginx,
+            ["-p", directory + "/", "-c", configPath, "-e", Path.Combine(directory, "error.log")],
+            directory,
+            port,
+            Describe,
+            cancellationToken);
+        return new NginxProcess(server);
+    }
+
+    /// <summary>The access log of an nginx from <see cref="StartStaticAsync"/>.</summary>
+    public string AccessLogPath => Path.Combine(Directory, "access.log");
+
     /// <inheritdoc />
     public ValueTask DisposeAsync() => _server.DisposeAsync();
 

@@ -1,6 +1,8 @@
 using System.Globalization;
 using System.Net;
+using System.Net.Security;
 using System.Net.Sockets;
+using System.Runtime.ExceptionServices;
 using System.Text;
 
 namespace EpollTransport.WebHost.Tests.Infrastructure;
@@ -22,18 +24,22 @@ public sealed record RawHttpResponse(int StatusCode, IReadOnlyDictionary<string,
 
 /// <summary>
 /// A client connection on a raw <see cref="Socket"/> for what <see cref="HttpClient"/> cannot do: exact
-/// bytes on the wire, pipelining, half-close, resets. Every call takes a cancellation token; use one from
-/// <see cref="Timeouts"/>.
+/// bytes on the wire, pipelining, half-close, resets; optionally over TLS (an <see cref="SslStream"/> on the
+/// socket), where the same calls carry the same bytes inside records. Every call takes a cancellation token;
+/// use one from <see cref="Timeouts"/>. Over TLS, a socket error reaches the caller as the
+/// <see cref="SocketException"/> it is, not wrapped, so that callers need not know which they have.
 /// </summary>
 public sealed class RawHttpConnection : IDisposable
 {
     private readonly byte[] _buffer = new byte[64 * 1024];
+    private readonly SslStream? _tls;
     private int _start;
     private int _end;
 
-    private RawHttpConnection(Socket socket)
+    private RawHttpConnection(Socket socket, SslStream? tls)
     {
         Socket = socket;
+        _tls = tls;
     }
 
     /// <summary>The socket.</summary>
@@ -46,8 +52,9 @@ public sealed class RawHttpConnection : IDisposable
     /// <param name="endPoint">The server.</param>
     /// <param name="cancellationToken">Bounds the connect.</param>
     /// <param name="receiveBufferSize">If set, SO_RCVBUF before connecting (turns off receive autotuning).</param>
+    /// <param name="tls">If set, a TLS handshake (ALPN <c>http/1.1</c>, SNI <c>localhost</c>) trusting only this certificate.</param>
     /// <returns>The connection.</returns>
-    public static async Task<RawHttpConnection> ConnectAsync(EndPoint endPoint, CancellationToken cancellationToken, int? receiveBufferSize = null)
+    public static async Task<RawHttpConnection> ConnectAsync(EndPoint endPoint, CancellationToken cancellationToken, int? receiveBufferSize = null, TestCertificate? tls = null)
     {
         ArgumentNullException.ThrowIfNull(endPoint);
         var socket = endPoint is UnixDomainSocketEndPoint
@@ -66,7 +73,28 @@ public sealed class RawHttpConnection : IDisposable
                 socket.NoDelay = true;
             }
 
-            return new RawHttpConnection(socket);
+            if (tls is null)
+            {
+                return new RawHttpConnection(socket, null);
+            }
+
+            var stream = new SslStream(new NetworkStream(socket, ownsSocket: false));
+            try
+            {
+                var options = new SslClientAuthenticationOptions
+                {
+                    TargetHost = "localhost",
+                    ApplicationProtocols = [SslApplicationProtocol.Http11],
+                };
+                tls.Trust(options);
+                await stream.AuthenticateAsClientAsync(options, cancellationToken);
+                return new RawHttpConnection(socket, stream);
+            }
+            catch
+            {
+                await stream.DisposeAsync();
+                throw;
+            }
         }
         catch
         {
@@ -111,6 +139,20 @@ public sealed class RawHttpConnection : IDisposable
     /// <returns>A task.</returns>
     public async Task SendAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
+        if (_tls is not null)
+        {
+            try
+            {
+                await _tls.WriteAsync(data, cancellationToken);
+            }
+            catch (IOException e) when (e.InnerException is SocketException inner)
+            {
+                ExceptionDispatchInfo.Throw(inner);
+            }
+
+            return;
+        }
+
         while (!data.IsEmpty)
         {
             var sent = await Socket.SendAsync(data, SocketFlags.None, cancellationToken);
@@ -132,7 +174,29 @@ public sealed class RawHttpConnection : IDisposable
             return count;
         }
 
-        return await Socket.ReceiveAsync(destination, SocketFlags.None, cancellationToken);
+        return await ReceiveFromServerAsync(destination, cancellationToken);
+    }
+
+    /// <summary>
+    /// Ends the client's sending side: over TLS a <c>close_notify</c> first, then (always) a FIN; the client can
+    /// still read.
+    /// </summary>
+    /// <returns>A task.</returns>
+    public async Task ShutdownSendAsync()
+    {
+        if (_tls is not null)
+        {
+            try
+            {
+                await _tls.ShutdownAsync();
+            }
+            catch (IOException e) when (e.InnerException is SocketException inner)
+            {
+                ExceptionDispatchInfo.Throw(inner);
+            }
+        }
+
+        Socket.Shutdown(SocketShutdown.Send);
     }
 
     /// <summary>Reads until the server closes its side and returns how many bytes came before that.</summary>
@@ -285,7 +349,29 @@ public sealed class RawHttpConnection : IDisposable
     }
 
     /// <inheritdoc />
-    public void Dispose() => Socket.Dispose();
+    public void Dispose()
+    {
+        _tls?.Dispose();
+        Socket.Dispose();
+    }
+
+    private async ValueTask<int> ReceiveFromServerAsync(Memory<byte> destination, CancellationToken cancellationToken)
+    {
+        if (_tls is null)
+        {
+            return await Socket.ReceiveAsync(destination, SocketFlags.None, cancellationToken);
+        }
+
+        try
+        {
+            return await _tls.ReadAsync(destination, cancellationToken);
+        }
+        catch (IOException e) when (e.InnerException is SocketException inner)
+        {
+            ExceptionDispatchInfo.Throw(inner);
+            throw; // not reached
+        }
+    }
 
     private async Task<byte[]> ReadChunkedBodyAsync(CancellationToken cancellationToken)
     {
@@ -322,7 +408,7 @@ public sealed class RawHttpConnection : IDisposable
             if (_start == _end)
             {
                 _start = 0;
-                _end = await Socket.ReceiveAsync(_buffer.AsMemory(), SocketFlags.None, cancellationToken);
+                _end = await ReceiveFromServerAsync(_buffer.AsMemory(), cancellationToken);
                 if (_end == 0)
                 {
                     return line.Length == 0 ? null : throw new EndOfStreamException("The connection closed inside a line.");

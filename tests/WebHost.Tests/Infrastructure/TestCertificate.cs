@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Security;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 
@@ -73,6 +74,13 @@ public sealed class TestCertificate : IDisposable
         [$"Kestrel:Endpoints:{name}:Certificate:KeyPath"] = KeyPemPath,
     };
 
+    /// <summary><see cref="PemEndpoint"/> as command-line arguments (<c>--Kestrel:Endpoints:{name}:Url URL</c>, …).</summary>
+    /// <param name="name">The endpoint's name.</param>
+    /// <param name="url">Its URL.</param>
+    /// <returns>The arguments.</returns>
+    public IEnumerable<string> PemEndpointArguments(string name, string url = "https://127.0.0.1:0") =>
+        PemEndpoint(name, url).SelectMany(setting => new[] { "--" + setting.Key, setting.Value! });
+
     /// <summary>The same with the PFX: <c>…:Certificate:Path</c> and <c>…:Certificate:Password</c>.</summary>
     /// <param name="name">The endpoint's name.</param>
     /// <param name="url">Its URL.</param>
@@ -94,9 +102,7 @@ public sealed class TestCertificate : IDisposable
     public HttpClient CreateClient(Uri baseAddress, Version version)
     {
         var handler = new SocketsHttpHandler { AllowAutoRedirect = false, UseCookies = false };
-        handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, _, _) =>
-            certificate is not null &&
-            string.Equals(certificate.GetCertHashString(HashAlgorithmName.SHA256), Sha256Thumbprint, StringComparison.OrdinalIgnoreCase);
+        Trust(handler.SslOptions);
         return new HttpClient(handler)
         {
             BaseAddress = baseAddress,
@@ -104,6 +110,16 @@ public sealed class TestCertificate : IDisposable
             DefaultRequestVersion = version,
             DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact,
         };
+    }
+
+    /// <summary>Makes a TLS client trust this certificate, and only it (pinned by its thumbprint).</summary>
+    /// <param name="options">The client's options.</param>
+    public void Trust(SslClientAuthenticationOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.RemoteCertificateValidationCallback = (_, certificate, _, _) =>
+            certificate is not null &&
+            string.Equals(certificate.GetCertHashString(HashAlgorithmName.SHA256), Sha256Thumbprint, StringComparison.OrdinalIgnoreCase);
     }
 
     /// <inheritdoc />

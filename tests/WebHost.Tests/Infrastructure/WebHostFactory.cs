@@ -36,13 +36,19 @@ public sealed class WebHostFactory : WebApplicationFactory<Program>
     /// <param name="contentRoot">The content root; <see langword="null"/> means <see cref="TestPaths.ContentRoot"/>.</param>
     /// <param name="configureKestrel">More Kestrel configuration in code, e.g. <c>ListenHandle</c>.</param>
     /// <param name="configureServices">More services, e.g. an <c>IStartupFilter</c> that stands in for a remote client.</param>
+    /// <param name="tls">
+    /// When set, every address of <paramref name="urls"/> becomes an HTTPS endpoint of <c>Kestrel:Endpoints</c> with this
+    /// certificate (<see cref="TlsEndpoints"/>), served as the README configures HTTPS; the clients made here speak TLS and
+    /// trust only it. An empty <paramref name="urls"/> is left alone.
+    /// </param>
     public WebHostFactory(
         string transport,
         string? urls = null,
         IReadOnlyDictionary<string, string?>? settings = null,
         string? contentRoot = null,
         Action<KestrelServerOptions>? configureKestrel = null,
-        Action<IServiceCollection>? configureServices = null)
+        Action<IServiceCollection>? configureServices = null,
+        TestCertificate? tls = null)
     {
         _transport = transport;
         _contentRoot = contentRoot ?? TestPaths.ContentRoot;
@@ -55,8 +61,21 @@ public sealed class WebHostFactory : WebApplicationFactory<Program>
         // address is passed as the ordinary urls setting instead, before the app is built.
         _urls = urls ?? "http://127.0.0.1:0";
         _settings = settings ?? new Dictionary<string, string?>();
+        if (tls is not null && _urls.Length > 0)
+        {
+            Tls = tls;
+            _settings = new Dictionary<string, string?>(_settings.Concat(TlsEndpoints(tls, _urls)));
+            _urls = string.Empty;
+        }
+
         UseKestrel();
     }
+
+    /// <summary>The certificate of the HTTPS endpoints this factory made of its urls, if it did.</summary>
+    public TestCertificate? Tls { get; }
+
+    /// <summary>The scheme of the endpoints made of the urls: <c>https</c> with <see cref="Tls"/>, else <c>http</c>.</summary>
+    public string Scheme => Tls is null ? "http" : "https";
 
     /// <summary>Every log entry the server wrote, at every level.</summary>
     public LogSink Logs { get; } = new();
@@ -90,13 +109,31 @@ public sealed class WebHostFactory : WebApplicationFactory<Program>
         }
     }
 
-    /// <summary>An <see cref="HttpClient"/> for <see cref="BaseAddress"/>, bounded by <see cref="Timeouts.Default"/>.</summary>
+    /// <summary>
+    /// An <see cref="HttpClient"/> for <see cref="BaseAddress"/>, bounded by <see cref="Timeouts.Default"/> (over TLS it
+    /// trusts only <see cref="Tls"/>).
+    /// </summary>
     /// <returns>A new client; dispose it.</returns>
-    public HttpClient CreateHttpClient() => new(new SocketsHttpHandler { AllowAutoRedirect = false, UseCookies = false })
+    public HttpClient CreateHttpClient()
     {
-        BaseAddress = BaseAddress,
-        Timeout = Timeouts.Default,
-    };
+        var handler = new SocketsHttpHandler { AllowAutoRedirect = false, UseCookies = false };
+        Tls?.Trust(handler.SslOptions);
+        return new(handler) { BaseAddress = BaseAddress, Timeout = Timeouts.Default };
+    }
+
+    /// <summary>A <see cref="RawHttpConnection"/> to <see cref="EndPoint"/>, over TLS with <see cref="Tls"/>.</summary>
+    /// <param name="cancellationToken">Bounds the connect and the handshake.</param>
+    /// <param name="receiveBufferSize">See <see cref="RawHttpConnection.ConnectAsync"/>.</param>
+    /// <returns>The connection.</returns>
+    public Task<RawHttpConnection> ConnectAsync(CancellationToken cancellationToken, int? receiveBufferSize = null) =>
+        RawHttpConnection.ConnectAsync(EndPoint, cancellationToken, receiveBufferSize, Tls);
+
+    /// <summary>A <see cref="RawHttpConnection"/> to another of this server's end points, over TLS with <see cref="Tls"/>.</summary>
+    /// <param name="endPoint">The end point (TCP or Unix domain socket).</param>
+    /// <param name="cancellationToken">Bounds the connect and the handshake.</param>
+    /// <returns>The connection.</returns>
+    public Task<RawHttpConnection> ConnectAsync(EndPoint endPoint, CancellationToken cancellationToken) =>
+        RawHttpConnection.ConnectAsync(endPoint, cancellationToken, receiveBufferSize: null, Tls);
 
     /// <summary>Starts the server and returns it.</summary>
     /// <returns>This factory.</returns>
@@ -142,6 +179,49 @@ public sealed class WebHostFactory : WebApplicationFactory<Program>
         {
             builder.ConfigureServices(_configureServices);
         }
+    }
+
+    /// <summary>
+    /// Starts a server with no urls and <paramref name="settings"/> (endpoints under <c>Kestrel:Endpoints</c>); if it
+    /// does not start, its logs go to <paramref name="output"/>.
+    /// </summary>
+    /// <param name="transport">The <c>Transport</c> setting.</param>
+    /// <param name="settings">The configuration settings.</param>
+    /// <param name="output">The test output.</param>
+    /// <returns>The started server.</returns>
+    public static WebHostFactory StartWithSettings(string transport, IReadOnlyDictionary<string, string?> settings, Xunit.Abstractions.ITestOutputHelper output)
+    {
+        ArgumentNullException.ThrowIfNull(output);
+        var factory = new WebHostFactory(transport, urls: string.Empty, settings: settings);
+        try
+        {
+            return factory.Start();
+        }
+        catch
+        {
+            output.WriteLine(string.Join(Environment.NewLine, factory.Logs.All));
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Each address of <paramref name="urls"/> (separated by <c>;</c>) as an HTTPS endpoint of <c>Kestrel:Endpoints</c>
+    /// (<c>Tls0</c>, <c>Tls1</c>, …) with the certificate's PEM files: <c>http://127.0.0.1:0</c> becomes
+    /// <c>https://127.0.0.1:0</c>, <c>http://unix:/path</c> <c>https://unix:/path</c>.
+    /// </summary>
+    /// <param name="certificate">The certificate.</param>
+    /// <param name="urls">The addresses.</param>
+    /// <returns>The settings.</returns>
+    public static IEnumerable<KeyValuePair<string, string?>> TlsEndpoints(TestCertificate certificate, string urls)
+    {
+        ArgumentNullException.ThrowIfNull(certificate);
+        ArgumentNullException.ThrowIfNull(urls);
+        var addresses = urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        return addresses.SelectMany((url, i) =>
+        {
+            var https = url.StartsWith("http://", StringComparison.OrdinalIgnoreCase) ? "https://" + url["http://".Length..] : url;
+            return certificate.PemEndpoint($"Tls{i}", https);
+        });
     }
 
     /// <inheritdoc />

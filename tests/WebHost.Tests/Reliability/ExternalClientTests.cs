@@ -108,9 +108,7 @@ public sealed partial class ExternalClientTests(ITestOutputHelper output)
             urls: null,
             arguments:
             [
-                "--Kestrel:Endpoints:Https:Url", "https://127.0.0.1:0",
-                "--Kestrel:Endpoints:Https:Certificate:Path", certificate.CertificatePemPath,
-                "--Kestrel:Endpoints:Https:Certificate:KeyPath", certificate.KeyPemPath,
+                .. certificate.PemEndpointArguments("Https"),
                 "--Kestrel:Endpoints:H2c:Url", "http://127.0.0.1:0",
                 "--Kestrel:Endpoints:H2c:Protocols", "Http2",
             ]);

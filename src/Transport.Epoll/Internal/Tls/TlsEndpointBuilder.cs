@@ -14,9 +14,13 @@ internal sealed class TlsEndpointBuilder(EpollTransportOptions options, EpollTra
     private readonly Lock _lock = new();
     private TlsTicketKeys? _ticketKeys;
     private bool _libraryWarned;
+    private bool _kernelTlsReported;
 
     /// <summary>Why the system's OpenSSL cannot be used, or <see langword="null"/>; replaceable by tests.</summary>
     internal Func<string?> OpenSslUnavailableReason { get; set; } = () => OpenSslLibrary.UnavailableReason;
+
+    /// <summary>The kernel's list of TCP upper-layer protocols (<see cref="KernelTls"/>); replaceable by tests.</summary>
+    internal Func<string?> ReadAvailableUlps { get; set; } = KernelTls.ReadAvailableUlps;
 
     /// <summary>The endpoint's TLS, or <see langword="null"/> when Kestrel's TLS serves it (logged).</summary>
     public TlsEndpoint? TryBuild(TlsEndpointRegistration registration, EndPoint boundEndPoint, EpollConnectionListener listener, int threadCount)
@@ -48,6 +52,7 @@ internal sealed class TlsEndpointBuilder(EpollTransportOptions options, EpollTra
         {
             var context = TlsServerContext.Create(https, registration.ListenOptions.Protocols, TicketKeys());
             EpollTransportLog.TlsEndpointBound(logger, boundEndPoint, registration.ListenOptions.ToString() ?? "");
+            ReportKernelTlsOnce();
             return new TlsEndpoint(context, threadCount, options, metrics, logger, listener.QueueAccepted);
         }
         catch (Exception ex) when (ex is System.Security.Cryptography.CryptographicException or InvalidOperationException)
@@ -63,6 +68,25 @@ internal sealed class TlsEndpointBuilder(EpollTransportOptions options, EpollTra
         {
             _ticketKeys?.Dispose();
             _ticketKeys = null;
+        }
+    }
+
+    /// <summary>Whether the kernel would allow kernel TLS: once per transport, at its first TLS endpoint.</summary>
+    private void ReportKernelTlsOnce()
+    {
+        lock (_lock)
+        {
+            if (_kernelTlsReported)
+            {
+                return;
+            }
+
+            _kernelTlsReported = true;
+        }
+
+        if (logger.IsEnabled(LogLevel.Debug))
+        {
+            EpollTransportLog.KernelTls(logger, KernelTls.Describe(ReadAvailableUlps()));
         }
     }
 
