@@ -58,11 +58,6 @@ internal static unsafe partial class LibC
     [LibraryImport(Library, EntryPoint = "recv", SetLastError = true)]
     internal static partial nint Recv(FileDescriptor fd, byte* buffer, nuint length, int flags);
 
-    // The TLS input BIO's read (OpenSSL calls it with the descriptor's number, during a call that holds a
-    // reference on the connection's FileDescriptor, so the number cannot be closed and reused meanwhile).
-    [LibraryImport(Library, EntryPoint = "recv", SetLastError = true)]
-    internal static partial nint Recv(int fd, byte* buffer, nuint length, int flags);
-
     [LibraryImport(Library, EntryPoint = "send", SetLastError = true)]
     internal static partial nint Send(FileDescriptor fd, byte* buffer, nuint length, int flags);
 

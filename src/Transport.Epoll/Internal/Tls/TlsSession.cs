@@ -53,7 +53,7 @@ internal sealed unsafe class TlsSession : IDisposable
         }
 
         _output = TlsOutputBuffer.Allocate();
-        _input = TlsSocketInput.Allocate(socket.Number);
+        _input = TlsSocketInput.Allocate(socket);
         nint readBio = TlsSocketInputBio.Create(_input);
         nint writeBio = readBio == 0 ? 0 : TlsOutputBio.Create(_output);
         if (writeBio == 0)

@@ -14,19 +14,26 @@ namespace EpollTransport.Internal.Tls;
 [StructLayout(LayoutKind.Sequential)]
 internal unsafe struct TlsSocketInput
 {
-    public int Fd;
+    public nint Socket;     // a GCHandle of the connection's FileDescriptor
     public int Errno;       // of the last failed recv(2), 0 otherwise
     public bool Drained;    // the last recv(2) returned less than asked, or EAGAIN
     public bool EndOfStream;
 
-    public static TlsSocketInput* Allocate(int fd)
+    public static TlsSocketInput* Allocate(FileDescriptor socket)
     {
         var input = (TlsSocketInput*)NativeMemory.AllocZeroed((nuint)sizeof(TlsSocketInput));
-        input->Fd = fd;
+        input->Socket = GCHandle.ToIntPtr(GCHandle.Alloc(socket));
         return input;
     }
 
-    public static void Free(TlsSocketInput* input) => NativeMemory.Free(input);
+    public static void Free(TlsSocketInput* input)
+    {
+        if (input is not null)
+        {
+            GCHandle.FromIntPtr(input->Socket).Free();
+            NativeMemory.Free(input);
+        }
+    }
 }
 
 /// <summary>The BIO method whose reads are recv(2) on a <see cref="TlsSocketInput"/>'s descriptor (the BIO's data pointer).</summary>
@@ -73,29 +80,30 @@ internal static unsafe class TlsSocketInputBio
             return 0;
         }
 
-        nint result;
-        int errno;
-        do
+        PosixResult result;
+        try
         {
-            result = LibC.Recv(input->Fd, data, (nuint)length, 0);
-            errno = result < 0 ? Marshal.GetLastPInvokeError() : 0;
+            result = Sockets.Read((FileDescriptor)GCHandle.FromIntPtr(input->Socket).Target!, data, length);
         }
-        while (errno == (int)Errno.EINTR);
-
-        input->Errno = errno;
-        if (result > 0)
+        catch (ObjectDisposedException)
         {
-            input->Drained = result < length;
-            return (int)result;
+            result = PosixResult.FromError(Errno.EBADF);
         }
 
-        if (result == 0)
+        input->Errno = result.IsSuccess ? 0 : (int)result.Error;
+        if (result.Value > 0)
+        {
+            input->Drained = result.Value < length;
+            return (int)result.Value;
+        }
+
+        if (result.Value == 0)
         {
             input->EndOfStream = true;
             return 0;
         }
 
-        if (errno == (int)Errno.EAGAIN)
+        if (result.Error == Errno.EAGAIN)
         {
             input->Drained = true;
             LibCrypto.BioSetFlags(bio, RetryRead);
