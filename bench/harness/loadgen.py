@@ -26,7 +26,7 @@ def load_command(scenario, server, duration, client_cpus, tmp):
         return cmd, None
     if sc["tool"] == "wrk":
         cmd = ["taskset", "-c", client_cpus, "wrk", "-t", threads, "-c", str(sc["conns"]),
-               "-d", f"{duration}s", "--timeout", f"{WRK_TIMEOUT_S}s", "--latency"]
+               "-d", f"{duration}s", "--timeout", f"{sc.get('timeout', WRK_TIMEOUT_S)}s", "--latency"]
         for h in sc.get("headers", []):
             cmd += ["-H", h]
         cmd += ["-s", os.path.relpath(WRK_SCRIPT, REPO), url]
@@ -42,13 +42,30 @@ def load_command(scenario, server, duration, client_cpus, tmp):
 
 def background_command(scenario, server, duration, client_cpus):
     """The scenario's background load, if it has one: wrk on another path (e.g. handlers that block),
-    running for the whole measured run and not measured itself."""
-    bg = SCENARIOS[scenario].get("background")
+    running as long as the measured run; its own numbers are recorded beside the run's."""
+    sc = SCENARIOS[scenario]
+    bg = sc.get("background")
     if not bg:
         return None
     return ["taskset", "-c", client_cpus, "wrk", "-t", "1", "-c", str(bg["conns"]),
-            "-d", f"{duration + 5}s", "--timeout", f"{WRK_TIMEOUT_S}s",
-            base_url(server, {"tls": SCENARIOS[scenario].get("tls")}) + bg["path"]]
+            "-d", f"{duration}s", "--timeout", f"{sc.get('timeout', WRK_TIMEOUT_S)}s", "--latency",
+            "-s", os.path.relpath(WRK_SCRIPT, REPO), base_url(server, {"tls": sc.get("tls")}) + bg["path"]]
+
+
+def _background_result(bg_proc, duration):
+    """The background wrk's numbers (it ends with the measured run), or why there are none."""
+    try:
+        stdout, _ = bg_proc.communicate(timeout=duration + 60)
+    except subprocess.TimeoutExpired:
+        bg_proc.kill()
+        bg_proc.communicate()
+        return dict(error="background wrk did not finish")
+    try:
+        parsed = parse_wrk(stdout)
+    except ValueError as e:
+        return dict(error=str(e))
+    keys = ("requests", "rps", "p50_ms", "p75_ms", "p90_ms", "p99_ms", "max_ms", "socket_errors", "non2xx")
+    return {k: parsed[k] for k in keys}
 
 
 def _parse(stdout, log_file):
@@ -69,16 +86,19 @@ def run_load(scenario, server, duration, client_cpus, tmp):
     bg_proc = None
     if background:
         rec["background_command"] = cmdline(background)
-        bg_proc = subprocess.Popen(background, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        bg_proc = subprocess.Popen(background, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                                    preexec_fn=child_setup, cwd=REPO)
     window = CpuWindow(server)
     # The load generator gets SIGKILL should the harness die. It is started before the sampling
     # thread, since preexec_fn is not safe while other threads run.
     try:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=child_setup, cwd=REPO)
-        return _finish(rec, proc, cmd, server, window, duration, log_file)
-    finally:
+        rec = _finish(rec, proc, cmd, server, window, duration, log_file)
         if bg_proc is not None:
+            rec["background"] = _background_result(bg_proc, duration)
+        return rec
+    finally:
+        if bg_proc is not None and bg_proc.poll() is None:
             bg_proc.kill()
             bg_proc.wait()
 

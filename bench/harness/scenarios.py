@@ -7,7 +7,8 @@ per request; it prints wrk's BENCHJSON line); "path" the URL path; "conns" conne
 endpoint; "tls" sends the load to the server's HTTPS endpoint (the run's certificate, harness/tls.py); "paths" (wrk) several URL paths requested
 in turn on each connection ("path" is the first); "background" {"path", "conns"}: wrk load on another path
 for the whole run, not measured (e.g. handlers that block their thread, so that the measured requests'
-latency shows what blocking does to the others); "title" and "desc" for the report.
+latency shows what blocking does to the others; its own requests/s and errors are recorded too); "timeout"
+wrk's --timeout in seconds for both (default loadgen.WRK_TIMEOUT_S); "title" and "desc" for the report.
 
     python3 -m harness.scenarios profile-args NAME    (from bench/) prints NAME's load as shell
                                                       assignments (TOOL, URL_PATH, CONNS, DEPTH, STREAMS,
@@ -23,7 +24,7 @@ from .common import BENCH_DIR
 
 PATH = os.path.join(BENCH_DIR, "scenarios.json")
 TOOLS = {"wrk": {"path", "conns"}, "h2load": {"path", "conns", "streams"}, "tlschurn": {"path", "conns", "tls"}}
-FIELDS = {"tool", "path", "paths", "conns", "pipeline", "headers", "streams", "h2", "tls", "background", "title", "desc"}
+FIELDS = {"tool", "path", "paths", "conns", "pipeline", "headers", "streams", "h2", "tls", "background", "timeout", "title", "desc"}
 
 
 def load(path=PATH):

@@ -85,6 +85,18 @@ public sealed class EpollTransportOptions
     public TimeSpan InlineBudget { get; set; } = TimeSpan.FromMilliseconds(20);
 
     /// <summary>
+    /// The most threads the transport starts for application code that blocks: a connection whose code
+    /// blocked an epoll thread, a request that leaves the epoll thread through
+    /// <see cref="IEpollActivityFeature.ShouldYield"/> and <see cref="IEpollActivityFeature.YieldAsync"/>.
+    /// Such code runs on these threads instead of the shared .NET thread pool, so that blocked handlers do
+    /// not starve what runs there (Kestrel starts every new connection on it). Threads start when work
+    /// finds none idle and end after 20 s without work; when all are busy, further work runs on the thread
+    /// pool rather than wait. 0 sends all of it to the thread pool.
+    /// </summary>
+    /// <remarks>Defaults to 64.</remarks>
+    public int MaxBlockingThreads { get; set; } = 64;
+
+    /// <summary>
     /// Whether a connection that Kestrel or the application aborts for an error (a response below
     /// <c>MinResponseDataRate</c>, a timeout, <c>HttpContext.Abort()</c>) is closed with a FIN instead of a
     /// reset (RST), as with Kestrel's Sockets transport and the same switch. Output not yet sent is dropped
@@ -156,6 +168,11 @@ public sealed class EpollTransportOptions
         if (InlineBudget < TimeSpan.FromMilliseconds(1) || InlineBudget > TimeSpan.FromSeconds(10))
         {
             throw new ArgumentOutOfRangeException(nameof(InlineBudget), InlineBudget, "InlineBudget must be between 1 ms and 10 s.");
+        }
+
+        if (MaxBlockingThreads < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxBlockingThreads), MaxBlockingThreads, "MaxBlockingThreads must be 0 or more.");
         }
 
         if (Backlog < 1)

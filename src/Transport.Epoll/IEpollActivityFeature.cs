@@ -17,14 +17,25 @@ public interface IEpollActivityFeature
     string? Activity { get; set; }
 
     /// <summary>
-    /// Whether the caller runs on an epoll thread and application code doing the current
-    /// <see cref="Activity"/> blocked an epoll thread a short while ago, on this connection or another. A
-    /// middleware that sets <see cref="Activity"/> should then continue the request off the epoll thread (for
-    /// example after <c>await Task.Yield()</c>), so that a handler known to block never starts on one.
+    /// Whether the caller runs on an epoll thread or on the shared thread pool, and application code doing
+    /// the current <see cref="Activity"/> blocked an epoll thread a short while ago, on this connection or
+    /// another. A middleware that sets <see cref="Activity"/> should then continue the request on the
+    /// transport's threads for blocking code (<c>await YieldAsync()</c>), so that a handler known to block
+    /// starts neither on an epoll thread nor on the pool that Kestrel starts new connections on.
     /// </summary>
     /// <remarks>
     /// Defaults to <see langword="false"/>; always <see langword="false"/> with
-    /// <see cref="EpollApplicationScheduling.ThreadPool"/> scheduling and off the epoll threads.
+    /// <see cref="EpollApplicationScheduling.ThreadPool"/> scheduling and on the transport's threads for
+    /// blocking code.
     /// </remarks>
     bool ShouldYield { get; }
+
+    /// <summary>
+    /// Continues the caller on one of the transport's threads for blocking application code (see
+    /// <see cref="EpollTransportOptions.MaxBlockingThreads"/>), or on the thread pool when all of them are
+    /// busy. Unlike <c>await Task.Yield()</c>, which continues on the shared thread pool, a handler that
+    /// blocks there does not delay what Kestrel and other code queue to the pool.
+    /// </summary>
+    /// <returns>A task that completes on the thread the caller continues on, never synchronously.</returns>
+    ValueTask YieldAsync();
 }

@@ -5,7 +5,8 @@ namespace EpollTransport.WebHost;
 /// <summary>
 /// Tells the epoll transport which request a connection is serving (<see cref="IEpollActivityFeature"/>),
 /// so that its warning about application code that blocked an epoll thread names the request path, and
-/// runs a request for a path whose handler blocked an epoll thread recently on the thread pool.
+/// runs a request for a path whose handler blocked an epoll thread recently on the transport's threads for
+/// blocking code.
 /// </summary>
 /// <remarks>
 /// The path is set when a request starts and left there (the next request on the connection replaces
@@ -24,17 +25,18 @@ internal static class EpollActivity
                 activity.Activity = context.Request.Path.Value; // the string Kestrel already made: no allocation
                 if (activity.ShouldYield)
                 {
-                    return OffTheEpollThread(context, next);
+                    return OffTheEpollThread(activity, context, next);
                 }
             }
 
             return next(context);
         });
 
-    // A request for a path whose handler blocked an epoll thread a moment ago starts on the thread pool.
-    private static async Task OffTheEpollThread(HttpContext context, RequestDelegate next)
+    // A request for a path whose handler blocked an epoll thread a moment ago starts on one of the
+    // transport's threads for blocking code, not on the shared thread pool that Kestrel needs.
+    private static async Task OffTheEpollThread(IEpollActivityFeature activity, HttpContext context, RequestDelegate next)
     {
-        await Task.Yield();
+        await activity.YieldAsync();
         await next(context);
     }
 }

@@ -386,10 +386,10 @@ public class EpollConnectionTests
     }
 
     [Fact]
-    public async Task AConnectionWhoseApplicationBlockedItsEpollThreadRunsOnTheThreadPoolAfterwards()
+    public async Task AConnectionWhoseApplicationBlockedItsEpollThreadRunsOnTheThreadsForBlockingCodeAfterwards()
     {
         // The first call blocks until the loop has been handed off.
-        long handOffs = await BlockOnceThenExpectTheThreadPool(
+        long handOffs = await BlockOnceThenExpectTheThreadsForBlockingCode(
             TimeSpan.FromMilliseconds(20), c => Interlocked.Read(ref c.Thread.Stats.HandOffs) != 0, TransportHarness.Timeout);
         Assert.Equal(1, handOffs);
     }
@@ -397,26 +397,26 @@ public class EpollConnectionTests
     /// <summary>
     /// A handler that blocks for about the budget, or a bit less, is never handed off, yet each of its calls
     /// stalls every other connection of its loop for that long (the blocking benchmark's loop sat idle half
-    /// the time): a call that has run for half the budget sends its connection to the thread pool too.
+    /// the time): a call that has run for half the budget sends its connection off the loop too.
     /// </summary>
     [Fact]
-    public async Task AConnectionWhoseApplicationRanForHalfTheBudgetRunsOnTheThreadPoolAfterwardsWithoutAHandOff()
+    public async Task AConnectionWhoseApplicationRanForHalfTheBudgetRunsOnTheThreadsForBlockingCodeAfterwardsWithoutAHandOff()
     {
-        // The first call blocks until the monitor marks its connection for the thread pool, or, if it never
+        // The first call blocks until the monitor marks its connection for leaving the loop, or, if it never
         // does, until shortly before the budget (so that no hand-off happens).
         var budget = TimeSpan.FromSeconds(8);
-        long handOffs = await BlockOnceThenExpectTheThreadPool(budget, c => c.OffloadedUntil != 0, budget - TimeSpan.FromSeconds(1));
+        long handOffs = await BlockOnceThenExpectTheThreadsForBlockingCode(budget, c => c.OffloadedUntil != 0, budget - TimeSpan.FromSeconds(1));
         Assert.Equal(0, handOffs);
     }
 
     /// <summary>
     /// A connection's first read continuation runs inline and blocks until <paramref name="released"/> (at most
-    /// <paramref name="longest"/>); then its next one must run on the thread pool while another connection is
-    /// still served inline. Returns the hand-offs its loop had counted when that first call returned: those of the
+    /// <paramref name="longest"/>); then its next one must run on the transport's threads for blocking code (not
+    /// the shared thread pool, which Kestrel needs) while another connection is still served inline. Returns the hand-offs its loop had counted when that first call returned: those of the
     /// blocked call itself (a call is taken at most once, and nothing else ran on the loop meanwhile); a later,
     /// short call that a GC pause or a descheduled thread made look long may be handed off too, rightly.
     /// </summary>
-    private static async Task<long> BlockOnceThenExpectTheThreadPool(TimeSpan budget, Func<EpollConnection, bool> released, TimeSpan longest)
+    private static async Task<long> BlockOnceThenExpectTheThreadsForBlockingCode(TimeSpan budget, Func<EpollConnection, bool> released, TimeSpan longest)
     {
         await using var harness = new TransportHarness(o => o.InlineBudget = budget);
         var listener = await harness.BindAsync();
@@ -442,8 +442,8 @@ public class EpollConnectionTests
         var inline = ContinueOn(other, _ => { });
         await otherClient.SendAsync("z"u8.ToArray());
 
-        Assert.Equal(".NET TP Worker", await second.WaitAsync(TransportHarness.Timeout));
-        Assert.StartsWith("epoll-", await inline.WaitAsync(TransportHarness.Timeout), StringComparison.Ordinal);
+        Assert.StartsWith("epoll-block-", await second.WaitAsync(TransportHarness.Timeout), StringComparison.Ordinal);
+        Assert.Matches(@"^epoll-\d+$", await inline.WaitAsync(TransportHarness.Timeout));
         return Interlocked.Read(ref handOffs);
     }
 
@@ -487,8 +487,16 @@ public class EpollConnectionTests
 
         Assert.True(slow, "a request for the activity that blocked was not told to leave the loop");
         Assert.False(fast, "a request for another activity was told to leave the loop");
-        // (The test's own continuation may run on the epoll thread that completed the read: ask from the pool.)
-        Assert.False(await Task.Run(() => feature.ShouldYield), "off the epoll thread there is nothing to leave");
+        // On the shared pool too (Kestrel reads a new connection's first request there), but not on the
+        // transport's threads for blocking code, where it is meant to run.
+        Assert.True(await Task.Run(() => feature.ShouldYield), "a request for it on the thread pool was not told to leave");
+        var (movedTo, thereToo) = await Task.Run(async () =>
+        {
+            await feature.YieldAsync(); // no synchronization context here: it continues where it was moved to
+            return (Thread.CurrentThread.Name, feature.ShouldYield);
+        });
+        Assert.StartsWith("epoll-block-", movedTo, StringComparison.Ordinal);
+        Assert.False(thereToo, "a request on a thread for blocking code was told to leave it");
     }
 
     /// <summary>
@@ -511,7 +519,7 @@ public class EpollConnectionTests
         var feature = (IEpollActivityFeature)server;
         feature.Activity = "/slow";
 
-        Assert.False(await Task.Run(() => feature.ShouldYield), "off the epoll thread there is nothing to leave");
+        Assert.False(await Task.Run(() => feature.ShouldYield), "off the loop, an activity past its period is not left (nor its probe taken)");
 
         bool probe = true, other = false;
         var onLoop = ContinueOn(server, _ =>

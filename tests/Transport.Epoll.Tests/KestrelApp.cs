@@ -19,6 +19,9 @@ internal sealed class KestrelApp(WebApplication app, TestLoggerProvider logs, in
 
     public IServiceProvider Services => app.Services;
 
+    /// <summary>The transport Kestrel bound through (for tests that look at its state).</summary>
+    public EpollTransportFactory Transport => app.Services.GetServices<Microsoft.AspNetCore.Connections.IConnectionListenerFactory>().OfType<EpollTransportFactory>().Single();
+
     /// <summary>Starts Kestrel with <paramref name="configure"/>d epoll options, the endpoints <paramref name="map"/> adds and, if given, <paramref name="kestrel"/>'s server options.</summary>
     public static async Task<KestrelApp> StartAsync(Action<EpollTransportOptions> configure, Action<WebApplication> map, Action<KestrelServerOptions>? kestrel = null)
     {

@@ -29,13 +29,27 @@ public class SlowReaderAbortKestrelTests
         { EpollTriggerMode.Level, true },
     };
 
+    /// <summary>
+    /// Kestrel's FunctionalTests set Kestrel's FinOnError and configure it on <c>SocketTransportOptions</c>
+    /// only: run against this transport, Kestrel's choice and the transport's can differ.
+    /// </summary>
+    public static TheoryData<bool, bool> KestrelAndTransportFinDiffer => new() { { true, false }, { false, true } };
+
     [Theory]
     [MemberData(nameof(ModesAndFin))]
-    public async Task AResponseTheClientDoesNotReadIsAbortedAndTheConnectionEnds(EpollTriggerMode mode, bool finOnError)
+    public Task AResponseTheClientDoesNotReadIsAbortedAndTheConnectionEnds(EpollTriggerMode mode, bool finOnError)
+        => AResponseTheClientDoesNotReadIsAborted(mode, finOnError, finOnError);
+
+    [Theory]
+    [MemberData(nameof(KestrelAndTransportFinDiffer))]
+    public Task AResponseTheClientDoesNotReadIsAbortedWhenKestrelAndTheTransportDisagreeOnFin(bool kestrelFin, bool transportFin)
+        => AResponseTheClientDoesNotReadIsAborted(EpollTriggerMode.Edge, transportFin, kestrelFin);
+
+    private static async Task AResponseTheClientDoesNotReadIsAborted(EpollTriggerMode mode, bool finOnError, bool kestrelFin)
     {
         var requestAborted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var handlerEnded = new TaskCompletionSource<Exception?>(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using var app = await StartAsync(mode, finOnError, async context =>
+        await using var app = await StartAsync(mode, finOnError, kestrelFin, async context =>
         {
             context.RequestAborted.Register(() => requestAborted.TrySetResult());
             context.Response.ContentLength = ResponseSize;
@@ -70,7 +84,7 @@ public class SlowReaderAbortKestrelTests
         const int bodySize = 100 * 64 * 1024;
         var requestAborted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var handlerEnded = new TaskCompletionSource<Exception?>(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using var app = await StartAsync(mode, finOnError, async context =>
+        await using var app = await StartAsync(mode, finOnError, finOnError, async context =>
         {
             context.RequestAborted.Register(() => requestAborted.TrySetResult());
             try
@@ -115,7 +129,7 @@ public class SlowReaderAbortKestrelTests
         }
     }
 
-    private static Task<KestrelApp> StartAsync(EpollTriggerMode mode, bool finOnError, RequestDelegate handler) => KestrelApp.StartAsync(
+    private static Task<KestrelApp> StartAsync(EpollTriggerMode mode, bool finOnError, bool kestrelFin, RequestDelegate handler) => KestrelApp.StartAsync(
         o =>
         {
             o.TriggerMode = mode;
@@ -126,7 +140,7 @@ public class SlowReaderAbortKestrelTests
         {
             kestrel.Limits.MinResponseDataRate = new MinDataRate(bytesPerSecond: 1024 * 1024, gracePeriod: TimeSpan.FromSeconds(2));
             kestrel.Limits.MaxRequestBodySize = null;
-            SetKestrelFinOnError(kestrel, finOnError);
+            SetKestrelFinOnError(kestrel, kestrelFin);
         });
 
     // Kestrel's own FinOnError (the same switch, read once per process) is internal: set it as its tests do.

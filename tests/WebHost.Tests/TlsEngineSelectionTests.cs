@@ -53,7 +53,7 @@ public sealed class TlsEngineSelectionTests(ITestOutputHelper output)
         var address = factory.AddressFor("https");
 
         Assert.Equal(certificate.Sha256Thumbprint, await TlsProbe.ServedCertificateAsync(address, "localhost", cts.Token));
-        await AssertServesHttp2Async(certificate, address, cts.Token);
+        await TlsProbe.AssertServesHttp2Async(certificate, address, cts.Token);
         Assert.Contains(factory.Logs.All, e => LogSink.IsTlsEndpointBound(e) && e.Message.Contains($":{address.Port}", StringComparison.Ordinal));
     }
 
@@ -71,7 +71,7 @@ public sealed class TlsEngineSelectionTests(ITestOutputHelper output)
         var address = factory.AddressFor("https");
 
         Assert.Equal(certificate.Sha256Thumbprint, await TlsProbe.ServedCertificateAsync(address, "localhost", cts.Token));
-        await AssertServesHttp2Async(certificate, address, cts.Token);
+        await TlsProbe.AssertServesHttp2Async(certificate, address, cts.Token);
         Assert.Contains(factory.Logs.All, LogSink.IsTlsEndpointBound);
     }
 
@@ -93,7 +93,7 @@ public sealed class TlsEngineSelectionTests(ITestOutputHelper output)
         var address = factory.AddressFor("https");
 
         Assert.Equal(certificate.Sha256Thumbprint, await TlsProbe.ServedCertificateAsync(address, "localhost", cts.Token));
-        await AssertServesHttp2Async(certificate, address, cts.Token);
+        await TlsProbe.AssertServesHttp2Async(certificate, address, cts.Token);
         Assert.DoesNotContain(factory.Logs.All, LogSink.IsTlsEndpointBound);
     }
 
@@ -141,67 +141,6 @@ public sealed class TlsEngineSelectionTests(ITestOutputHelper output)
         Assert.DoesNotContain(factory.Logs.All, LogSink.IsTlsEndpointBound);
     }
 
-    [Theory]
-    [InlineData("Epoll")]
-    [InlineData("SslStream")]
-    public async Task ReplacedCertificateFilesAreServedAfterKestrelReloads(string engine)
-    {
-        using var certificate = TestCertificate.Create();
-        using var replacement = TestCertificate.Create();
-        using var cts = Timeouts.Create();
-
-        // A fixed port: a rebind of port 0 would get another one.
-        var settings = certificate.PemEndpoint("Https", $"https://127.0.0.1:{LoopbackPort.Free()}");
-        settings["TlsEngine"] = engine;
-        await using var factory = Start("Epoll", settings);
-        var address = factory.AddressFor("https");
-        Assert.Equal(certificate.Sha256Thumbprint, await TlsProbe.ServedCertificateAsync(address, "localhost", cts.Token));
-        var mark = factory.Logs.Mark;
-
-        // As an operator (or certbot) does: new files under the configured names. Kestrel watches them, reloads
-        // its configuration and rebinds the endpoint (on the same port) with the new certificate.
-        File.Copy(replacement.KeyPemPath, certificate.KeyPemPath, overwrite: true);
-        File.Copy(replacement.CertificatePemPath, certificate.CertificatePemPath, overwrite: true);
-
-        await Eventually.HoldsAsync(async () => await ServedOrEmptyAsync(address, cts.Token) == replacement.Sha256Thumbprint, "the new certificate is served", Timeouts.Default);
-
-        var rebound = factory.Logs.Since(mark).Any(LogSink.IsTlsEndpointBound);
-        Assert.Equal(engine == "Epoll", rebound);
-        await AssertServesHttp2Async(replacement, address, cts.Token);
-    }
-
-    private WebHostFactory Start(string transport, Dictionary<string, string?> settings)
-    {
-        var factory = new WebHostFactory(transport, urls: string.Empty, settings: settings);
-        try
-        {
-            return factory.Start();
-        }
-        catch
-        {
-            output.WriteLine(string.Join(Environment.NewLine, factory.Logs.All));
-            throw;
-        }
-    }
-
-    private static async Task AssertServesHttp2Async(TestCertificate certificate, Uri address, CancellationToken cancellationToken)
-    {
-        using var client = certificate.CreateClient(address, HttpVersion.Version20);
-        using var response = await client.GetAsync(new Uri("/plaintext", UriKind.Relative), cancellationToken);
-        Assert.Equal(HttpVersion.Version20, response.Version);
-        Assert.Equal("Hello, World!", await response.Content.ReadAsStringAsync(cancellationToken));
-    }
-
-    // While Kestrel rebinds, a connection may be refused or cut: that is not the answer yet.
-    private static async Task<string> ServedOrEmptyAsync(Uri address, CancellationToken cancellationToken)
-    {
-        try
-        {
-            return await TlsProbe.ServedCertificateAsync(address, "localhost", cancellationToken);
-        }
-        catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or System.Security.Authentication.AuthenticationException)
-        {
-            return string.Empty;
-        }
-    }
+    private WebHostFactory Start(string transport, Dictionary<string, string?> settings) =>
+        WebHostFactory.StartWithSettings(transport, settings, output);
 }

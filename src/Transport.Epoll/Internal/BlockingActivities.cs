@@ -67,6 +67,13 @@ internal sealed class BlockingActivities(long probeMilliseconds, long periodMill
         return false;
     }
 
+    /// <summary>
+    /// Whether <paramref name="activity"/> blocked within its period, without taking part in the probe (for
+    /// requests off the loop, which the monitor cannot watch).
+    /// </summary>
+    public bool IsRecent(string activity)
+        => _count != 0 && _entries.TryGetValue(activity, out var entry) && Environment.TickCount64 < entry.Until;
+
     private void RemoveStale(long now)
     {
         foreach (var (activity, entry) in _entries)

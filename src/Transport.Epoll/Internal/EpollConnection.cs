@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using System.Net;
+using System.Net.Sockets;
 using EpollTransport.Internal.Tls;
 using EpollTransport.Interop;
 using Microsoft.AspNetCore.Connections;
@@ -43,6 +44,7 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
     private readonly bool _levelTriggered;
     private readonly bool _finOnError;
     private readonly bool _allowHalfClose;
+    private readonly bool _unixSocket;
     private readonly Pipe _input;
     private readonly Pipe _output;
     private readonly TransportFeatureCollection _features;
@@ -86,6 +88,7 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
         _levelTriggered = options.TriggerMode == EpollTriggerMode.Level;
         _finOnError = options.FinOnError;
         _allowHalfClose = options.AllowHalfClose;
+        _unixSocket = localEndPoint is UnixDomainSocketEndPoint || remoteEndPoint is UnixDomainSocketEndPoint;
         _interestLock = _levelTriggered ? new Lock() : null;
         _onClosed = onClosed;
         MemoryPool = pipeOptions.Pool;
@@ -136,10 +139,16 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
     /// <remarks>
     /// The loop-thread test comes first: asking the activities may take the probe (the one request let
     /// through inline after an entry's period), which only a request on the loop can be, since only there
-    /// does the monitor see it block and renew the entry.
+    /// does the monitor see it block and renew the entry. A request on the shared thread pool (Kestrel reads
+    /// a new connection's first request there) only asks whether the activity blocked recently.
     /// </remarks>
-    public bool ShouldYield => Volatile.Read(ref _activity) is { } activity &&
-        _thread.IsCurrentThread && _thread.Monitor is { } monitor && monitor.Activities.Contains(activity);
+    public bool ShouldYield => Volatile.Read(ref _activity) is { } activity && _thread.Monitor is { } monitor &&
+        (_thread.IsCurrentThread
+            ? monitor.Activities.Contains(activity)
+            : System.Threading.Thread.CurrentThread.IsThreadPoolThread && monitor.Activities.IsRecent(activity));
+
+    /// <inheritdoc cref="IEpollActivityFeature.YieldAsync"/>
+    public ValueTask YieldAsync() => BlockingThreads.YieldAsync(_thread.Blocking);
 
     // The connection is its own duplex pipe (one object less per connection).
     PipeReader IDuplexPipe.Input => _input.Reader;
@@ -157,7 +166,7 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
 
     /// <summary>
     /// Until when (<see cref="Environment.TickCount64"/>) this connection's application code runs on the
-    /// thread pool instead of inline, because it blocked its epoll thread; 0 if it never did. Set by the
+    /// threads for blocking code (<see cref="BlockingThreads"/>) instead of inline, because it blocked its epoll thread; 0 if it never did. Set by the
     /// loop monitor, read by <see cref="EpollThread.ApplicationScheduler"/>.
     /// </summary>
     public long OffloadedUntil
@@ -219,7 +228,7 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
     {
         uint events = _levelTriggered
             ? Epoll.EPOLLIN | Epoll.EPOLLRDHUP
-            : Epoll.EPOLLIN | Epoll.EPOLLOUT | Epoll.EPOLLRDHUP | Epoll.EPOLLET;
+            : Epoll.EPOLLIN | Epoll.EPOLLPRI | Epoll.EPOLLOUT | Epoll.EPOLLRDHUP | Epoll.EPOLLET;
         _interest = events;
 
         var result = _thread.Register(_socket, this, events);
@@ -242,7 +251,7 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
 
     public void OnEvents(uint events)
     {
-        if ((events & (Epoll.EPOLLIN | Epoll.EPOLLRDHUP | Epoll.EPOLLHUP | Epoll.EPOLLERR)) != 0)
+        if ((events & (Epoll.EPOLLIN | Epoll.EPOLLPRI | Epoll.EPOLLRDHUP | Epoll.EPOLLHUP | Epoll.EPOLLERR)) != 0)
         {
             OnReadable(events);
         }

@@ -91,11 +91,12 @@ internal sealed partial class EpollThread : IDisposable
     private int _ownerThreadId = -1;
     private long _wakeUps;
 
-    public EpollThread(int index, ILogger logger, LoopMonitor? monitor = null)
+    public EpollThread(int index, ILogger logger, LoopMonitor? monitor = null, BlockingThreads? blocking = null)
     {
         Index = index;
         _logger = logger;
         _monitor = monitor;
+        Blocking = blocking;
         Scheduler = new SendScheduler(this);
         ApplicationScheduler = new InlineApplicationScheduler(this);
 
@@ -131,6 +132,12 @@ internal sealed partial class EpollThread : IDisposable
     /// iteration's events, under the monitor's watch; from any other thread, on the thread pool.
     /// </summary>
     public PipeScheduler ApplicationScheduler { get; }
+
+    /// <summary>
+    /// Where application code that blocked goes instead of the shared thread pool (see
+    /// <see cref="BlockingThreads"/>); <see langword="null"/> (tests): the thread pool.
+    /// </summary>
+    public BlockingThreads? Blocking { get; }
 
     /// <summary>Totals for the metrics: this thread's waits and events, its connections' I/O.</summary>
     public EpollThreadStats Stats { get; }
@@ -515,12 +522,27 @@ internal sealed partial class EpollThread : IDisposable
         public override void Schedule(Action<object?> action, object? state)
         {
             // Whatever the loop is running now is what this continuation runs for. A connection that has
-            // just blocked its loop runs on the thread pool for a while (see LoopMonitor).
+            // just blocked its loop runs on the threads for blocking code for a while (see LoopMonitor), and
+            // so does code scheduled from one of those threads: it is that connection's, or another one's
+            // that left the loop to block (IEpollActivityFeature.YieldAsync).
             var owner = thread._current;
-            if (thread.IsCurrentThread &&
-                !(owner is EpollConnection { OffloadedUntil: not 0 } connection && Environment.TickCount64 < connection.OffloadedUntil))
+            if (thread.IsCurrentThread)
             {
-                thread.Defer(new WorkItem(action, state, owner, Watched: true));
+                if (!(owner is EpollConnection { OffloadedUntil: not 0 } connection && Environment.TickCount64 < connection.OffloadedUntil))
+                {
+                    thread.Defer(new WorkItem(action, state, owner, Watched: true));
+                    return;
+                }
+            }
+            else if (thread.Blocking is not { IsCurrentThread: true })
+            {
+                System.Threading.ThreadPool.UnsafeQueueUserWorkItem(action, state, preferLocal: false);
+                return;
+            }
+
+            if (thread.Blocking is { } blocking)
+            {
+                blocking.Schedule(action, state);
             }
             else
             {

@@ -13,6 +13,7 @@ internal sealed class EpollThreadGroup : IDisposable
     private readonly EpollThread[] _threads;
     private readonly ConnectionPipeOptions[] _pipeOptions;
     private readonly LoopMonitor? _monitor;
+    private readonly BlockingThreads _blocking;
     private int _nextConnection = -1;
     private int _nextListener = -1;
 
@@ -21,6 +22,7 @@ internal sealed class EpollThreadGroup : IDisposable
         int threadCount = options.ThreadCount;
         _threads = new EpollThread[threadCount];
         _pipeOptions = new ConnectionPipeOptions[threadCount];
+        _blocking = new BlockingThreads(options.MaxBlockingThreads, logger);
         try
         {
             // Only inline application code can block a loop; the thread-pool mode needs no monitor.
@@ -31,7 +33,7 @@ internal sealed class EpollThreadGroup : IDisposable
 
             for (int i = 0; i < threadCount; i++)
             {
-                _threads[i] = new EpollThread(i, logger, _monitor);
+                _threads[i] = new EpollThread(i, logger, _monitor, _blocking);
                 _monitor?.Add(_threads[i]);
                 var pool = memoryPoolFactory?.Create(new MemoryPoolOptions { Owner = "epoll" }) ?? MemoryPool<byte>.Shared;
                 _pipeOptions[i] = new ConnectionPipeOptions(_threads[i], pool, options);
@@ -58,6 +60,9 @@ internal sealed class EpollThreadGroup : IDisposable
     /// <summary>The loop monitor (inline scheduling), or <see langword="null"/>.</summary>
     internal LoopMonitor? Monitor => _monitor;
 
+    /// <summary>The threads for application code that blocks.</summary>
+    internal BlockingThreads Blocking => _blocking;
+
     public IReadOnlyList<EpollThreadStats> Stats { get; private set; } = [];
 
     /// <summary>The thread (and its pool and pipe options) for the next accepted connection.</summary>
@@ -80,6 +85,7 @@ internal sealed class EpollThreadGroup : IDisposable
         }
 
         _monitor?.Dispose();
+        _blocking?.Dispose();
 
         foreach (var pipeOptions in _pipeOptions)
         {

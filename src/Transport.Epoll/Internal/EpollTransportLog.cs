@@ -100,6 +100,13 @@ internal static partial class EpollTransportLog
     [LoggerMessage(128, LogLevel.Error, "Starting a thread to run epoll thread {Thread} failed; its connections wait until one starts (retried by the loop monitor).", EventName = "RunnerStartFailed")]
     public static partial void RunnerStartFailed(ILogger logger, int thread, Exception exception);
 
+    // Threads for blocking application code (BlockingThreads).
+    [LoggerMessage(130, LogLevel.Warning, "Starting a thread for blocking application code failed; such work runs on the shared thread pool until one starts.", EventName = "BlockingThreadStartFailed")]
+    public static partial void BlockingThreadStartFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(131, LogLevel.Error, "Unexpected exception in application code on a thread for blocking work; the thread keeps running.", EventName = "BlockingWorkFailed")]
+    public static partial void BlockingWorkFailed(ILogger logger, Exception exception);
+
     // TLS (140-159).
     [LoggerMessage(140, LogLevel.Debug, "{EndPoint} is an HTTPS endpoint registered for the transport's TLS ({Registered}); the transport terminates its TLS with OpenSSL.", EventName = "TlsEndpointBound")]
     public static partial void TlsEndpointBound(ILogger logger, System.Net.EndPoint endPoint, string registered);

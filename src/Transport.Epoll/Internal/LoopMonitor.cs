@@ -11,8 +11,8 @@ namespace EpollTransport.Internal;
 // when the application returns and becomes a standby itself.
 //
 // A connection whose application call has run for half the budget then runs its application code on
-// the thread pool for ten seconds (EpollConnection.OffloadedUntil), whether or not the call outlives the
-// budget: code that blocks once usually blocks again (a synchronous driver, sync over async), and each
+// the transport's threads for blocking code (BlockingThreads) for ten seconds (OffloadedUntil), whether
+// or not the call outlives the budget: code that blocks once usually blocks again (a synchronous driver, sync over async), and each
 // time it stalls the loop's other connections for the whole call. Waiting for a hand-off instead would
 // leave a handler that blocks for about the budget (or less) inline for ever, each call a full stall.
 // The connection's activity (its request path, if the application names it) is remembered for as long:
@@ -281,7 +281,7 @@ internal sealed class LoopMonitor : IDisposable
 
     /// <summary>
     /// Sends the application code of the connection that the watched call <paramref name="sequence"/> runs
-    /// for to the thread pool for a while: code that blocks once tends to block again (a synchronous
+    /// for to the threads for blocking code for a while: code that blocks once tends to block again (a synchronous
     /// driver, sync over async), and each time it costs its loop's other connections the whole call.
     /// Afterwards it is tried inline again.
     /// </summary>

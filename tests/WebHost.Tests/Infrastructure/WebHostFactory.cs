@@ -182,6 +182,29 @@ public sealed class WebHostFactory : WebApplicationFactory<Program>
     }
 
     /// <summary>
+    /// Starts a server with no urls and <paramref name="settings"/> (endpoints under <c>Kestrel:Endpoints</c>); if it
+    /// does not start, its logs go to <paramref name="output"/>.
+    /// </summary>
+    /// <param name="transport">The <c>Transport</c> setting.</param>
+    /// <param name="settings">The configuration settings.</param>
+    /// <param name="output">The test output.</param>
+    /// <returns>The started server.</returns>
+    public static WebHostFactory StartWithSettings(string transport, IReadOnlyDictionary<string, string?> settings, Xunit.Abstractions.ITestOutputHelper output)
+    {
+        ArgumentNullException.ThrowIfNull(output);
+        var factory = new WebHostFactory(transport, urls: string.Empty, settings: settings);
+        try
+        {
+            return factory.Start();
+        }
+        catch
+        {
+            output.WriteLine(string.Join(Environment.NewLine, factory.Logs.All));
+            throw;
+        }
+    }
+
+    /// <summary>
     /// Each address of <paramref name="urls"/> (separated by <c>;</c>) as an HTTPS endpoint of <c>Kestrel:Endpoints</c>
     /// (<c>Tls0</c>, <c>Tls1</c>, …) with the certificate's PEM files: <c>http://127.0.0.1:0</c> becomes
     /// <c>https://127.0.0.1:0</c>, <c>http://unix:/path</c> <c>https://unix:/path</c>.
