@@ -92,20 +92,23 @@ internal sealed partial class EpollConnection
 
                 var memory = writer.GetMemory(MinimumReadSize);
                 PosixResult result;
+                bool drained;
                 using (var pin = memory.Pin())
                 {
                     if (_tls is not null)
                     {
-                        result = _tls.Read((byte*)pin.Pointer, memory.Length, this);
+                        result = _tls.Read((byte*)pin.Pointer, memory.Length, this, out drained);
                     }
                     else if (_unixSocket)
                     {
                         result = Sockets.ReadMessage(_socket, (byte*)pin.Pointer, memory.Length, out bool truncated);
                         _readToEagain |= truncated; // the read stopped after a message that carried descriptors
+                        drained = result.Value < memory.Length;
                     }
                     else
                     {
                         result = Sockets.Read(_socket, (byte*)pin.Pointer, memory.Length);
+                        drained = result.Value < memory.Length;
                     }
                 }
 
@@ -127,9 +130,9 @@ internal sealed partial class EpollConnection
                         return;
                     }
 
-                    if (read < memory.Length && !_peerClosing && !_readToEagain && _tls is null)
+                    if (drained && !_peerClosing && !_readToEagain)
                     {
-                        return; // short read: the queue is drained (not so over TLS: a read returns at most one record)
+                        return; // short read: the queue is drained (over TLS: the socket's, and OpenSSL holds nothing)
                     }
 
                     continue;
@@ -200,6 +203,13 @@ internal sealed partial class EpollConnection
 
         flush.GetAwaiter().UnsafeOnCompleted(_onFlushCompleted ??= OnFlushCompleted);
     }
+
+    /// <summary>
+    /// Over TLS, after the handshake (on the epoll thread): reads what OpenSSL read ahead with the client's
+    /// Finished, for which no readiness event will come.
+    /// </summary>
+    internal void ReadBufferedInput()
+        => _thread.Post(static state => ((EpollConnection)state!).OnReadable(Epoll.EPOLLIN), this);
 
     /// <summary>Runs where the application consumed input (the input pipe's writer scheduler is inline).</summary>
     private void OnFlushCompleted()
