@@ -5,7 +5,8 @@
 #                    [--seconds 10] [--warmup 20] [--out DIR] [--label TEXT] [--no-build] [-- extra web host arguments]
 #
 # The server runs on core 0 and the load generator (wrk, or h2load for h2 scenarios; plus the scenario's
-# background load, if any) and perf itself on core 1 (as in bench/run.sh). After the warm-up, perf samples the
+# background load, if any) and perf itself on core 1 (as in bench/run.sh). TLS scenarios (tls-*, not
+# tls-churn) go to the web host's standard HTTPS endpoint with a fresh self-signed ECDSA P-256 certificate. After the warm-up, perf samples the
 # server process (all its threads, 999 Hz, call graphs by frame pointer; .NET writes /tmp/perf-PID.map
 # so JIT-compiled frames have names) while wrk keeps the load on. It writes to DIR (default
 # bench/results/profile-<transport>-<scenario>):
@@ -89,12 +90,21 @@ free_port() {
 }
 port=$(free_port)
 h2port=$(free_port)
+# TLS scenarios: the web host's standard HTTPS endpoint with a fresh certificate, as bench/run.sh (harness/tls.py).
+tls_args=()
+if ((TLS)); then
+    tlsport=$(free_port)
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$tmp/key.pem" -out "$tmp/cert.pem" \
+        -days 2 -subj /CN=localhost -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" 2>/dev/null
+    tls_args=(--Kestrel:Endpoints:tls:Url "https://127.0.0.1:$tlsport" --Kestrel:Endpoints:tls:Protocols Http1AndHttp2
+        --Kestrel:Endpoints:tls:Certificate:Path "$tmp/cert.pem" --Kestrel:Endpoints:tls:Certificate:KeyPath "$tmp/key.pem")
+fi
 DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0 taskset -c 0 dotnet src/WebHost/bin/Release/net10.0/EpollTransport.WebHost.dll \
     --contentRoot "$content" --Transport "$transport" --EnableTestEndpoints true \
     --Kestrel:Endpoints:h1:Url "http://127.0.0.1:$port" --Kestrel:Endpoints:h1:Protocols Http1 \
     --Kestrel:Endpoints:h2:Url "http://127.0.0.1:$h2port" --Kestrel:Endpoints:h2:Protocols Http2 \
     --Logging:LogLevel:Default=Warning --Logging:LogLevel:Microsoft.Hosting.Lifetime=Warning \
-    --Logging:LogLevel:EpollTransport=Warning "${extra[@]}" >"$out/server.log" 2>&1 &
+    --Logging:LogLevel:EpollTransport=Warning "${tls_args[@]}" "${extra[@]}" >"$out/server.log" 2>&1 &
 server_pid=$!
 for _ in $(seq 100); do
     curl -fsS -o /dev/null "http://127.0.0.1:$port$URL_PATH" 2>/dev/null && break
@@ -103,15 +113,18 @@ done
 curl -fsS -o /dev/null "http://127.0.0.1:$port$URL_PATH" || { echo "profile: server did not answer" >&2; cat "$out/server.log" >&2; exit 1; }
 
 # The measured load; h2load's rate is also written as wrk's "Requests/sec:" line, which profile.py reads.
+base="http://127.0.0.1:$port"
+h2base="http://127.0.0.1:$h2port"
+((TLS)) && base="https://127.0.0.1:$tlsport" && h2base="$base"
 load() {
     if [[ $TOOL == h2load ]]; then
         local o
-        o="$(taskset -c 1 h2load -t 1 -c "$CONNS" -m "$STREAMS" -D "${1%s}" "http://127.0.0.1:$h2port$URL_PATH")"
+        o="$(taskset -c 1 h2load -t 1 -c "$CONNS" -m "$STREAMS" -D "${1%s}" "$h2base$URL_PATH")"
         echo "$o"
         echo "$o" | awk '/^finished in/ { gsub(",", "", $4); print "Requests/sec: " $4 }'
     else
         taskset -c 1 wrk -t 1 -c "$CONNS" -d "$1" --timeout 5s "${headers[@]}" -s "$BENCH_DIR/wrk/bench.lua" \
-            "http://127.0.0.1:$port$URL_PATH" -- "$DEPTH"
+            "$base$URL_PATH" -- "$DEPTH"
     fi
 }
 # The scenario's background load (e.g. handlers that block), not measured, for the whole run.

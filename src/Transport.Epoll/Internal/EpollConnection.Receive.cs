@@ -11,7 +11,12 @@ namespace EpollTransport.Internal;
 // buffer it was given means the kernel's queue is drained, so the usual request costs one recv(2) and no
 // trailing EAGAIN. Not so once epoll has reported the peer's FIN (EPOLLRDHUP): then reading goes on until
 // recv(2) returns 0. That report is remembered even while reading is paused, since in edge-triggered
-// mode no second event comes for it. When the application falls behind by MaxReadBufferSize, the flush does not complete: reading pauses (in
+// mode no second event comes for it. Two kinds of data end a read early with more queued behind them, and
+// then reading goes on until EAGAIN: TCP urgent data (the read stops at its mark; epoll reports EPOLLPRI,
+// registered in edge-triggered mode) and, on a Unix socket, a message carrying descriptors (the read stops
+// after it; Unix sockets are read with recvmsg(2), one call as with recv(2), whose MSG_CTRUNC says so).
+//
+// When the application falls behind by MaxReadBufferSize, the flush does not complete: reading pauses (in
 // level-triggered mode EPOLLIN interest is dropped too), TCP's window closes, and the client slows
 // down. When the application consumes, the flush completes and the epoll thread resumes by reading at
 // once: in edge-triggered mode no new event would come for bytes that are already queued.
@@ -31,6 +36,7 @@ internal sealed partial class EpollConnection
     private ReceiveState _receiveState;
     private ValueTask<FlushResult> _pendingFlush;
     private bool _peerClosing; // EPOLLRDHUP/HUP/ERR seen: read until recv(2) returns 0 or fails, never stop at a short read
+    private bool _readToEagain; // a short read may have stopped early (urgent mark, descriptors): read until EAGAIN
     private bool _hungUp; // EPOLLHUP/ERR seen
     private bool _halfClosed; // AllowHalfClose: the input ended at the client's FIN, ConnectionClosed has not fired yet
 
@@ -50,6 +56,9 @@ internal sealed partial class EpollConnection
             _peerClosing = true;
             _hungUp |= (events & (Epoll.EPOLLHUP | Epoll.EPOLLERR)) != 0;
         }
+
+        // TCP urgent data: a read stops at its mark, with the rest queued behind it.
+        _readToEagain |= (events & Epoll.EPOLLPRI) != 0;
 
         if (_receiveState != ReceiveState.Active)
         {
@@ -83,11 +92,24 @@ internal sealed partial class EpollConnection
 
                 var memory = writer.GetMemory(MinimumReadSize);
                 PosixResult result;
+                bool drained;
                 using (var pin = memory.Pin())
                 {
-                    result = _tls is null
-                        ? Sockets.Read(_socket, (byte*)pin.Pointer, memory.Length)
-                        : _tls.Read((byte*)pin.Pointer, memory.Length, this);
+                    if (_tls is not null)
+                    {
+                        result = _tls.Read((byte*)pin.Pointer, memory.Length, this, out drained);
+                    }
+                    else if (_unixSocket)
+                    {
+                        result = Sockets.ReadMessage(_socket, (byte*)pin.Pointer, memory.Length, out bool truncated);
+                        _readToEagain |= truncated; // the read stopped after a message that carried descriptors
+                        drained = result.Value < memory.Length;
+                    }
+                    else
+                    {
+                        result = Sockets.Read(_socket, (byte*)pin.Pointer, memory.Length);
+                        drained = result.Value < memory.Length;
+                    }
                 }
 
                 if (result.Value > 0)
@@ -108,9 +130,9 @@ internal sealed partial class EpollConnection
                         return;
                     }
 
-                    if (read < memory.Length && !_peerClosing && _tls is null)
+                    if (drained && !_peerClosing && !_readToEagain)
                     {
-                        return; // short read: the queue is drained (not so over TLS: a read returns at most one record)
+                        return; // short read: the queue is drained (over TLS: the socket's, and OpenSSL holds nothing)
                     }
 
                     continue;
@@ -133,6 +155,8 @@ internal sealed partial class EpollConnection
 
                 if (result.Error == Errno.EAGAIN)
                 {
+                    _readToEagain = false;
+
                     // Nothing was read: end the empty write, so the unused buffer can go back to the
                     // pool once the application has consumed everything before it.
                     var commit = writer.FlushAsync();
@@ -179,6 +203,13 @@ internal sealed partial class EpollConnection
 
         flush.GetAwaiter().UnsafeOnCompleted(_onFlushCompleted ??= OnFlushCompleted);
     }
+
+    /// <summary>
+    /// Over TLS, after the handshake (on the epoll thread): reads what OpenSSL read ahead with the client's
+    /// Finished, for which no readiness event will come.
+    /// </summary>
+    internal void ReadBufferedInput()
+        => _thread.Post(static state => ((EpollConnection)state!).OnReadable(Epoll.EPOLLIN), this);
 
     /// <summary>Runs where the application consumed input (the input pipe's writer scheduler is inline).</summary>
     private void OnFlushCompleted()

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using System.Net;
+using System.Net.Sockets;
 using EpollTransport.Internal.Tls;
 using EpollTransport.Interop;
 using Microsoft.AspNetCore.Connections;
@@ -43,6 +44,7 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
     private readonly bool _levelTriggered;
     private readonly bool _finOnError;
     private readonly bool _allowHalfClose;
+    private readonly bool _unixSocket;
     private readonly Pipe _input;
     private readonly Pipe _output;
     private readonly TransportFeatureCollection _features;
@@ -86,6 +88,7 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
         _levelTriggered = options.TriggerMode == EpollTriggerMode.Level;
         _finOnError = options.FinOnError;
         _allowHalfClose = options.AllowHalfClose;
+        _unixSocket = localEndPoint is UnixDomainSocketEndPoint || remoteEndPoint is UnixDomainSocketEndPoint;
         _interestLock = _levelTriggered ? new Lock() : null;
         _onClosed = onClosed;
         MemoryPool = pipeOptions.Pool;
@@ -225,7 +228,7 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
     {
         uint events = _levelTriggered
             ? Epoll.EPOLLIN | Epoll.EPOLLRDHUP
-            : Epoll.EPOLLIN | Epoll.EPOLLOUT | Epoll.EPOLLRDHUP | Epoll.EPOLLET;
+            : Epoll.EPOLLIN | Epoll.EPOLLPRI | Epoll.EPOLLOUT | Epoll.EPOLLRDHUP | Epoll.EPOLLET;
         _interest = events;
 
         var result = _thread.Register(_socket, this, events);
@@ -248,7 +251,7 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
 
     public void OnEvents(uint events)
     {
-        if ((events & (Epoll.EPOLLIN | Epoll.EPOLLRDHUP | Epoll.EPOLLHUP | Epoll.EPOLLERR)) != 0)
+        if ((events & (Epoll.EPOLLIN | Epoll.EPOLLPRI | Epoll.EPOLLRDHUP | Epoll.EPOLLHUP | Epoll.EPOLLERR)) != 0)
         {
             OnReadable(events);
         }

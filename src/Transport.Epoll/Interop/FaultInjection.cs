@@ -35,6 +35,7 @@ internal enum Syscall
     GetSockOpt,
     Listen,
     Recv,
+    RecvMsg,
     Send,
     SendMsg,
     SetSockOpt,

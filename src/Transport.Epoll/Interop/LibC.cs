@@ -61,6 +61,9 @@ internal static unsafe partial class LibC
     [LibraryImport(Library, EntryPoint = "send", SetLastError = true)]
     internal static partial nint Send(FileDescriptor fd, byte* buffer, nuint length, int flags);
 
+    [LibraryImport(Library, EntryPoint = "recvmsg", SetLastError = true)]
+    internal static partial nint RecvMsg(FileDescriptor fd, MessageHeader* message, int flags);
+
     [LibraryImport(Library, EntryPoint = "sendmsg", SetLastError = true)]
     internal static partial nint SendMsg(FileDescriptor fd, MessageHeader* message, int flags);
 

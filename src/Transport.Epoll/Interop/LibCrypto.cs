@@ -8,7 +8,10 @@ internal static unsafe partial class LibCrypto
     internal const string Library = "libcrypto.so.3";
 
     public const int BIO_TYPE_SOURCE_SINK = 0x0400;
+    public const int BIO_CTRL_EOF = 2;
     public const int BIO_CTRL_FLUSH = 11;
+    public const int BIO_FLAGS_READ = 0x01;
+    public const int BIO_FLAGS_SHOULD_RETRY = 0x08;
     public const int BIO_NOCLOSE = 0;
 
     [LibraryImport(Library, EntryPoint = "OpenSSL_version_num")]
@@ -64,6 +67,15 @@ internal static unsafe partial class LibCrypto
 
     [LibraryImport(Library, EntryPoint = "BIO_meth_set_ctrl")]
     internal static partial int BioMethodSetCtrl(nint method, void* ctrl);
+
+    [LibraryImport(Library, EntryPoint = "BIO_meth_set_read")]
+    internal static partial int BioMethodSetRead(nint method, void* read);
+
+    [LibraryImport(Library, EntryPoint = "BIO_set_flags")]
+    internal static partial void BioSetFlags(nint bio, int flags);
+
+    [LibraryImport(Library, EntryPoint = "BIO_clear_flags")]
+    internal static partial void BioClearFlags(nint bio, int flags);
 
     [LibraryImport(Library, EntryPoint = "BIO_new")]
     internal static partial nint BioNew(nint method);

@@ -22,6 +22,7 @@ internal static unsafe partial class OpenSsl
 
     // SSL_CTX_ctrl / SSL_ctrl commands.
     public const int SSL_CTRL_MODE = 33;
+    public const int SSL_CTRL_SET_READ_AHEAD = 41;
     public const int SSL_CTRL_SET_SESS_CACHE_MODE = 44;
     public const int SSL_CTRL_SET_TLSEXT_SERVERNAME_CB = 53;
     public const int SSL_CTRL_SET_TLSEXT_SERVERNAME_ARG = 54;
@@ -136,6 +137,9 @@ internal static unsafe partial class OpenSsl
 
     [LibraryImport(Library, EntryPoint = "SSL_write_ex")]
     internal static partial int WriteEx(SafeSslHandle ssl, byte* buffer, nuint count, nuint* written);
+
+    [LibraryImport(Library, EntryPoint = "SSL_has_pending")]
+    internal static partial int HasPending(SafeSslHandle ssl);
 
     [LibraryImport(Library, EntryPoint = "SSL_get_error")]
     internal static partial int GetError(SafeSslHandle ssl, int result);

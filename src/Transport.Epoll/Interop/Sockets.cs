@@ -27,6 +27,7 @@ internal static unsafe class Sockets
 
     public const int SHUT_WR = 1;
 
+    private const int MSG_CTRUNC = 0x8;
     private const int MSG_NOSIGNAL = 0x4000;
 
     /// <summary>The most iovecs the transport hands to one <c>sendmsg</c>.</summary>
@@ -146,6 +147,30 @@ internal static unsafe class Sockets
                 : PosixResult.FromReturn(LibC.Recv(socket, buffer, (nuint)length, 0));
         }
         while (result.Error == Errno.EINTR);
+        return result;
+    }
+
+    /// <summary>
+    /// Reads into one buffer with recvmsg(2) and no room for ancillary data, for Unix sockets: a read stops
+    /// after a message that carried descriptors (which the kernel then closes), with more data possibly
+    /// queued behind it, and <paramref name="truncated"/> (MSG_CTRUNC) says so. The same one system call as recv(2).
+    /// </summary>
+    public static PosixResult ReadMessage(FileDescriptor socket, byte* buffer, int length, out bool truncated)
+    {
+        LibC.IOVector vector = new() { Base = buffer, Length = (nuint)length };
+        LibC.MessageHeader header = default;
+        header.IOVectors = &vector;
+        header.IOVectorCount = 1;
+        PosixResult result;
+        do
+        {
+            header.Flags = 0;
+            result = FaultInjection.Injected(Syscall.RecvMsg, socket, out var fault)
+                ? fault
+                : PosixResult.FromReturn(LibC.RecvMsg(socket, &header, 0));
+        }
+        while (result.Error == Errno.EINTR);
+        truncated = result.IsSuccess && (header.Flags & MSG_CTRUNC) != 0;
         return result;
     }
 

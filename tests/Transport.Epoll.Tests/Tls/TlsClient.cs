@@ -17,19 +17,24 @@ internal static class TlsClient
         return await reader.ReadToEndAsync().WaitAsync(TransportHarness.Timeout);
     }
 
-    /// <summary>Connects and completes a handshake; the stream trusts exactly <paramref name="serverCertificate"/> (the test certificate by default).</summary>
+    /// <summary>
+    /// Connects and completes a handshake; the stream trusts exactly <paramref name="serverCertificate"/> (the
+    /// test certificate by default). <paramref name="wrap"/> puts a stream of the test's between TLS and the socket.
+    /// </summary>
     public static async Task<SslStream> ConnectAsync(
         int port,
         string? targetHost = "localhost",
         SslProtocols protocols = SslProtocols.None,
         List<SslApplicationProtocol>? alpn = null,
         X509Certificate2? serverCertificate = null,
-        X509Certificate2? clientCertificate = null)
+        X509Certificate2? clientCertificate = null,
+        Func<Stream, Stream>? wrap = null)
     {
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port)).WaitAsync(TransportHarness.Timeout);
         var expected = serverCertificate ?? TestCertificates.Server;
-        var stream = new SslStream(new NetworkStream(socket, ownsSocket: true), leaveInnerStreamOpen: false);
+        Stream inner = new NetworkStream(socket, ownsSocket: true);
+        var stream = new SslStream(wrap is null ? inner : wrap(inner), leaveInnerStreamOpen: false);
         try
         {
             await stream.AuthenticateAsClientAsync(new SslClientAuthenticationOptions

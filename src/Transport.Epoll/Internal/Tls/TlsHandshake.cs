@@ -151,6 +151,10 @@ internal sealed class TlsHandshake : IEpollHandler
         _endpoint.HandshakeCompleted(_connection, features, Stopwatch.GetElapsedTime(_startTimestamp));
         _connection.AttachTls(_session, features);
         _endpoint.Accepted(_connection);
+        if (_session.HasBufferedInput)
+        {
+            _connection.ReadBufferedInput(); // the client's first records came with its Finished: read ahead, no event will come
+        }
     }
 
     private void Fail(string reason, string errorType)

@@ -14,6 +14,7 @@ namespace EpollTransport.Internal.Tls;
 // only with ECDHE key exchange and AEAD ciphers (Mozilla's "intermediate" list without DHE); TLS 1.3's
 // default suites; the server's preference order; no renegotiation, no compression; buffers released while a
 // connection is idle (SSL_MODE_RELEASE_BUFFERS); a client's missing close_notify is an ordinary end of stream.
+// Read-ahead: OpenSSL reads as much as its record buffer holds (TlsSocketInput), not a header then a body.
 //
 // Certificates go in as OpenSSL objects made from the X509Certificate2: the certificate as DER, its private
 // key exported as PKCS#8 (PFX and PEM certificates alike), and the chain (ServerCertificateChain, or the
@@ -169,6 +170,7 @@ internal sealed unsafe class TlsServerContext : IDisposable
         Check(OpenSsl.CtxCtrl(context, OpenSsl.SSL_CTRL_SET_MIN_PROTO_VERSION, _minVersion, null), "SSL_CTX_set_min_proto_version");
         Check(OpenSsl.CtxCtrl(context, OpenSsl.SSL_CTRL_SET_MAX_PROTO_VERSION, _maxVersion, null), "SSL_CTX_set_max_proto_version");
         OpenSsl.CtxCtrl(context, OpenSsl.SSL_CTRL_MODE, (nint)OpenSsl.SSL_MODE_RELEASE_BUFFERS, null);
+        OpenSsl.CtxCtrl(context, OpenSsl.SSL_CTRL_SET_READ_AHEAD, 1, null); // one recv(2) per batch of records, not two per record
         Check(OpenSsl.CtxSetCipherList(context, Tls12Ciphers), "SSL_CTX_set_cipher_list");
         fixed (byte* groups = "X25519:P-256:P-384\0"u8)
         {

@@ -6,9 +6,9 @@ using Microsoft.Extensions.Logging;
 
 namespace EpollTransport.Internal.Tls;
 
-// One connection's TLS state: an OpenSSL SSL whose read side is the socket itself (a socket BIO: SSL_read
-// and SSL_do_handshake call recv on the descriptor) and whose write side is our TlsOutputBuffer, sent by
-// the caller with one send(2) per flush.
+// One connection's TLS state: an OpenSSL SSL whose read side is the socket itself (TlsSocketInput: SSL_read
+// and SSL_do_handshake call recv on the descriptor, with read-ahead, and we learn whether the queue is
+// drained) and whose write side is our TlsOutputBuffer, sent by the caller with one send(2) per flush.
 //
 // The connection's receive side (epoll thread) and send loop (epoll thread or a pool thread) both use the
 // SSL, which is not thread-safe: every call takes the session's lock. The two rarely contend.
@@ -33,6 +33,7 @@ internal sealed unsafe class TlsSession : IDisposable
     private readonly SafeSslHandle _ssl;
     private readonly FileDescriptor _socket;
     private readonly TlsOutputBuffer* _output;
+    private readonly TlsSocketInput* _input;
     private readonly GCHandle _self;
     private readonly ILogger _logger;
     private long _encryptedAhead; // encrypted plaintext whose records have not all been sent
@@ -52,7 +53,8 @@ internal sealed unsafe class TlsSession : IDisposable
         }
 
         _output = TlsOutputBuffer.Allocate();
-        nint readBio = LibCrypto.BioNewSocket(socket.Number, LibCrypto.BIO_NOCLOSE);
+        _input = TlsSocketInput.Allocate(socket);
+        nint readBio = TlsSocketInputBio.Create(_input);
         nint writeBio = readBio == 0 ? 0 : TlsOutputBio.Create(_output);
         if (writeBio == 0)
         {
@@ -97,6 +99,18 @@ internal sealed unsafe class TlsSession : IDisposable
 
     public bool HasPendingOutput => _output->Pending > 0;
 
+    /// <summary>Records (or decrypted bytes) OpenSSL read ahead and holds: no readiness event will come for them.</summary>
+    public bool HasBufferedInput
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return !_disposed && OpenSsl.HasPending(_ssl) != 0;
+            }
+        }
+    }
+
     /// <summary>The session behind an <c>SSL*</c> in an OpenSSL callback, or <see langword="null"/>.</summary>
     public static TlsSession? FromSsl(nint ssl)
     {
@@ -127,8 +141,9 @@ internal sealed unsafe class TlsSession : IDisposable
                     }
                 }
 
+                _input->Errno = 0;
                 int result = OpenSsl.DoHandshake(_ssl);
-                int errno = Marshal.GetLastPInvokeError();
+                int errno = _input->Errno;
                 int error = result == 1 ? OpenSsl.SSL_ERROR_NONE : OpenSsl.GetError(_ssl, result);
                 var flushed = _output->Flush(_socket); // the server's flight, or an alert
                 if (!flushed.IsSuccess && flushed.Error != Errno.EAGAIN)
@@ -175,10 +190,12 @@ internal sealed unsafe class TlsSession : IDisposable
     /// <summary>
     /// Decrypts into <paramref name="buffer"/>: the byte count; 0 at the client's close_notify or end of
     /// stream; EAGAIN when a whole record has not arrived; ECONNRESET and the like from the socket; EPROTO
-    /// for a TLS error (logged with OpenSSL's text).
+    /// for a TLS error (logged with OpenSSL's text). <paramref name="drained"/>: bytes were read, the
+    /// socket's queue was found empty and OpenSSL holds nothing more, so reading again would find EAGAIN.
     /// </summary>
-    public PosixResult Read(byte* buffer, int length, EpollConnection connection)
+    public PosixResult Read(byte* buffer, int length, EpollConnection connection, out bool drained)
     {
+        drained = false;
         lock (_lock)
         {
             if (_disposed)
@@ -191,6 +208,8 @@ internal sealed unsafe class TlsSession : IDisposable
             {
                 _socket.DangerousAddRef(ref added);
                 nuint read;
+                _input->Drained = false;
+                _input->Errno = 0;
                 int result = OpenSsl.ReadEx(_ssl, buffer, (nuint)length, &read);
                 if (result == 1)
                 {
@@ -199,10 +218,11 @@ internal sealed unsafe class TlsSession : IDisposable
                         _ = _output->Flush(_socket); // a post-handshake message (key update); the rest waits for EPOLLOUT
                     }
 
+                    drained = _input->Drained && OpenSsl.HasPending(_ssl) == 0;
                     return PosixResult.FromValue((nint)read);
                 }
 
-                int errno = Marshal.GetLastPInvokeError();
+                int errno = _input->Errno;
                 switch (OpenSsl.GetError(_ssl, result))
                 {
                     case OpenSsl.SSL_ERROR_WANT_READ:
@@ -333,6 +353,7 @@ internal sealed unsafe class TlsSession : IDisposable
             _disposed = true;
             _ssl.Dispose();
             TlsOutputBuffer.Free(_output);
+            TlsSocketInput.Free(_input);
             if (_self.IsAllocated)
             {
                 _self.Free();
