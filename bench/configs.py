@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Runtime configurations of the web host side by side (bench/configs.json: JIT or Native AOT build,
-GC settings as DOTNET_* variables, extra host arguments), on the Epoll transport unless
-its arguments choose Sockets (jit-sockets), on loopback only.
+GC settings as DOTNET_* variables, extra host arguments, where {tmp} is the run's temporary directory), on the
+Epoll transport unless its arguments choose Sockets (jit-sockets), on loopback only.
 
 Every configuration is started at once, each pinned to the server core; each is checked on every
 scenario's URL and warmed up; then the scenarios run in rounds alternating the configurations
@@ -62,7 +62,8 @@ class Variant:
             "--contentRoot", self.args.content_root, "--Transport", "Epoll",
             "--Kestrel:Endpoints:h1:Url", f"http://127.0.0.1:{self.h1_port}", "--Kestrel:Endpoints:h1:Protocols", "Http1",
             "--Kestrel:Endpoints:h2:Url", f"http://127.0.0.1:{self.h2_port}", "--Kestrel:Endpoints:h2:Protocols", "Http2",
-            "--Logging:LogLevel:Default=Warning", "--Logging:LogLevel:Microsoft.Hosting.Lifetime=Warning"] + self.spec.get("args", [])
+            "--Logging:LogLevel:Default=Warning", "--Logging:LogLevel:Microsoft.Hosting.Lifetime=Warning"] + [
+            a.replace("{tmp}", self.args.tmp) for a in self.spec.get("args", [])]
 
     def start(self):
         """Starts the host; returns seconds from spawn to the first 200 on /plaintext."""

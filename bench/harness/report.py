@@ -413,11 +413,26 @@ def markdown(results, svg_rel=None):
     return "\n".join(out)
 
 
+# Sections below this line in the markdown file are measured by other tools (each gives its command) and are
+# kept as they are when the report is regenerated.
+KEPT_MARKER = "<!-- Below: measured by other tools, each with its command; kept when bench/report.py regenerates the file. -->"
+
+
+def with_kept_sections(generated, previous):
+    """The generated report, followed by the previous file's sections from KEPT_MARKER on, if it had any."""
+    at = previous.find(KEPT_MARKER) if previous else -1
+    return generated if at < 0 else generated.rstrip("\n") + "\n\n" + previous[at:]
+
+
 def write_markdown(results, path, svg_path=None):
     svg_rel = os.path.relpath(svg_path, os.path.dirname(os.path.abspath(path))) if svg_path else None
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    previous = None
+    if os.path.exists(path):
+        with open(path) as f:
+            previous = f.read()
     with open(path, "w") as f:
-        f.write(markdown(results, svg_rel))
+        f.write(with_kept_sections(markdown(results, svg_rel), previous))
 
 
 def svg(results):

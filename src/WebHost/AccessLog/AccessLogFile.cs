@@ -10,6 +10,9 @@ namespace EpollTransport.WebHost.AccessLog;
 /// </summary>
 internal sealed class AccessLogFile : IDisposable
 {
+    // PIPE_BUF on Linux: a write to a pipe up to this size is atomic.
+    private const int PipeBuffer = 4096;
+
     private readonly Stream? _standardOutput;
     private SafeFileHandle? _handle;
 
@@ -60,7 +63,7 @@ internal sealed class AccessLogFile : IDisposable
     {
         if (_standardOutput is not null)
         {
-            _standardOutput.Write(bytes);
+            WriteWholeLines(_standardOutput, bytes);
             return;
         }
 
@@ -94,6 +97,25 @@ internal sealed class AccessLogFile : IDisposable
     {
         Interlocked.Exchange(ref _handle, null)?.Dispose();
         _standardOutput?.Flush();
+    }
+
+    // Standard output is shared with the host's console log, often through a pipe: writes of at most PIPE_BUF bytes,
+    // cut after a newline, are never interleaved with another writer's.
+    private static void WriteWholeLines(Stream output, ReadOnlySpan<byte> bytes)
+    {
+        while (!bytes.IsEmpty)
+        {
+            var length = bytes.Length;
+            if (length > PipeBuffer)
+            {
+                var cut = bytes[..PipeBuffer].LastIndexOf((byte)'\n');
+                var firstLine = bytes.IndexOf((byte)'\n');
+                length = cut >= 0 ? cut + 1 : firstLine >= 0 ? firstLine + 1 : bytes.Length;
+            }
+
+            output.Write(bytes[..length]);
+            bytes = bytes[length..];
+        }
     }
 
     private static bool TryOpenHandle(string path, [NotNullWhen(true)] out SafeFileHandle? handle, [NotNullWhen(false)] out string? reason)

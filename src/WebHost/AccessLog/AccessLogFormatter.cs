@@ -17,7 +17,8 @@ namespace EpollTransport.WebHost.AccessLog;
 /// $body_bytes_sent "$http_referer" "$http_user_agent"</c>, byte for byte: variables escaped as nginx does by
 /// default (<c>"</c>, <c>\</c>, bytes below 0x20 and from 0x7F as <c>\xHH</c>, upper-case hex, of the UTF-8 bytes),
 /// <c>-</c> for an absent header or user, <c>$time_local</c> as <c>07/Dec/2026:11:13:25 +0000</c>, the request
-/// line as sent (HTTP/2 as <c>HTTP/2.0</c>), <c>unix:</c> as the address on a Unix socket, the user name of
+/// line as sent (HTTP/2 as <c>HTTP/2.0</c>), <c>unix:</c> as the address on a Unix socket (an IPv4-mapped IPv6
+/// address as IPv4), the user name of
 /// Basic authentication. <c>json</c> has the same fields under nginx's variable names (absent ones null), the
 /// time in ISO 8601 with milliseconds, plus <c>request_time</c> (seconds, to the microsecond) and
 /// <c>server_protocol</c>.
@@ -105,7 +106,9 @@ internal sealed class AccessLogFormatter : IDisposable
         json.WriteStartObject();
         var end = new DateTimeOffset(record.EndUtcTicks, TimeSpan.Zero);
         json.WriteString("time", TimeZoneInfo.ConvertTime(end, _timeZone).ToString("yyyy-MM-dd'T'HH:mm:ss.fffzzz", CultureInfo.InvariantCulture));
-        json.WriteString("remote_addr", record.RemoteAddress?.ToString() ?? "unix:");
+        json.WriteString("remote_addr", record.RemoteAddress is { } address
+            ? (address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address).ToString()
+            : "unix:");
         json.WriteString("remote_user", BasicUserName(record.Authorization));
         var protocol = NginxProtocol(record.Protocol);
         json.WriteString("request", string.Concat(record.Method, " ", record.Target, " ", protocol));
@@ -127,6 +130,12 @@ internal sealed class AccessLogFormatter : IDisposable
         {
             output.Write("unix:"u8);
             return;
+        }
+
+        // A dual-stack listener sees IPv4 clients as ::ffff:a.b.c.d; nginx, listening on each family, logs a.b.c.d.
+        if (address.IsIPv4MappedToIPv6)
+        {
+            address = address.MapToIPv4();
         }
 
         var span = output.GetSpan(64);

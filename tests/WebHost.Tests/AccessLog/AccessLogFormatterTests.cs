@@ -74,6 +74,17 @@ public sealed class AccessLogFormatterTests
         Assert.StartsWith($"127.0.0.1 - {user} [", Combined(Record(authorization: authorization)), StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("::ffff:192.0.2.7", "192.0.2.7")]
+    [InlineData("::1", "::1")]
+    [InlineData("fe80::1", "fe80::1")]
+    public void AnIpv4ClientOfADualStackListenerIsLoggedAsIpv4(string address, string logged)
+    {
+        Assert.StartsWith($"{logged} - - [", Combined(Record(address: address)), StringComparison.Ordinal);
+        using var json = JsonDocument.Parse(Format(AccessLogFormat.Json, Record(address: address), TimeZoneInfo.Utc));
+        Assert.Equal(logged, json.RootElement.GetProperty("remote_addr").GetString());
+    }
+
     [Fact]
     public void AUnixSocketClientIsUnixAndRepeatedHeadersAreJoined()
     {

@@ -92,6 +92,23 @@ public sealed partial class AccessLogProcessTests(ITestOutputHelper output) : ID
         host.AssertNoErrorsLogged();
     }
 
+    [Fact]
+    public async Task ByDefaultLinesGoToStandardOutput()
+    {
+        using var cts = Timeouts.Create(TimeSpan.FromSeconds(60));
+        await using var host = await WebHostProcess.StartServerAsync("Epoll", cts.Token, arguments: ["--AccessLog:Enabled", "true"]);
+        using var client = new HttpClient { BaseAddress = await host.WaitForListeningAsync(cts.Token), Timeout = Timeouts.Default };
+        for (var i = 0; i < 3; i++)
+        {
+            await GetAsync(client, $"stdout-{i}", cts.Token);
+        }
+
+        await Eventually.HoldsAsync(
+            () => Enumerable.Range(0, 3).All(i => host.Output.Contains($"\"GET /plaintext HTTP/1.1\" 200 13 \"-\" \"stdout-{i}\"", StringComparison.Ordinal)),
+            () => $"three lines on standard output:{Environment.NewLine}{host.Output}");
+        Assert.Matches(@"(?m)^127\.0\.0\.1 - - \[[^\]]+\] ""GET /plaintext HTTP/1\.1"" 200 13 ""-"" ""stdout-0""$", host.Output);
+    }
+
     /// <inheritdoc />
     public void Dispose() => Directory.Delete(_directory, recursive: true);
 
