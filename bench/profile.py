@@ -12,6 +12,7 @@ Every sample's call stack is read (perf script) and charged to one component:
   * kernel, other: interrupts, page faults, scheduler work outside a syscall.
   * the user-side half of a system call: samples in libc's syscall wrappers (read, sendmsg, recv, ...).
   * CLR runtime (libcoreclr: GC, allocation, type-check and dispatch stubs) and JIT compiler.
+  * OpenSSL (TLS scenarios): samples in libssl/libcrypto, and in libc helpers called from them.
   * managed code, by owner: walking from the leaf towards the root, the first frame that belongs to a
     known component (the Epoll transport, Kestrel's Sockets transport with System.Net.Sockets, Kestrel's
     HTTP code, System.IO.Pipelines, the thread pool, ASP.NET Core hosting and middleware, the app)
@@ -85,6 +86,10 @@ def classify(frames):
         return "JIT compiler"
     if "libc.so" in dso and re.match(r"^(__libc_)?(read|recv|recvfrom|recvmsg|send|sendto|sendmsg|write|writev|readv|epoll_wait|epoll_ctl|accept4?|close|__send)$", sym):
         return "syscall wrappers (libc, user side of entry and exit)"
+    # OpenSSL's own code and the libc helpers it calls (memcpy, malloc, strcmp): the TLS records.
+    if next((True for _, d in frames[:4] if "libssl.so" in d or "libcrypto.so" in d), False) and \
+            ("libssl.so" in dso or "libcrypto.so" in dso or "libc.so" in dso):
+        return "OpenSSL (libssl, libcrypto, and libc under them)"
     for sym, dso in frames:
         if not dso.startswith("/tmp/perf-") and not dso.endswith(".map"):
             continue

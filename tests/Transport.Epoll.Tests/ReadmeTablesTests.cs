@@ -26,7 +26,7 @@ public partial class ReadmeTablesTests
 
         // Rows such as "| 100 / 101 | `Listening` / `Unbound` | Debug |": ids and names pair up in order.
         var readme = new Dictionary<string, string>();
-        foreach (Match row in EventRow().Matches(Section("README.md", "**Logs.**", "| Id | Name | Level |")))
+        foreach (Match row in EventRow().Matches(Section("docs/OBSERVABILITY.md", "**Logs.**", "| Id | Name | Level |")))
         {
             var ids = row.Groups["ids"].Value.Split('/').Select(id => id.Trim()).ToList();
             // The names come before any parenthesis: "`ConnectionPause` / `ConnectionResume` (reading paused …)".
@@ -42,7 +42,7 @@ public partial class ReadmeTablesTests
     }
 
     [Theory]
-    [InlineData("README.md")]
+    [InlineData("docs/TRANSPORT.md")]
     [InlineData("src/Transport.Epoll/PACKAGE.md")]
     public void TheOptionsTableListsEveryOption(string file)
     {

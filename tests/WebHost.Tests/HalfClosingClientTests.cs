@@ -42,7 +42,7 @@ public sealed class HalfClosingClientTests(ITestOutputHelper output)
                 Assert.StartsWith("HTTP/1.1 200 OK\r\n", slowText, StringComparison.Ordinal);
                 Assert.EndsWith("\r\n\r\n" + SlowBody, slowText, StringComparison.Ordinal);
 
-                // The README's example: a static file, in full, then end of stream.
+                // The example in docs/TRANSPORT.md (AllowHalfClose): a static file, in full, then end of stream.
                 var (index, indexReset) = await HalfClosedRequestAsync(endPoint, "/", cts.Token);
                 Assert.False(indexReset);
                 Assert.StartsWith("HTTP/1.1 200 OK\r\n", Encoding.ASCII.GetString(index), StringComparison.Ordinal);

@@ -7,7 +7,7 @@ namespace EpollTransport.WebHost.Monitoring;
 /// machine only — a loopback address, or a Unix domain socket (no IP address) — unless the configuration key
 /// <see cref="MonitoringSettings.AllowRemoteClientsKey"/> is <see langword="true"/>. Anyone else gets 403 with a plain-text reason
 /// that says how to let them in. The rule sees the connection's peer: behind a reverse proxy on the same machine
-/// every client looks local, so such a proxy must keep these paths to itself (README, <i>Metrics</i>), unless the
+/// every client looks local, so such a proxy must keep these paths to itself (docs/OBSERVABILITY.md, <i>GET /metrics</i>), unless the
 /// host trusts it (<c>ForwardedHeaders</c>), which makes the peer the client the proxy names.
 /// </summary>
 internal static class MonitoringAccess

@@ -24,6 +24,13 @@ internal sealed partial class ShutdownDrain(TimeSpan delay, ILogger<ShutdownDrai
 
     public async Task StoppingAsync(CancellationToken cancellationToken)
     {
+        // Once: a host stopped again (disposed after a stop that the shutdown timeout or its caller cut short)
+        // must not drain again.
+        if (_hasBegun)
+        {
+            return;
+        }
+
         _hasBegun = true;
         if (delay <= TimeSpan.Zero)
         {

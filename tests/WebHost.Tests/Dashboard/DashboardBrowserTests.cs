@@ -60,7 +60,7 @@ public sealed class DashboardBrowserTests(ITestOutputHelper output)
         Assert.True(load.Requests > 0);
         SaveScreenshot(browser, "dashboard-epoll.png");
 
-        // DASHBOARD_SCREENSHOT=docs/dashboard.png: the README's picture, after half a minute more of load.
+        // DASHBOARD_SCREENSHOT=docs/dashboard.png: the picture in docs/OBSERVABILITY.md, after half a minute more of load.
         if (Environment.GetEnvironmentVariable("DASHBOARD_SCREENSHOT") is { Length: > 0 } screenshot)
         {
             for (int i = 0; i < 6; i++)
