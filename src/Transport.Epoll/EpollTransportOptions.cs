@@ -48,14 +48,16 @@ public sealed class EpollTransportOptions
     /// <summary>
     /// The maximum number of received bytes the transport buffers before the application has consumed
     /// them. When it is reached the transport stops reading the socket until the application catches up,
-    /// and TCP flow control slows the client down. <see langword="null"/> means unbounded.
+    /// and TCP flow control slows the client down. <see langword="null"/> or 0 means unbounded, as with
+    /// Kestrel's Sockets transport; a negative value is refused when the transport is created.
     /// </summary>
     /// <remarks>Defaults to 1 MiB (1,048,576 bytes).</remarks>
     public long? MaxReadBufferSize { get; set; } = 1024 * 1024;
 
     /// <summary>
     /// The maximum number of flushed bytes that may wait to be sent before the application's flush
-    /// waits for the socket to drain. <see langword="null"/> means unbounded.
+    /// waits for the socket to drain. <see langword="null"/> or 0 means unbounded, as with Kestrel's Sockets
+    /// transport; a negative value is refused when the transport is created.
     /// </summary>
     /// <remarks>Defaults to 64 KiB (65,536 bytes).</remarks>
     public long? MaxWriteBufferSize { get; set; } = 64 * 1024;

@@ -85,6 +85,14 @@ internal static unsafe partial class LibC
         public nuint Length;
     }
 
+    /// <summary><c>struct linger</c> (<c>SO_LINGER</c>).</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct Linger
+    {
+        public int OnOff;
+        public int Seconds;
+    }
+
     /// <summary><c>struct msghdr</c> (64-bit layout; C's natural alignment matches sequential layout).</summary>
     [StructLayout(LayoutKind.Sequential)]
     internal struct MessageHeader

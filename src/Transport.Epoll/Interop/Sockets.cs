@@ -66,8 +66,8 @@ internal static unsafe class Sockets
             return fault;
         }
 
-        long linger = 1; // struct linger { int l_onoff = 1; int l_linger = 0; }, little-endian
-        return PosixResult.FromReturn(LibC.SetSockOpt(socket, SOL_SOCKET, SO_LINGER, &linger, 8));
+        var linger = new LibC.Linger { OnOff = 1, Seconds = 0 };
+        return PosixResult.FromReturn(LibC.SetSockOpt(socket, SOL_SOCKET, SO_LINGER, &linger, (uint)sizeof(LibC.Linger)));
     }
 
     public static PosixResult Bind(FileDescriptor socket, EndPoint endPoint)

@@ -135,6 +135,21 @@ public unsafe class SocketsTests
     }
 
     [Fact]
+    public void LingerZeroIsTheKernelsStructLingerOnForZeroSeconds()
+    {
+        using var pair = SocketPair.Create();
+        Sockets.SetLingerZero(pair.Server).ThrowIfError("setsockopt");
+
+        // Read back as C's struct linger { int l_onoff; int l_linger; }.
+        int* linger = stackalloc int[2] { -1, -1 };
+        uint length = 2 * sizeof(int);
+        Assert.Equal(0, LibC.GetSockOpt(pair.Server, Sockets.SOL_SOCKET, Sockets.SO_LINGER, linger, &length));
+        Assert.Equal(2u * sizeof(int), length);
+        Assert.Equal(1, linger[0]);
+        Assert.Equal(0, linger[1]);
+    }
+
+    [Fact]
     public void ShutdownWriteSendsFinButKeepsReceiving()
     {
         using var pair = SocketPair.Create();
