@@ -17,6 +17,10 @@ namespace EpollTransport.Internal;
 // to the shared pool instead of waiting: a handler that blocks on its own connection's I/O (sync over
 // async) waits for a continuation that may be queued here, and waiting for a free thread could deadlock.
 //
+// The monitor watches only the loops, so a request that left for these threads to block (YieldAsync with a
+// callback) is timed here: if it ran for half the budget again, its activity is renewed, or else a path whose
+// every request is read off the loop (a new connection per request) would be forgotten after one period.
+//
 // An item is scheduled onto a thread that is counted for it: either an idle thread claimed by decrementing
 // _idle (then one Release of the semaphore wakes a waiter), or a thread started for it. A running thread
 // drains the queue before it goes idle, so it may run an item another thread was woken for; the woken one
@@ -69,6 +73,14 @@ internal sealed class BlockingThreads : PipeScheduler, IValueTaskSource, IDispos
     /// never continues where it was, as it would if a task it awaits were completed first.
     /// </summary>
     public static ValueTask YieldAsync(BlockingThreads? threads) => new(threads ?? (IValueTaskSource)YieldToThreadPool.Instance, 0);
+
+    /// <summary>
+    /// As <see cref="YieldAsync(BlockingThreads?)"/>, and calls <paramref name="blocked"/> if the awaiter's
+    /// continuation then runs for <paramref name="thresholdMilliseconds"/> or more before it returns (awaits
+    /// something pending, or ends): it blocked here, where no monitor watches it.
+    /// </summary>
+    public ValueTask YieldAsync(Action<object?> blocked, object? state, long thresholdMilliseconds)
+        => new(new WatchedYield(this, blocked, state, thresholdMilliseconds), 0);
 
     public override void Schedule(Action<object?> action, object? state)
     {
@@ -251,6 +263,35 @@ internal sealed class BlockingThreads : PipeScheduler, IValueTaskSource, IDispos
 
         public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags)
             => System.Threading.ThreadPool.UnsafeQueueUserWorkItem(YieldContinuation.Wrap(continuation, state, flags, out var wrappedState), wrappedState, preferLocal: false);
+    }
+
+    /// <summary>One yield whose continuation is timed (allocated per call: only requests that block come here).</summary>
+    private sealed class WatchedYield(BlockingThreads threads, Action<object?> blocked, object? blockedState, long thresholdMilliseconds) : IValueTaskSource
+    {
+        private Action<object?>? _continuation;
+        private object? _state;
+
+        public ValueTaskSourceStatus GetStatus(short token) => ValueTaskSourceStatus.Pending;
+
+        public void GetResult(short token)
+        {
+        }
+
+        public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags)
+        {
+            _continuation = YieldContinuation.Wrap(continuation, state, flags, out _state);
+            threads.Schedule(static s => ((WatchedYield)s!).Run(), this);
+        }
+
+        private void Run()
+        {
+            long start = Environment.TickCount64;
+            _continuation!(_state);
+            if (Environment.TickCount64 - start >= thresholdMilliseconds)
+            {
+                blocked(blockedState);
+            }
+        }
     }
 
     /// <summary>A continuation with the execution context it asked to flow (OnCompleted, not UnsafeOnCompleted).</summary>

@@ -53,6 +53,16 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
     private readonly TaskCompletionSource _connectionClosedFiredTask = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Action<EpollConnection>? _onClosed;
 
+    // A request that left for the threads for blocking code and blocked there: the monitor could not see it.
+    private static readonly Action<object?> s_renewActivity = static state =>
+    {
+        var connection = (EpollConnection)state!;
+        if (connection.Activity is { } activity && connection._thread.Monitor is { } monitor)
+        {
+            monitor.Activities.Add(activity);
+        }
+    };
+
     /// <summary>Ends the receive side on the epoll thread, with the reason the connection is going away.</summary>
     private static readonly Action<object?> s_finishReceive = static state =>
     {
@@ -148,7 +158,10 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
             : System.Threading.Thread.CurrentThread.IsThreadPoolThread && monitor.Activities.IsRecent(activity));
 
     /// <inheritdoc cref="IEpollActivityFeature.YieldAsync"/>
-    public ValueTask YieldAsync() => BlockingThreads.YieldAsync(_thread.Blocking);
+    /// <remarks>A request that then blocks there for as long as the monitor would notice renews its activity.</remarks>
+    public ValueTask YieldAsync() => _thread.Blocking is { } blocking && _thread.Monitor is { } monitor
+        ? blocking.YieldAsync(s_renewActivity, this, monitor.OffloadAfterMilliseconds)
+        : BlockingThreads.YieldAsync(_thread.Blocking);
 
     // The connection is its own duplex pipe (one object less per connection).
     PipeReader IDuplexPipe.Input => _input.Reader;

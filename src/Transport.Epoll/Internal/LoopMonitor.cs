@@ -18,7 +18,8 @@ namespace EpollTransport.Internal;
 // The connection's activity (its request path, if the application names it) is remembered for as long:
 // a request for it on another connection can then leave the loop before its handler starts
 // (IEpollActivityFeature.ShouldYield), so that new connections to a blocking handler do not each stall
-// the loop once, one after another.
+// the loop once, one after another. Such a request that blocks again off the loop renews it (BlockingThreads
+// times it), since the monitor cannot see it.
 //
 // A standby is started ahead of need, so a hand-off never waits for (or fails on) thread creation, and
 // another is started after each hand-off. A loop that still ends up needing a fresh thread (its standby
@@ -67,6 +68,9 @@ internal sealed class LoopMonitor : IDisposable
     /// <summary>The activities (request paths) whose application code blocked a loop recently.</summary>
     /// <remarks>Settable for tests (a shorter period); set before the loops serve requests.</remarks>
     public BlockingActivities Activities { get; internal set; }
+
+    /// <summary>How long a call runs before its connection leaves the loop (half the budget).</summary>
+    public int OffloadAfterMilliseconds => _offloadAfterMilliseconds;
 
     /// <summary>Standby runners waiting (for tests).</summary>
     public int StandbyCount
