@@ -23,8 +23,12 @@ namespace EpollTransport.WebHost.AccessLog;
 /// time in ISO 8601 with milliseconds, plus <c>request_time</c> (seconds, to the microsecond) and
 /// <c>server_protocol</c>.
 /// </remarks>
-internal sealed class AccessLogFormatter : IDisposable
+internal sealed partial class AccessLogFormatter : IDisposable
 {
+    // What nginx writes as it is: printable ASCII but the quote and the backslash.
+    private static readonly SearchValues<byte> s_unescaped = SearchValues.Create(
+        [.. Enumerable.Range(0x20, 0x7F - 0x20).Where(b => b is not '"' and not '\\').Select(b => (byte)b)]);
+
     private static readonly string[] s_months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
     private readonly AccessLogFormat _format;
@@ -32,6 +36,8 @@ internal sealed class AccessLogFormatter : IDisposable
     private readonly Utf8JsonWriter? _json;
     private byte[] _scratch = new byte[1024];
     private long _cachedSecond = -1;
+    private long _offsetSecond = -1;
+    private TimeSpan _offset;
     private byte[] _cachedTime = [];
 
     /// <summary>Creates a formatter.</summary>
@@ -98,30 +104,6 @@ internal sealed class AccessLogFormatter : IDisposable
         output.Write("\" \""u8);
         AppendEscapedOrDash(Header(record.UserAgent), output);
         output.Write("\"\n"u8);
-    }
-
-    private void AppendJson(in AccessLogRecord record, ArrayBufferWriter<byte> output, Utf8JsonWriter json)
-    {
-        json.Reset(output);
-        json.WriteStartObject();
-        var end = new DateTimeOffset(record.EndUtcTicks, TimeSpan.Zero);
-        json.WriteString("time", TimeZoneInfo.ConvertTime(end, _timeZone).ToString("yyyy-MM-dd'T'HH:mm:ss.fffzzz", CultureInfo.InvariantCulture));
-        json.WriteString("remote_addr", record.RemoteAddress is { } address
-            ? (address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address).ToString()
-            : "unix:");
-        json.WriteString("remote_user", BasicUserName(record.Authorization));
-        var protocol = NginxProtocol(record.Protocol);
-        json.WriteString("request", string.Concat(record.Method, " ", record.Target, " ", protocol));
-        json.WriteNumber("status", record.Status);
-        json.WriteNumber("body_bytes_sent", record.BodyBytes);
-        json.WriteString("http_referer", Header(record.Referer));
-        json.WriteString("http_user_agent", Header(record.UserAgent));
-        var seconds = (decimal)Stopwatch.GetElapsedTime(0, record.DurationTimestampTicks).Ticks / TimeSpan.TicksPerSecond;
-        json.WriteNumber("request_time", decimal.Round(seconds, 6));
-        json.WriteString("server_protocol", protocol);
-        json.WriteEndObject();
-        json.Flush();
-        output.Write("\n"u8);
     }
 
     private static void AppendAddress(in AccessLogRecord record, ArrayBufferWriter<byte> output)
@@ -196,6 +178,18 @@ internal sealed class AccessLogFormatter : IDisposable
 
     private void AppendEscaped(string value, ArrayBufferWriter<byte> output)
     {
+        // Most values are printable ASCII with nothing to escape: straight into the output.
+        if (Ascii.IsValid(value))
+        {
+            var direct = output.GetSpan(value.Length)[..value.Length];
+            Ascii.FromUtf16(value, direct, out _);
+            if (direct.IndexOfAnyExcept(s_unescaped) < 0)
+            {
+                output.Advance(value.Length);
+                return;
+            }
+        }
+
         var max = Encoding.UTF8.GetMaxByteCount(value.Length);
         if (_scratch.Length < max)
         {
@@ -223,14 +217,27 @@ internal sealed class AccessLogFormatter : IDisposable
         output.Advance(at);
     }
 
+    // The zone's offset at that time, looked up once a second.
+    private TimeSpan Offset(long utcTicks)
+    {
+        var second = utcTicks / TimeSpan.TicksPerSecond;
+        if (second != _offsetSecond)
+        {
+            _offset = _timeZone.GetUtcOffset(new DateTime(second * TimeSpan.TicksPerSecond, DateTimeKind.Utc));
+            _offsetSecond = second;
+        }
+
+        return _offset;
+    }
+
     // "07/Dec/2026:11:13:25 +0000", made once a second.
     private byte[] LocalTime(long utcTicks)
     {
         var second = utcTicks / TimeSpan.TicksPerSecond;
         if (second != _cachedSecond)
         {
-            var local = TimeZoneInfo.ConvertTime(new DateTimeOffset(second * TimeSpan.TicksPerSecond, TimeSpan.Zero), _timeZone);
-            var offset = local.Offset;
+            var offset = Offset(utcTicks);
+            var local = new DateTimeOffset((second * TimeSpan.TicksPerSecond) + offset.Ticks, offset);
             var sign = offset < TimeSpan.Zero ? '-' : '+';
             offset = offset.Duration();
             _cachedTime = Encoding.ASCII.GetBytes(string.Create(CultureInfo.InvariantCulture,
