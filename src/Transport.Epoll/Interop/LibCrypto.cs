@@ -12,7 +12,6 @@ internal static unsafe partial class LibCrypto
     public const int BIO_CTRL_FLUSH = 11;
     public const int BIO_FLAGS_READ = 0x01;
     public const int BIO_FLAGS_SHOULD_RETRY = 0x08;
-    public const int BIO_NOCLOSE = 0;
 
     [LibraryImport(Library, EntryPoint = "OpenSSL_version_num")]
     internal static partial nuint VersionNumber();
@@ -79,9 +78,6 @@ internal static unsafe partial class LibCrypto
 
     [LibraryImport(Library, EntryPoint = "BIO_new")]
     internal static partial nint BioNew(nint method);
-
-    [LibraryImport(Library, EntryPoint = "BIO_new_socket")]
-    internal static partial nint BioNewSocket(int fd, int closeFlag);
 
     [LibraryImport(Library, EntryPoint = "BIO_free")]
     internal static partial int BioFree(nint bio);
