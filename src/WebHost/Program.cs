@@ -65,8 +65,9 @@ if (accessLog.Enabled && !AccessLogFile.TryOpen(accessLog.Path, out accessLogFil
 
 TransportSelection.Apply(builder, transport);
 
-// The HTTPS endpoints of Kestrel:Endpoints: TLS in the epoll transport (TlsEngine=Epoll, the default, on the Epoll
-// transport) or Kestrel's SslStream (TlsEngine=SslStream, or the Sockets transport).
+// The HTTPS endpoints (Kestrel:Endpoints, and urls): TLS in the epoll transport (TlsEngine=Epoll, the default, on the
+// Epoll transport) or Kestrel's SslStream (TlsEngine=SslStream, or the Sockets transport).
+EndpointDefaults.Apply(builder);
 TlsEngineSelection.Apply(builder, transport, tlsEngine);
 
 // Under systemd: readiness and stopping reported with sd_notify, journal-formatted logs, and the sockets of a

@@ -3,7 +3,7 @@ using Microsoft.AspNetCore.Server.Kestrel;
 
 namespace EpollTransport.WebHost;
 
-/// <summary>What terminates TLS for the HTTPS endpoints of <c>Kestrel:Endpoints</c>.</summary>
+/// <summary>What terminates TLS for the HTTPS endpoints (of <c>Kestrel:Endpoints</c>, and given as URLs).</summary>
 internal enum TlsEngine
 {
     /// <summary>The epoll transport (<c>UseEpollTls</c>) when <c>Transport</c> is <c>Epoll</c>; Kestrel's <c>SslStream</c> otherwise.</summary>
@@ -74,7 +74,8 @@ internal static class TlsEngineSelection
 
     /// <summary>
     /// On the epoll transport with the <see cref="TlsEngine.Epoll"/> engine, makes every HTTPS endpoint of
-    /// <c>Kestrel:Endpoints</c> use the transport's TLS; otherwise leaves them to Kestrel.
+    /// <c>Kestrel:Endpoints</c>, and every HTTPS address of <c>urls</c> (<see cref="TlsUrlEndpoints"/>), use the
+    /// transport's TLS; otherwise leaves them to Kestrel.
     /// </summary>
     /// <param name="builder">The application builder.</param>
     /// <param name="transport">The transport in use.</param>
@@ -86,6 +87,10 @@ internal static class TlsEngineSelection
         {
             return;
         }
+
+        // HTTPS endpoints given as URLs (urls, https_ports): matched to the addresses as Kestrel binds them.
+        builder.Services.AddSingleton<TlsUrlEndpoints>();
+        builder.Services.AddSingleton<IStartupFilter>(services => services.GetRequiredService<TlsUrlEndpoints>());
 
         // Runs after the host's own options.Configure(Kestrel section, reloadOnChange: true), which made the loader.
         builder.WebHost.ConfigureKestrel((context, options) =>

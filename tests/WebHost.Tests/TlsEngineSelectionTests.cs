@@ -97,6 +97,50 @@ public sealed class TlsEngineSelectionTests(ITestOutputHelper output)
         Assert.DoesNotContain(factory.Logs.All, LogSink.IsTlsEndpointBound);
     }
 
+    /// <summary>
+    /// <c>--urls</c>, <c>ASPNETCORE_URLS</c> and <c>urls</c> in appsettings all land on the <c>urls</c> setting; an
+    /// HTTPS address there gets Kestrel's default certificate (<c>Kestrel:Certificates:Default</c>) through the
+    /// transport's TLS, and the plain address next to it (the same dynamic port form) stays plain.
+    /// </summary>
+    [Fact]
+    public async Task AnHttpsUrlGetsTheDefaultCertificateThroughTheTransportsTls()
+    {
+        using var certificate = TestCertificate.Create();
+        using var cts = Timeouts.Create();
+        await using var factory = StartWithUrls("Epoll", "http://127.0.0.1:0;https://127.0.0.1:0", DefaultCertificate(certificate));
+        var https = factory.AddressFor("https");
+
+        Assert.Equal(certificate.Sha256Thumbprint, await TlsProbe.ServedCertificateAsync(https, "localhost", cts.Token));
+        await TlsProbe.AssertServesHttp2Async(certificate, https, cts.Token);
+        Assert.Single(factory.Logs.All, LogSink.IsTlsEndpointBound);
+        Assert.Contains(factory.Logs.All, e => LogSink.IsTlsEndpointBound(e) && e.Message.Contains($":{https.Port}", StringComparison.Ordinal));
+
+        using var client = new HttpClient { Timeout = Timeouts.Default };
+        using var response = await client.GetAsync(new Uri(factory.AddressFor("http"), "/healthz"), cts.Token);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+
+    [Theory]
+    [InlineData("Epoll", "SslStream")]
+    [InlineData("Sockets", null)]
+    public async Task TheSslStreamSettingOrTheSocketsTransportLeavesAnHttpsUrlToKestrel(string transport, string? engine)
+    {
+        using var certificate = TestCertificate.Create();
+        using var cts = Timeouts.Create();
+        var settings = DefaultCertificate(certificate);
+        if (engine is not null)
+        {
+            settings["TlsEngine"] = engine;
+        }
+
+        await using var factory = StartWithUrls(transport, "https://127.0.0.1:0", settings);
+        var https = factory.AddressFor("https");
+
+        Assert.Equal(certificate.Sha256Thumbprint, await TlsProbe.ServedCertificateAsync(https, "localhost", cts.Token));
+        await TlsProbe.AssertServesHttp2Async(certificate, https, cts.Token);
+        Assert.DoesNotContain(factory.Logs.All, LogSink.IsTlsEndpointBound);
+    }
+
     [Fact]
     public async Task SniSectionsChooseTheCertificateByHostNameThroughTheTransportsTls()
     {
@@ -143,4 +187,25 @@ public sealed class TlsEngineSelectionTests(ITestOutputHelper output)
 
     private WebHostFactory Start(string transport, Dictionary<string, string?> settings) =>
         WebHostFactory.StartWithSettings(transport, settings, output);
+
+    private WebHostFactory StartWithUrls(string transport, string urls, Dictionary<string, string?> settings)
+    {
+        var factory = new WebHostFactory(transport, urls, settings);
+        try
+        {
+            return factory.Start();
+        }
+        catch
+        {
+            output.WriteLine(string.Join(Environment.NewLine, factory.Logs.All));
+            factory.Dispose();
+            throw;
+        }
+    }
+
+    private static Dictionary<string, string?> DefaultCertificate(TestCertificate certificate) => new()
+    {
+        ["Kestrel:Certificates:Default:Path"] = certificate.CertificatePemPath,
+        ["Kestrel:Certificates:Default:KeyPath"] = certificate.KeyPemPath,
+    };
 }

@@ -170,11 +170,10 @@ public sealed class WebHostFactory : WebApplicationFactory<Program>
             logging.AddFilter<CapturingLoggerProvider>(category: null, LogLevel.Trace);
         });
 
-        builder.ConfigureServices(services => services.Configure<KestrelServerOptions>(options =>
-        {
-            options.ConfigureEndpointDefaults(listenOptions => listenOptions.Use(Connections.Middleware));
-            _configureKestrel?.Invoke(options);
-        }));
+        // Through the host's endpoint defaults: Kestrel keeps only one such action, and the host sets it.
+        builder.ConfigureServices(services => services
+            .AddEndpointDefaults(listenOptions => listenOptions.Use(Connections.Middleware))
+            .Configure<KestrelServerOptions>(options => _configureKestrel?.Invoke(options)));
         if (_configureServices is not null)
         {
             builder.ConfigureServices(_configureServices);
