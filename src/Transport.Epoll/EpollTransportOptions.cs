@@ -145,6 +145,20 @@ public sealed class EpollTransportOptions
     /// <remarks>Defaults to 12 hours.</remarks>
     public TimeSpan TlsSessionTicketKeyLifetime { get; set; } = TimeSpan.FromHours(12);
 
+    /// <summary>
+    /// For HTTPS endpoints whose TLS the transport terminates (<c>UseEpollTls</c>): the maximum number of TLS
+    /// handshakes in progress, across all of the transport's endpoints. A handshake holds an OpenSSL session and
+    /// its buffers until it ends or its <c>HandshakeTimeout</c> passes, and it is not yet a connection Kestrel
+    /// counts against <c>MaxConcurrentConnections</c>, so this bounds what clients that connect and then send a
+    /// partial or slow ClientHello can hold. A connection accepted while this many handshakes are in progress is
+    /// closed at once, as Kestrel closes a connection beyond <c>MaxConcurrentConnections</c>; accepting goes on.
+    /// Each such close is counted (<c>epoll.tls.handshakes.rejected</c>) and logged as a warning
+    /// (<c>TlsHandshakeLimitReached</c>, at most one per 5 seconds). <see langword="null"/> or 0 means unbounded;
+    /// a negative value is refused when the transport is created.
+    /// </summary>
+    /// <remarks>Defaults to 1,000.</remarks>
+    public int? MaxConcurrentTlsHandshakes { get; set; } = 1000;
+
     /// <summary>The default <see cref="ThreadCount"/> for a scheduling mode.</summary>
     internal static int DefaultThreadCount(EpollApplicationScheduling scheduling) => scheduling == EpollApplicationScheduling.Inline
         ? Math.Max(1, Environment.ProcessorCount)
@@ -185,6 +199,11 @@ public sealed class EpollTransportOptions
         if (TlsSessionTicketKeyLifetime < TimeSpan.Zero)
         {
             throw new ArgumentOutOfRangeException(nameof(TlsSessionTicketKeyLifetime), TlsSessionTicketKeyLifetime, "TlsSessionTicketKeyLifetime must not be negative.");
+        }
+
+        if (MaxConcurrentTlsHandshakes is < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxConcurrentTlsHandshakes), MaxConcurrentTlsHandshakes, "MaxConcurrentTlsHandshakes must be null or non-negative.");
         }
 
         if (MaxReadBufferSize is < 0)

@@ -287,6 +287,7 @@ public class EpollTransportFactoryTests
     [InlineData(nameof(EpollTransportOptions.TriggerMode))]
     [InlineData(nameof(EpollTransportOptions.ApplicationScheduling))]
     [InlineData(nameof(EpollTransportOptions.InlineBudget))]
+    [InlineData(nameof(EpollTransportOptions.MaxConcurrentTlsHandshakes))]
     public void InvalidOptionsAreRejectedNamingTheOption(string option)
     {
         var options = new EpollTransportOptions();
@@ -299,6 +300,7 @@ public class EpollTransportFactoryTests
             case nameof(EpollTransportOptions.TriggerMode): options.TriggerMode = (EpollTriggerMode)7; break;
             case nameof(EpollTransportOptions.ApplicationScheduling): options.ApplicationScheduling = (EpollApplicationScheduling)7; break;
             case nameof(EpollTransportOptions.InlineBudget): options.InlineBudget = TimeSpan.Zero; break;
+            case nameof(EpollTransportOptions.MaxConcurrentTlsHandshakes): options.MaxConcurrentTlsHandshakes = -1; break;
         }
 
         var ex = Assert.Throws<ArgumentOutOfRangeException>(() => new EpollTransportFactory(options, NullLoggerFactory.Instance));
@@ -319,6 +321,7 @@ public class EpollTransportFactoryTests
         Assert.Equal(EpollApplicationScheduling.Inline, options.ApplicationScheduling);
         Assert.Equal(TimeSpan.FromMilliseconds(20), options.InlineBudget);
         Assert.False(options.FinOnError);
+        Assert.Equal(1000, options.MaxConcurrentTlsHandshakes);
     }
 
     [Fact]

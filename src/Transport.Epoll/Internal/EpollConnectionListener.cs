@@ -318,7 +318,7 @@ internal sealed class EpollConnectionListener : IConnectionListener, IEpollHandl
 
         if (Tls is { } tls)
         {
-            return tls.Begin(connection); // QueueAccepted once the handshake succeeds
+            return tls.Begin(connection, EndPoint); // QueueAccepted once the handshake succeeds
         }
 
         return StartAndQueue(connection);

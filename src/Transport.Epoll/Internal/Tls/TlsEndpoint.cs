@@ -14,6 +14,7 @@ internal sealed class TlsEndpoint : IDisposable
     private readonly TlsHandshakeTimer?[] _timers;
     private readonly Action<EpollConnection> _accepted;
     private readonly EpollTransportMetrics _metrics;
+    private readonly TlsHandshakeLimit _limit;
     private readonly ILogger _logger;
     private readonly bool _levelTriggered;
 
@@ -22,9 +23,11 @@ internal sealed class TlsEndpoint : IDisposable
         int threadCount,
         EpollTransportOptions options,
         EpollTransportMetrics metrics,
+        TlsHandshakeLimit limit,
         ILogger logger,
         Action<EpollConnection> accepted)
     {
+        _limit = limit;
         Context = context;
         _timers = new TlsHandshakeTimer?[threadCount];
         _metrics = metrics;
@@ -44,8 +47,15 @@ internal sealed class TlsEndpoint : IDisposable
     /// registration that fails (ENOMEM, ENOSPC: fs.epoll.max_user_watches) closes the connection and is returned:
     /// the listener then warns and backs off, as for a plain connection. It is not a handshake failure.
     /// </summary>
-    public PosixResult Begin(EpollConnection connection)
+    public PosixResult Begin(EpollConnection connection, System.Net.EndPoint listenEndPoint)
     {
+        if (!_limit.TryEnter(listenEndPoint))
+        {
+            Interlocked.Increment(ref connection.Thread.Stats.TlsHandshakesRejected);
+            connection.EndBeforeStart(new ConnectionAbortedException("Too many TLS handshakes in progress (MaxConcurrentTlsHandshakes)."));
+            return default;
+        }
+
         TlsSession session;
         try
         {
@@ -53,6 +63,7 @@ internal sealed class TlsEndpoint : IDisposable
         }
         catch (Exception ex) when (ex is InvalidOperationException or ObjectDisposedException)
         {
+            _limit.Exit();
             EpollTransportLog.TlsHandshakeFailed(_logger, connection, ex.Message);
             connection.EndBeforeStart(new ConnectionAbortedException("The TLS session could not be created.", ex));
             return default;
@@ -66,6 +77,7 @@ internal sealed class TlsEndpoint : IDisposable
         }
         catch (ObjectDisposedException ex)
         {
+            _limit.Exit();
             session.Dispose();
             EpollTransportLog.TlsHandshakeFailed(_logger, connection, "the connection was aborted");
             connection.EndBeforeStart(new ConnectionAbortedException("The connection was aborted before its TLS handshake.", ex));
@@ -74,6 +86,7 @@ internal sealed class TlsEndpoint : IDisposable
 
         if (!registered.IsSuccess)
         {
+            _limit.Exit();
             session.Dispose();
             EpollTransportLog.ConnectionError(_logger, connection, registered.Error);
             connection.EndBeforeStart(PosixResult.CreateException("epoll_ctl(ADD)", registered.Error));
@@ -89,6 +102,9 @@ internal sealed class TlsEndpoint : IDisposable
     public TlsHandshakeTimer TimerFor(EpollThread thread) => _timers[thread.Index] ??= new TlsHandshakeTimer(thread);
 
     public void Accepted(EpollConnection connection) => _accepted(connection);
+
+    /// <summary>A handshake begun by <see cref="Begin"/> ended (done, failed, timed out or aborted): its slot is free.</summary>
+    public void HandshakeEnded() => _limit.Exit();
 
     public void HandshakeCompleted(EpollConnection connection, TlsConnectionFeatures features, TimeSpan elapsed)
     {

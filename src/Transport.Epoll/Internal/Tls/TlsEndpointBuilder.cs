@@ -12,6 +12,7 @@ namespace EpollTransport.Internal.Tls;
 internal sealed class TlsEndpointBuilder(EpollTransportOptions options, EpollTransportMetrics metrics, ILogger logger)
 {
     private readonly Lock _lock = new();
+    private readonly TlsHandshakeLimit _handshakeLimit = new(options.MaxConcurrentTlsHandshakes, logger);
     private TlsTicketKeys? _ticketKeys;
     private bool _libraryWarned;
     private bool _kernelTlsReported;
@@ -53,7 +54,7 @@ internal sealed class TlsEndpointBuilder(EpollTransportOptions options, EpollTra
             var context = TlsServerContext.Create(https, registration.ListenOptions.Protocols, TicketKeys());
             EpollTransportLog.TlsEndpointBound(logger, boundEndPoint, registration.ListenOptions.ToString() ?? "");
             ReportKernelTlsOnce();
-            return new TlsEndpoint(context, threadCount, options, metrics, logger, listener.QueueAccepted);
+            return new TlsEndpoint(context, threadCount, options, metrics, _handshakeLimit, logger, listener.QueueAccepted);
         }
         catch (Exception ex) when (ex is System.Security.Cryptography.CryptographicException or InvalidOperationException)
         {

@@ -180,6 +180,7 @@ internal sealed class TlsHandshake : IEpollHandler
     private void End()
     {
         _ended = true;
+        _endpoint.HandshakeEnded();
         if (_timerNode is not null)
         {
             _timer!.Remove(_timerNode);
