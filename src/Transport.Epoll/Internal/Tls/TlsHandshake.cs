@@ -19,6 +19,7 @@ internal sealed class TlsHandshake : IEpollHandler
 {
     private static readonly Action<object?> s_begin = static state => ((TlsHandshake)state!).Begin();
     private static readonly Action<object?> s_abort = static state => ((TlsHandshake)state!).Fail("the connection was aborted", "aborted");
+    private static readonly Action<object?> s_step = static state => ((TlsHandshake)state!).Step();
 
     private readonly TlsEndpoint _endpoint;
     private readonly EpollConnection _connection;
@@ -29,6 +30,7 @@ internal sealed class TlsHandshake : IEpollHandler
     private TlsHandshakeTimer? _timer;
     private uint _interest;
     private bool _registered;
+    private bool _stepQueued;
     private bool _ended;
 
     public TlsHandshake(TlsEndpoint endpoint, EpollConnection connection, TlsSession session, bool levelTriggered)
@@ -54,7 +56,7 @@ internal sealed class TlsHandshake : IEpollHandler
     /// <summary>The connection was aborted before the handshake ended (listener disposed, server stopping).</summary>
     public void Abort() => Thread.Post(s_abort, this);
 
-    public void OnEvents(uint events) => Step();
+    public void OnEvents(uint events) => QueueStep();
 
     public void OnTimeout()
     {
@@ -91,11 +93,25 @@ internal sealed class TlsHandshake : IEpollHandler
         }
 
         _registered = true;
-        Step(); // the ClientHello may be there already
+        QueueStep(); // the ClientHello may be there already
+    }
+
+    /// <summary>
+    /// Steps run as the loop's low-priority work (EpollThread.LowPriority.cs): a burst of new connections
+    /// does not hold the requests of established ones. One queued step reads whatever has arrived by then.
+    /// </summary>
+    private void QueueStep()
+    {
+        if (!_stepQueued && !_ended)
+        {
+            _stepQueued = true;
+            Thread.DeferLowPriority(s_step, this);
+        }
     }
 
     private void Step()
     {
+        _stepQueued = false;
         if (_ended)
         {
             return;
