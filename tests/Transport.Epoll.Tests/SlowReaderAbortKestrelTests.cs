@@ -21,6 +21,12 @@ public class SlowReaderAbortKestrelTests
     // Kestrel's heartbeat checks the rate once a second; the grace period and the buffers take a few more.
     private static readonly TimeSpan s_abortBound = TimeSpan.FromSeconds(30);
 
+    // Kestrel gives what the socket and the pipes absorbed (megabytes on loopback) time at this rate before it aborts:
+    // at Kestrel's own tests' 1 MiB/s that was 5 s of waiting per case; at 16 MiB/s the abort comes after the grace
+    // period. The client has stopped reading long before: buffers on loopback fill in milliseconds, the grace
+    // period and the heartbeat take at least 2 s.
+    private const int MinResponseBytesPerSecond = 16 * 1024 * 1024;
+
     public static TheoryData<EpollTriggerMode, bool> ModesAndFin => new()
     {
         { EpollTriggerMode.Edge, false },
@@ -138,7 +144,7 @@ public class SlowReaderAbortKestrelTests
         web => web.Run(handler),
         kestrel =>
         {
-            kestrel.Limits.MinResponseDataRate = new MinDataRate(bytesPerSecond: 1024 * 1024, gracePeriod: TimeSpan.FromSeconds(2));
+            kestrel.Limits.MinResponseDataRate = new MinDataRate(bytesPerSecond: MinResponseBytesPerSecond, gracePeriod: TimeSpan.FromSeconds(2));
             kestrel.Limits.MaxRequestBodySize = null;
             SetKestrelFinOnError(kestrel, kestrelFin);
         });

@@ -318,8 +318,7 @@ internal sealed class EpollConnectionListener : IConnectionListener, IEpollHandl
 
         if (Tls is { } tls)
         {
-            tls.Begin(connection); // QueueAccepted once the handshake succeeds
-            return default;
+            return tls.Begin(connection); // QueueAccepted once the handshake succeeds
         }
 
         return StartAndQueue(connection);

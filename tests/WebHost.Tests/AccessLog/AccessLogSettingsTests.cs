@@ -1,7 +1,7 @@
 using EpollTransport.WebHost.AccessLog;
 using EpollTransport.WebHost.Tests.Infrastructure;
-using Microsoft.Extensions.Configuration;
 using Xunit.Abstractions;
+using static EpollTransport.WebHost.Tests.Infrastructure.InMemorySettings;
 
 namespace EpollTransport.WebHost.Tests.AccessLog;
 
@@ -61,23 +61,13 @@ public sealed class AccessLogSettingsTests(ITestOutputHelper output)
                 "under-a-file" => Path.Combine(File.Create(Path.Combine(directory, "file")).Name, "access.log"),
                 _ => directory,
             };
-            using var cts = Timeouts.Create(TimeSpan.FromSeconds(60));
-            await using var host = WebHostProcess.Start(
-                TestPaths.ContentRoot, ["--urls", "http://127.0.0.1:0", "--AccessLog:Enabled", "true", "--AccessLog:Path", path]);
-            var exitCode = await host.WaitForExitAsync(cts.Token);
-            output.WriteLine(host.Output);
-
-            Assert.Equal(2, exitCode);
-            Assert.Contains($"Invalid AccessLog:Path '{path}': it cannot be opened for appending (", host.StandardError, StringComparison.Ordinal);
-            Assert.Contains("Valid values: a file in an existing directory this process may write to, or - for standard output.", host.StandardError, StringComparison.Ordinal);
-            Assert.DoesNotContain("Now listening on:", host.Output, StringComparison.Ordinal);
+            var error = await RefusedStart.StandardErrorAsync(output, ["--AccessLog:Enabled", "true", "--AccessLog:Path", path]);
+            Assert.Contains($"Invalid AccessLog:Path '{path}': it cannot be opened for appending (", error, StringComparison.Ordinal);
+            Assert.Contains("Valid values: a file in an existing directory this process may write to, or - for standard output.", error, StringComparison.Ordinal);
         }
         finally
         {
             Directory.Delete(directory, recursive: true);
         }
     }
-
-    private static IConfiguration Configuration(Dictionary<string, string?> values) =>
-        new ConfigurationBuilder().AddInMemoryCollection(values).Build();
 }

@@ -7,10 +7,10 @@ namespace EpollTransport.WebHost.Tests.Deployment;
 /// A machine or container whose loopback has no IPv6 address (<c>net.ipv6.conf.lo.disable_ipv6=1</c>), played by a
 /// network namespace of the host's own (<c>unshare -n</c>). Kestrel binds <c>localhost</c> as 127.0.0.1 and [::1] and
 /// serves whichever it gets; the host must start and serve IPv4 on either transport, and a client in the same
-/// namespace (<c>nsenter</c>) gets its answer.
+/// namespace (<c>nsenter</c>) gets its answer. Not with the load tests: one request per host, in a namespace of its
+/// own (its fixed port collides with nothing), so it runs beside the in-process tests.
 /// </summary>
 /// <param name="output">The test output.</param>
-[Collection(Reliability.LoadTests.Name)]
 public sealed class NoIpv6LoopbackTests(ITestOutputHelper output)
 {
     // Inside a fresh namespace every port is free; the namespace goes away with the host.

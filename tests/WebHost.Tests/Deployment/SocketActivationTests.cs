@@ -9,10 +9,10 @@ namespace EpollTransport.WebHost.Tests.Deployment;
 /// systemd socket activation, as <c>deploy/epolltransport-webhost.socket</c> does it, played by
 /// <c>systemd-socket-activate</c>: it listens, and on the first connection execs the host with the listening
 /// socket as descriptor 3 and <c>LISTEN_FDS=1</c>. The host must serve that socket on its epoll threads, without
-/// ever starting the Sockets engine, and stop cleanly on SIGTERM.
+/// ever starting the Sockets engine, and stop cleanly on SIGTERM. Not with the load tests: a few requests and no
+/// figure of the server process, so it runs beside the in-process tests.
 /// </summary>
 /// <param name="output">The test output.</param>
-[Collection(Reliability.LoadTests.Name)]
 public sealed class SocketActivationTests(ITestOutputHelper output)
 {
     [RequiresToolsTheory("systemd-socket-activate:systemd")]

@@ -1,7 +1,7 @@
 using EpollTransport.WebHost.Https;
 using EpollTransport.WebHost.Tests.Infrastructure;
-using Microsoft.Extensions.Configuration;
 using Xunit.Abstractions;
+using static EpollTransport.WebHost.Tests.Infrastructure.InMemorySettings;
 
 namespace EpollTransport.WebHost.Tests.Https;
 
@@ -50,16 +50,7 @@ public sealed class HttpsPolicySettingsTests(ITestOutputHelper output)
     [Fact]
     public async Task AWrongValueStopsTheHostBeforeItListens()
     {
-        using var cts = Timeouts.Create(TimeSpan.FromSeconds(60));
-        await using var host = WebHostProcess.Start(TestPaths.ContentRoot, ["--urls", "http://127.0.0.1:0", "--HttpsPolicy:RedirectToHttps", "always"]);
-        var exitCode = await host.WaitForExitAsync(cts.Token);
-        output.WriteLine(host.Output);
-
-        Assert.Equal(2, exitCode);
-        Assert.Contains("Invalid HttpsPolicy:RedirectToHttps 'always'.", host.StandardError, StringComparison.Ordinal);
-        Assert.DoesNotContain("Now listening on:", host.Output, StringComparison.Ordinal);
+        var error = await RefusedStart.StandardErrorAsync(output, ["--HttpsPolicy:RedirectToHttps", "always"]);
+        Assert.Contains("Invalid HttpsPolicy:RedirectToHttps 'always'.", error, StringComparison.Ordinal);
     }
-
-    private static IConfiguration Configuration(Dictionary<string, string?> values) =>
-        new ConfigurationBuilder().AddInMemoryCollection(values).Build();
 }

@@ -2,8 +2,8 @@ using System.Net;
 using EpollTransport.WebHost.Monitoring;
 using EpollTransport.WebHost.Tests.Infrastructure;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.Configuration;
 using Xunit.Abstractions;
+using static EpollTransport.WebHost.Tests.Infrastructure.InMemorySettings;
 
 namespace EpollTransport.WebHost.Tests.Monitoring;
 
@@ -63,16 +63,7 @@ public sealed class MonitoringSettingsTests(ITestOutputHelper output)
     [Fact]
     public async Task AWrongValueStopsTheHostBeforeItListens()
     {
-        using var cts = Timeouts.Create(TimeSpan.FromSeconds(60));
-        await using var host = WebHostProcess.Start(TestPaths.ContentRoot, ["--urls", "http://127.0.0.1:0", "--Monitoring:AllowRemoteClients", "maybe"]);
-        var exitCode = await host.WaitForExitAsync(cts.Token);
-        output.WriteLine(host.Output);
-
-        Assert.Equal(2, exitCode);
-        Assert.Contains("Invalid Monitoring:AllowRemoteClients 'maybe'. Valid values: true, false (default false).", host.StandardError, StringComparison.Ordinal);
-        Assert.DoesNotContain("Now listening on:", host.Output, StringComparison.Ordinal);
+        var error = await RefusedStart.StandardErrorAsync(output, ["--Monitoring:AllowRemoteClients", "maybe"]);
+        Assert.Contains("Invalid Monitoring:AllowRemoteClients 'maybe'. Valid values: true, false (default false).", error, StringComparison.Ordinal);
     }
-
-    private static IConfiguration Configuration(Dictionary<string, string?> values) =>
-        new ConfigurationBuilder().AddInMemoryCollection(values).Build();
 }

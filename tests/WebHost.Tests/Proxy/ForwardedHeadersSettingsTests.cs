@@ -1,8 +1,8 @@
 using System.Net;
 using EpollTransport.WebHost.Proxy;
 using EpollTransport.WebHost.Tests.Infrastructure;
-using Microsoft.Extensions.Configuration;
 using Xunit.Abstractions;
+using static EpollTransport.WebHost.Tests.Infrastructure.InMemorySettings;
 
 namespace EpollTransport.WebHost.Tests.Proxy;
 
@@ -54,16 +54,7 @@ public sealed class ForwardedHeadersSettingsTests(ITestOutputHelper output)
     [Fact]
     public async Task AWrongValueStopsTheHostBeforeItListens()
     {
-        using var cts = Timeouts.Create(TimeSpan.FromSeconds(60));
-        await using var host = WebHostProcess.Start(TestPaths.ContentRoot, ["--urls", "http://127.0.0.1:0", "--ForwardedHeaders:KnownProxies", "proxy.example"]);
-        var exitCode = await host.WaitForExitAsync(cts.Token);
-        output.WriteLine(host.Output);
-
-        Assert.Equal(2, exitCode);
-        Assert.Contains("Invalid ForwardedHeaders:KnownProxies 'proxy.example'.", host.StandardError, StringComparison.Ordinal);
-        Assert.DoesNotContain("Now listening on:", host.Output, StringComparison.Ordinal);
+        var error = await RefusedStart.StandardErrorAsync(output, ["--ForwardedHeaders:KnownProxies", "proxy.example"]);
+        Assert.Contains("Invalid ForwardedHeaders:KnownProxies 'proxy.example'.", error, StringComparison.Ordinal);
     }
-
-    private static IConfiguration Configuration(Dictionary<string, string?> values) =>
-        new ConfigurationBuilder().AddInMemoryCollection(values).Build();
 }

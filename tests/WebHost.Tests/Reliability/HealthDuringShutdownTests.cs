@@ -11,10 +11,11 @@ namespace EpollTransport.WebHost.Tests.Reliability;
 /// SIGTERM to the host in its own process, configured with a drain delay, while a long request is in flight:
 /// from the signal on, <c>/healthz</c> answers 503 on new connections, which are still accepted and served for
 /// the drain delay; then the host stops accepting, the in-flight request still finishes whole, and the host
-/// exits cleanly. This is what a load balancer polling <c>/healthz</c> sees of a rolling restart.
+/// exits cleanly. This is what a load balancer polling <c>/healthz</c> sees of a rolling restart. Not with the load
+/// tests: it mostly waits (the drain delay, the in-flight request), polls lightly, reads no figure of the server
+/// process and keeps little in this one, so it runs beside the in-process tests.
 /// </summary>
 /// <param name="output">The test output.</param>
-[Collection(LoadTests.Name)]
 public sealed class HealthDuringShutdownTests(ITestOutputHelper output)
 {
     private const int DrainDelaySeconds = 3;

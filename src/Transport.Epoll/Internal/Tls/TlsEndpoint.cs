@@ -38,8 +38,13 @@ internal sealed class TlsEndpoint : IDisposable
 
     public TimeSpan HandshakeTimeout { get; }
 
-    /// <summary>Starts the handshake of a connection just accepted; it reaches Kestrel only once that succeeds.</summary>
-    public void Begin(EpollConnection connection)
+    /// <summary>
+    /// Starts the handshake of a connection just accepted (on the accepting thread); it reaches Kestrel only once
+    /// that succeeds. The socket is registered with its epoll thread here, as a plain connection's is, so that a
+    /// registration that fails (ENOMEM, ENOSPC: fs.epoll.max_user_watches) closes the connection and is returned:
+    /// the listener then warns and backs off, as for a plain connection. It is not a handshake failure.
+    /// </summary>
+    public PosixResult Begin(EpollConnection connection)
     {
         TlsSession session;
         try
@@ -50,12 +55,34 @@ internal sealed class TlsEndpoint : IDisposable
         {
             EpollTransportLog.TlsHandshakeFailed(_logger, connection, ex.Message);
             connection.EndBeforeStart(new ConnectionAbortedException("The TLS session could not be created.", ex));
-            return;
+            return default;
         }
 
         var handshake = new TlsHandshake(this, connection, session, _levelTriggered);
+        PosixResult registered;
+        try
+        {
+            registered = handshake.Register();
+        }
+        catch (ObjectDisposedException ex)
+        {
+            session.Dispose();
+            EpollTransportLog.TlsHandshakeFailed(_logger, connection, "the connection was aborted");
+            connection.EndBeforeStart(new ConnectionAbortedException("The connection was aborted before its TLS handshake.", ex));
+            return default;
+        }
+
+        if (!registered.IsSuccess)
+        {
+            session.Dispose();
+            EpollTransportLog.ConnectionError(_logger, connection, registered.Error);
+            connection.EndBeforeStart(PosixResult.CreateException("epoll_ctl(ADD)", registered.Error));
+            return registered;
+        }
+
         connection.PendingHandshake = handshake;
         handshake.Start();
+        return registered;
     }
 
     /// <summary>The handshake deadlines of <paramref name="thread"/> (called on that thread).</summary>

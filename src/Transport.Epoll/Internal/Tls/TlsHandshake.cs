@@ -5,7 +5,9 @@ using Microsoft.AspNetCore.Connections;
 namespace EpollTransport.Internal.Tls;
 
 // A TLS connection's first phase, before Kestrel sees it (as nginx does it): the accepted socket is
-// registered with its epoll thread under this handler, and each readiness event runs one step of the
+// registered with its epoll thread under this handler (by the accepting thread, so that a failed registration
+// takes the listener's back-off like a plain connection's; events before Begin are left for Begin's own first
+// step), and each readiness event runs one step of the
 // handshake (SSL_do_handshake): WANT_READ waits for EPOLLIN, a flight the socket could not take waits for
 // EPOLLOUT (level-triggered mode asks for exactly those; edge-triggered mode is registered for both). When
 // the handshake is done the socket is handed to the connection (removed, then registered under the
@@ -29,6 +31,7 @@ internal sealed class TlsHandshake : IEpollHandler
     private TlsHandshakeTimer? _timer;
     private uint _interest;
     private bool _registered;
+    private bool _begun;
     private bool _ended;
 
     public TlsHandshake(TlsEndpoint endpoint, EpollConnection connection, TlsSession session, bool levelTriggered)
@@ -54,7 +57,27 @@ internal sealed class TlsHandshake : IEpollHandler
     /// <summary>The connection was aborted before the handshake ended (listener disposed, server stopping).</summary>
     public void Abort() => Thread.Post(s_abort, this);
 
-    public void OnEvents(uint events) => Step();
+    /// <summary>
+    /// Registers the socket with the connection's epoll thread, from the accepting thread; then <see cref="Start"/>.
+    /// On failure nothing is registered.
+    /// </summary>
+    public PosixResult Register()
+    {
+        _interest = _levelTriggered
+            ? Epoll.EPOLLIN | Epoll.EPOLLRDHUP
+            : Epoll.EPOLLIN | Epoll.EPOLLOUT | Epoll.EPOLLRDHUP | Epoll.EPOLLET;
+        var result = Thread.Register(_connection.Socket, this, _interest);
+        _registered = result.IsSuccess;
+        return result;
+    }
+
+    public void OnEvents(uint events)
+    {
+        if (_begun)
+        {
+            Step();
+        }
+    }
 
     public void OnTimeout()
     {
@@ -72,25 +95,7 @@ internal sealed class TlsHandshake : IEpollHandler
         Thread.Stats.TlsHandshakesStarted++;
         _timer = _endpoint.TimerFor(Thread);
         _timerNode = _timer.Add(this);
-        _interest = _levelTriggered
-            ? Epoll.EPOLLIN | Epoll.EPOLLRDHUP
-            : Epoll.EPOLLIN | Epoll.EPOLLOUT | Epoll.EPOLLRDHUP | Epoll.EPOLLET;
-        try
-        {
-            var result = Thread.Register(_connection.Socket, this, _interest);
-            if (!result.IsSuccess)
-            {
-                Fail($"epoll_ctl(ADD) failed with {result.Error}", "epoll");
-                return;
-            }
-        }
-        catch (ObjectDisposedException)
-        {
-            Fail("the connection was aborted", "aborted");
-            return;
-        }
-
-        _registered = true;
+        _begun = true;
         Step(); // the ClientHello may be there already
     }
 
