@@ -43,7 +43,7 @@ def _check_tools(args):
         raise BenchError(f"{WEBHOST_DLL} is missing: build with 'dotnet build src/WebHost -c Release' (bench/run.sh does)")
     if (args.idle_connections or args.idle_tls_connections) and not os.access(IDLECONN, os.X_OK):
         raise BenchError(f"{IDLECONN} is missing (bench/run.sh compiles bench/idle/idleconn.c)")
-    if any(SCENARIOS[s]["tool"] == "tlschurn" for s in args.scenarios.split(",")) and not os.access(TLSCHURN, os.X_OK):
+    if (args.idle_tls_connections or any(SCENARIOS[s]["tool"] == "tlschurn" for s in args.scenarios.split(","))) and not os.access(TLSCHURN, os.X_OK):
         raise BenchError(f"{TLSCHURN} is missing (bench/run.sh compiles bench/churn/tlschurn.c)")
 
 

@@ -276,6 +276,24 @@ public class EpollConnectionTests
         Assert.Same(server, server.Features.Get<IConnectionIdFeature>());
     }
 
+    /// <summary>
+    /// Kestrel's <c>SocketTransportTests.SocketTransportExposesSocketsFeature</c> (Sockets hands the application
+    /// its <see cref="Socket"/>) fails on this transport by design: the descriptor has one owner, its epoll
+    /// thread. A <see cref="Socket"/> wrapping it could read or change its mode behind the loop, and outlive it
+    /// to act on the next connection given the same descriptor number. Code that asks gets null, not a
+    /// <see cref="Socket"/> that half works.
+    /// </summary>
+    [Fact]
+    public async Task NoSocketObjectIsHandedToTheApplication()
+    {
+        await using var harness = new TransportHarness();
+        var listener = await harness.BindAsync();
+        var (_, server) = await harness.ConnectAsync(listener);
+
+        Assert.Null(server.Features.Get<IConnectionSocketFeature>());
+        Assert.DoesNotContain(server.Features, pair => pair.Key == typeof(IConnectionSocketFeature));
+    }
+
     private sealed class ReplacedConnectionId : IConnectionIdFeature
     {
         public string ConnectionId { get; set; } = "replaced";

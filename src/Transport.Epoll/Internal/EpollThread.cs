@@ -10,7 +10,8 @@ namespace EpollTransport.Internal;
 // ================
 // One epoll instance and every socket registered with it, served by one loop:
 //
-//     run posted work, due timers and deferred work  ->  epoll_wait  ->  dispatch each ready socket  ->  repeat
+//     run posted work, due timers, deferred work and a slice of low-priority work  ->  epoll_wait
+//         ->  dispatch each ready socket  ->  repeat
 //
 // Deferred work is what the loop's own handlers schedule for "after this iteration": the send loops of
 // connections whose application flushed while running here, and the application's own continuations
@@ -291,6 +292,7 @@ internal sealed partial class EpollThread : IDisposable
     {
         Volatile.Write(ref _runner, runner);
         Volatile.Write(ref _ownerThreadId, Environment.CurrentManagedThreadId);
+        _iterationStart = Stopwatch.GetTimestamp();
         try
         {
             while (true)
@@ -302,16 +304,18 @@ internal sealed partial class EpollThread : IDisposable
                     return true; // handed off: another runner goes on from the next item
                 }
 
-                if (_stopRequested && _deferred.IsEmpty)
+                RunLowPriorityWork();
+                if (_stopRequested && _deferred.IsEmpty && _lowPriority.Count == 0)
                 {
                     break; // what the bounded drain left is run first: send loops and responses finish
                 }
 
                 // Announce the block first, then look at the queue one last time (see the essay above).
                 Interlocked.Exchange(ref _state, (int)EpollThreadState.Blocked);
-                int timeout = _work.IsEmpty && _deferred.IsEmpty && !_stopRequested ? MillisecondsUntilNextTimer() : 0;
+                int timeout = _work.IsEmpty && _deferred.IsEmpty && _lowPriority.Count == 0 && !_stopRequested ? MillisecondsUntilNextTimer() : 0;
                 var result = Epoll.Wait(_epoll, _events, timeout);
                 Volatile.Write(ref _state, (int)EpollThreadState.Running);
+                _iterationStart = Stopwatch.GetTimestamp();
 
                 if (!result.IsSuccess)
                 {

@@ -7,8 +7,8 @@ namespace EpollTransport.Internal.Tls;
 // A TLS connection's first phase, before Kestrel sees it (as nginx does it): the accepted socket is
 // registered with its epoll thread under this handler (by the accepting thread, so that a failed registration
 // takes the listener's back-off like a plain connection's; events before Begin are left for Begin's own first
-// step), and each readiness event runs one step of the
-// handshake (SSL_do_handshake): WANT_READ waits for EPOLLIN, a flight the socket could not take waits for
+// step), and each readiness event queues one step of the
+// handshake (SSL_do_handshake) as the loop's low-priority work (EpollThread.LowPriority.cs): WANT_READ waits for EPOLLIN, a flight the socket could not take waits for
 // EPOLLOUT (level-triggered mode asks for exactly those; edge-triggered mode is registered for both). When
 // the handshake is done the socket is handed to the connection (removed, then registered under the
 // connection itself), the negotiated features are set, and the connection is queued for Kestrel's accept
@@ -21,6 +21,7 @@ internal sealed class TlsHandshake : IEpollHandler
 {
     private static readonly Action<object?> s_begin = static state => ((TlsHandshake)state!).Begin();
     private static readonly Action<object?> s_abort = static state => ((TlsHandshake)state!).Fail("the connection was aborted", "aborted");
+    private static readonly Action<object?> s_step = static state => ((TlsHandshake)state!).Step();
 
     private readonly TlsEndpoint _endpoint;
     private readonly EpollConnection _connection;
@@ -31,6 +32,7 @@ internal sealed class TlsHandshake : IEpollHandler
     private TlsHandshakeTimer? _timer;
     private uint _interest;
     private bool _registered;
+    private bool _stepQueued;
     private bool _begun;
     private bool _ended;
 
@@ -75,7 +77,7 @@ internal sealed class TlsHandshake : IEpollHandler
     {
         if (_begun)
         {
-            Step();
+            QueueStep();
         }
     }
 
@@ -96,11 +98,25 @@ internal sealed class TlsHandshake : IEpollHandler
         _timer = _endpoint.TimerFor(Thread);
         _timerNode = _timer.Add(this);
         _begun = true;
-        Step(); // the ClientHello may be there already
+        QueueStep(); // the ClientHello may be there already
+    }
+
+    /// <summary>
+    /// Steps run as the loop's low-priority work (EpollThread.LowPriority.cs): a burst of new connections
+    /// does not hold the requests of established ones. One queued step reads whatever has arrived by then.
+    /// </summary>
+    private void QueueStep()
+    {
+        if (!_stepQueued && !_ended)
+        {
+            _stepQueued = true;
+            Thread.DeferLowPriority(s_step, this);
+        }
     }
 
     private void Step()
     {
+        _stepQueued = false;
         if (_ended)
         {
             return;
