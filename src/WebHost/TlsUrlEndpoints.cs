@@ -25,7 +25,11 @@ namespace EpollTransport.WebHost;
 /// Serves the HTTPS addresses Kestrel binds from its server addresses (<c>urls</c>) through the transport's TLS,
 /// certificate and defaults resolved exactly as Kestrel resolves them.
 /// </summary>
-internal sealed class TlsUrlEndpoints(IServer server, IOptions<KestrelServerOptions> options, ILoggerFactory loggerFactory) : IStartupFilter
+/// <remarks>
+/// Depends on nothing that needs Kestrel's options: the endpoint defaults also run while those options are being
+/// configured (<c>ListenHandle</c> in code, systemd's sockets), and resolving the server then would wait on itself.
+/// </remarks>
+internal sealed class TlsUrlEndpoints(IServiceProvider services, ILoggerFactory loggerFactory) : IStartupFilter
 {
     private readonly Lock _lock = new();
     private readonly ILogger _logger = loggerFactory.CreateLogger(typeof(TlsEngineSelection).FullName!);
@@ -76,10 +80,10 @@ internal sealed class TlsUrlEndpoints(IServer server, IOptions<KestrelServerOpti
     public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next)
     {
         // Runs after the host has filled IServerAddressesFeature (urls, https_ports, app.Urls), before Kestrel binds.
-        var feature = server.Features.Get<IServerAddressesFeature>();
+        var feature = services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>();
         if (feature is { Addresses.Count: > 0 })
         {
-            int loaderEndpoints = options.Value.ConfigurationLoader?.Configuration.GetSection("Endpoints").GetChildren().Count() ?? 0;
+            int loaderEndpoints = services.GetRequiredService<IOptions<KestrelServerOptions>>().Value.ConfigurationLoader?.Configuration.GetSection("Endpoints").GetChildren().Count() ?? 0;
             lock (_lock)
             {
                 if (loaderEndpoints == 0 || feature.PreferHostingUrls)
