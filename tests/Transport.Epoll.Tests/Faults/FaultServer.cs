@@ -249,10 +249,21 @@ internal sealed class FaultServer : IAsyncDisposable
             long total = 0;
             var buffer = new byte[8192];
             int n;
-            while ((n = await context.Request.Body.ReadAsync(buffer)) > 0)
+            try
             {
-                total += n;
-                await Task.Yield(); // slower than the client: the read buffer fills and reading pauses
+                while ((n = await context.Request.Body.ReadAsync(buffer)) > 0)
+                {
+                    total += n;
+                    await Task.Yield(); // slower than the client: the read buffer fills and reading pauses
+                }
+            }
+            catch (IOException)
+            {
+                // The client is gone (a reset mid-body). Handled as a careful app does: left unhandled, Kestrel logs it as
+                // an application error unless it has seen ConnectionClosed first, a race on both transports (each
+                // completes the input with the reset, then fires ConnectionClosed on the thread pool).
+                context.Abort();
+                return;
             }
 
             await WriteAsync(context, total.ToString(System.Globalization.CultureInfo.InvariantCulture));
