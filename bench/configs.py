@@ -8,12 +8,15 @@ scenario's URL and warmed up; then the scenarios run in rounds alternating the c
 (A B C ... A B C ...), the load generator pinned to the other cores, as bench/run.sh does. Reported
 per configuration: requests/s (median over rounds) and p99 per scenario, the peak RSS over the whole
 run (VmHWM), and the startup time (spawn to the first 200 on /plaintext, median of --starts cold starts)
-with the RSS right after it.
+with the RSS right after it. Scenarios over TLS (tls-*) go to the host's standard HTTPS endpoint with a
+certificate made for the run, as bench/run.sh has it; scenarios with a background load (blocking) turn the
+host's test endpoints on.
 
   python3 bench/configs.py --aot /tmp/aot/EpollTransport.WebHost [--configs jit,aot-wks] [--rounds 3]
 
 Build first: dotnet build src/WebHost -c Release, and for the aot configurations
-dotnet publish src/WebHost -c Release -r linux-x64 -p:PublishAot=true -o /tmp/aot.
+dotnet publish src/WebHost -c Release -r linux-x64 -p:PublishAot=true -o /tmp/aot; tls-churn needs
+bench/.build/tlschurn (bench/run.sh builds it).
 """
 
 import argparse
@@ -32,7 +35,9 @@ from harness.loadgen import run_load  # noqa: E402
 from harness.metadata import git  # noqa: E402
 from harness.processes import Children  # noqa: E402
 from harness.procfs import hwm_kb, loadavg, rss_kb  # noqa: E402
+from harness.scenarios import SCENARIOS as SCENARIO_TABLE  # noqa: E402
 from harness.servers import check_ports, http_get  # noqa: E402
+from harness.tls import https_get, make_certificate  # noqa: E402
 
 CONFIGS = os.path.join(BENCH_DIR, "configs.json")
 SCENARIOS = ("plaintext", "json", "static-1k", "static-1m")
@@ -45,7 +50,7 @@ class Variant:
         self.key = self.label = key
         self.spec = spec
         self.args = args
-        self.h1_port, self.h2_port = port, port + 1
+        self.h1_port, self.h2_port, self.tls_port = port, port + 1, port + 2
         self.children = children
         self.ncpus = 1
         self.proc = None
@@ -62,12 +67,22 @@ class Variant:
             "--contentRoot", self.args.content_root, "--Transport", "Epoll",
             "--Kestrel:Endpoints:h1:Url", f"http://127.0.0.1:{self.h1_port}", "--Kestrel:Endpoints:h1:Protocols", "Http1",
             "--Kestrel:Endpoints:h2:Url", f"http://127.0.0.1:{self.h2_port}", "--Kestrel:Endpoints:h2:Protocols", "Http2",
-            "--Logging:LogLevel:Default=Warning", "--Logging:LogLevel:Microsoft.Hosting.Lifetime=Warning"] + [
+            "--Logging:LogLevel:Default=Warning", "--Logging:LogLevel:Microsoft.Hosting.Lifetime=Warning"] + self.extra_args() + [
             a.replace("{tmp}", self.args.tmp) for a in self.spec.get("args", [])]
+
+    def extra_args(self):
+        """The HTTPS endpoint (bench/run.sh's) when a scenario is over TLS; the test endpoints when one has a background load."""
+        extra = []
+        if self.args.cert:
+            extra += ["--Kestrel:Endpoints:tls:Url", f"https://127.0.0.1:{self.tls_port}", "--Kestrel:Endpoints:tls:Protocols", "Http1AndHttp2",
+                      "--Kestrel:Endpoints:tls:Certificate:Path", self.args.cert[0], "--Kestrel:Endpoints:tls:Certificate:KeyPath", self.args.cert[1]]
+        if self.args.test_endpoints:
+            extra += ["--EnableTestEndpoints", "true"]
+        return extra
 
     def start(self):
         """Starts the host; returns seconds from spawn to the first 200 on /plaintext."""
-        check_ports([self.h1_port, self.h2_port])
+        check_ports([self.h1_port, self.h2_port] + ([self.tls_port] if self.args.cert else []))
         env = dict(os.environ, **self.spec["env"])
         self.logf = open(self.log_path, "a")
         t0 = time.monotonic()
@@ -76,7 +91,8 @@ class Variant:
             if self.proc.poll() is not None:
                 raise BenchError(f"{self.key} exited with {self.proc.returncode}; see {self.log_path}")
             try:
-                if http_get(self.h1_port, "/plaintext", timeout=2)[0] == 200:
+                # Kestrel binds the endpoints one after the other: the HTTPS one may not listen yet when HTTP answers.
+                if http_get(self.h1_port, "/plaintext", timeout=2)[0] == 200 and (not self.args.cert or https_get(self.tls_port, "/plaintext", timeout=2)[0] == 200):
                     return time.monotonic() - t0
             except OSError:
                 pass
@@ -133,10 +149,15 @@ def main(argv):
     scenarios = args.scenarios.split(",")
     args.tmp = tempfile.mkdtemp(prefix="bench-configs-")
     args.content_root = make_content_root(args.tmp)
+    unknown = [s for s in scenarios if s not in SCENARIO_TABLE]
+    if unknown:
+        raise BenchError(f"unknown scenario(s) {', '.join(unknown)}; valid: {', '.join(SCENARIO_TABLE)}")
+    args.cert = make_certificate(args.tmp) if any(SCENARIO_TABLE[s].get("tls") for s in scenarios) else None
+    args.test_endpoints = any(SCENARIO_TABLE[s].get("background") for s in scenarios)
     children = Children()
     if args.nice:
         children.set_priority(args.nice)
-    variants = [Variant(k, specs[k], args, args.base_port + 2 * i, children) for i, k in enumerate(keys)]
+    variants = [Variant(k, specs[k], args, args.base_port + 3 * i, children) for i, k in enumerate(keys)]
     results = dict(date=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), commit=git("rev-parse", "--short", "HEAD"),
                    cores=os.cpu_count(), loadavg_before=loadavg(), argv=argv, commands={}, configs={k: dict(specs[k]) for k in keys})
     try:
