@@ -95,8 +95,8 @@ internal sealed class TlsEndpoint : IDisposable
             return registered;
         }
 
+        _limit.Track(handshake); // before anything can end it (an abort through the connection)
         connection.PendingHandshake = handshake;
-        _limit.Track(handshake);
         handshake.Start();
         return registered;
     }
