@@ -29,14 +29,14 @@ public abstract partial class TransportTests<TFixture>
         // A drain far longer than the checks below can take on a loaded machine; the test then ends it early by
         // cancelling the stop, as the shutdown timeout would (a 3 s drain raced them).
         await using var factory = StartOwnServer(settings: new Dictionary<string, string?> { ["Health:DrainDelaySeconds"] = "600" });
-        Assert.Equal((200, "Healthy"), await GetOnNewConnectionAsync(factory, "/healthz", cts.Token));
+        Assert.Equal((200, "Healthy"), await factory.GetOnNewConnectionAsync("/healthz", cts.Token));
 
         using var stop = new CancellationTokenSource();
         var stopping = factory.Host.StopAsync(stop.Token);
 
         // New connections are still accepted and served during the drain; only /healthz has changed.
-        Assert.Equal((503, "Unhealthy"), await GetOnNewConnectionAsync(factory, "/healthz", cts.Token));
-        Assert.Equal((200, "Hello, World!"), await GetOnNewConnectionAsync(factory, "/plaintext", cts.Token));
+        Assert.Equal((503, "Unhealthy"), await factory.GetOnNewConnectionAsync("/healthz", cts.Token));
+        Assert.Equal((200, "Hello, World!"), await factory.GetOnNewConnectionAsync("/plaintext", cts.Token));
         Assert.False(stopping.IsCompleted, "The host stopped before its drain delay was over.");
         await stop.CancelAsync();
         await stopping.WaitAsync(cts.Token);
@@ -46,7 +46,7 @@ public abstract partial class TransportTests<TFixture>
     public async Task MetricsAnswerALoopbackClientWithKestrelsSeriesAndTheTransportsOwnOnEpoll()
     {
         using var cts = Timeouts.Create();
-        var (status, body) = await GetOnNewConnectionAsync(Server, "/metrics", cts.Token);
+        var (status, body) = await Server.GetOnNewConnectionAsync("/metrics", cts.Token);
 
         Assert.Equal(200, status);
         Assert.Contains("\nkestrel_active_connections", body, StringComparison.Ordinal);
@@ -59,14 +59,14 @@ public abstract partial class TransportTests<TFixture>
         using var cts = Timeouts.Create();
         await using var factory = StartOwnServer(configureServices: RemoteClientSimulation.Register);
 
-        var (status, body) = await GetOnNewConnectionAsync(factory, "/metrics", cts.Token);
+        var (status, body) = await factory.GetOnNewConnectionAsync("/metrics", cts.Token);
         Assert.Equal(403, status);
         Assert.Contains($"{RemoteClientsSetting}=true", body, StringComparison.Ordinal);
         Assert.DoesNotContain("kestrel_", body, StringComparison.Ordinal);
 
         // The rest of the site, /healthz included (load balancers are remote), answers the same client.
-        Assert.Equal((200, "Healthy"), await GetOnNewConnectionAsync(factory, "/healthz", cts.Token));
-        Assert.Equal((200, "Hello, World!"), await GetOnNewConnectionAsync(factory, "/plaintext", cts.Token));
+        Assert.Equal((200, "Healthy"), await factory.GetOnNewConnectionAsync("/healthz", cts.Token));
+        Assert.Equal((200, "Hello, World!"), await factory.GetOnNewConnectionAsync("/plaintext", cts.Token));
     }
 
     [Fact]
@@ -77,7 +77,7 @@ public abstract partial class TransportTests<TFixture>
             settings: new Dictionary<string, string?> { [RemoteClientsSetting] = "true" },
             configureServices: RemoteClientSimulation.Register);
 
-        var (status, body) = await GetOnNewConnectionAsync(factory, "/metrics", cts.Token);
+        var (status, body) = await factory.GetOnNewConnectionAsync("/metrics", cts.Token);
         Assert.Equal(200, status);
         Assert.Contains("\nkestrel_active_connections", body, StringComparison.Ordinal);
     }
@@ -90,7 +90,7 @@ public abstract partial class TransportTests<TFixture>
         {
             using var cts = Timeouts.Create();
             await using var factory = StartOwnServer(urls: $"http://unix:{path}");
-            var (status, body) = await GetOnNewConnectionAsync(factory, "/metrics", cts.Token, new UnixDomainSocketEndPoint(path));
+            var (status, body) = await factory.GetOnNewConnectionAsync("/metrics", cts.Token, new UnixDomainSocketEndPoint(path));
             Assert.Equal(200, status);
             Assert.Contains("\nkestrel_active_connections", body, StringComparison.Ordinal);
         }
@@ -105,15 +105,7 @@ public abstract partial class TransportTests<TFixture>
     {
         using var cts = Timeouts.Create();
         await using var factory = StartOwnServer(settings: new Dictionary<string, string?> { ["Monitoring:EnableMetrics"] = "false" });
-        Assert.Equal(404, (await GetOnNewConnectionAsync(factory, "/metrics", cts.Token)).Status);
-        Assert.Equal((200, "Healthy"), await GetOnNewConnectionAsync(factory, "/healthz", cts.Token));
-    }
-
-    private static async Task<(int Status, string Body)> GetOnNewConnectionAsync(WebHostFactory server, string path, CancellationToken cancellationToken, EndPoint? endPoint = null)
-    {
-        using var connection = await server.ConnectAsync(endPoint ?? server.EndPoint, cancellationToken);
-        await connection.SendAsync(RawHttpConnection.Get(path), cancellationToken);
-        var response = await connection.ReadResponseAsync(cancellationToken);
-        return (response.StatusCode, response.BodyText);
+        Assert.Equal(404, (await factory.GetOnNewConnectionAsync("/metrics", cts.Token)).Status);
+        Assert.Equal((200, "Healthy"), await factory.GetOnNewConnectionAsync("/healthz", cts.Token));
     }
 }

@@ -6,22 +6,17 @@ namespace EpollTransport.Tests.Internal;
 
 public sealed class EpollThreadTests : IDisposable
 {
-    private readonly TestLoggerProvider _logs = new();
-    private readonly EpollThread _thread;
+    private readonly StartedEpollThread _started = new(7);
 
-    public EpollThreadTests()
-    {
-        _thread = new EpollThread(7, _logs.CreateLogger("test"));
-        _thread.Start();
-    }
+    private EpollThread Loop => _started.Thread;
 
-    public void Dispose() => _thread.Dispose();
+    public void Dispose() => _started.Dispose();
 
     [Fact]
     public async Task PostedWorkRunsOnTheNamedEpollThread()
     {
         var ran = new TaskCompletionSource<string?>(TaskCreationOptions.RunContinuationsAsynchronously);
-        _thread.Post(_ => ran.SetResult(Thread.CurrentThread.Name), null);
+        Loop.Post(_ => ran.SetResult(Thread.CurrentThread.Name), null);
 
         Assert.Equal("epoll-7", await ran.Task.WaitAsync(TimeSpan.FromSeconds(10)));
     }
@@ -31,8 +26,8 @@ public sealed class EpollThreadTests : IDisposable
     {
         // Otherwise every send loop started on it captures (and restores on each resume) the starter's context.
         var local = new AsyncLocal<string> { Value = "the starter's" };
-        using var thread = new EpollThread(8, _logs.CreateLogger("test"));
-        thread.Start();
+        using var started = new StartedEpollThread(8);
+        var thread = started.Thread;
         local.Value = "changed after the start";
 
         var seen = new TaskCompletionSource<string?>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -45,13 +40,13 @@ public sealed class EpollThreadTests : IDisposable
     public async Task PostingToABlockedThreadWakesItThroughTheEventFd()
     {
         await WaitForStateAsync(EpollThreadState.Blocked);
-        long before = _thread.WakeUpCount;
+        long before = Loop.WakeUpCount;
 
         var ran = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        _thread.Post(_ => ran.SetResult(), null);
+        Loop.Post(_ => ran.SetResult(), null);
         await ran.Task.WaitAsync(TimeSpan.FromSeconds(10));
 
-        Assert.Equal(before + 1, _thread.WakeUpCount);
+        Assert.Equal(before + 1, Loop.WakeUpCount);
     }
 
     [Fact]
@@ -59,9 +54,9 @@ public sealed class EpollThreadTests : IDisposable
     {
         await WaitForStateAsync(EpollThreadState.Blocked);
         var done = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
-        long before = _thread.WakeUpCount;
+        long before = Loop.WakeUpCount;
 
-        _thread.Post(_ => _thread.Post(__ => done.SetResult(_thread.WakeUpCount), null), null);
+        Loop.Post(_ => Loop.Post(__ => done.SetResult(Loop.WakeUpCount), null), null);
         long after = await done.Task.WaitAsync(TimeSpan.FromSeconds(10));
 
         Assert.Equal(before + 1, after); // only the first post, from this test thread, woke it
@@ -80,7 +75,7 @@ public sealed class EpollThreadTests : IDisposable
                 await Task.Yield();
             }
 
-            _thread.Post(_ =>
+            Loop.Post(_ =>
             {
                 if (++count == Posts)
                 {
@@ -96,12 +91,12 @@ public sealed class EpollThreadTests : IDisposable
     [Fact]
     public async Task ExceptionsInWorkAreLoggedAndTheThreadKeepsRunning()
     {
-        _thread.Post(_ => throw new InvalidOperationException("boom"), null);
+        Loop.Post(_ => throw new InvalidOperationException("boom"), null);
         var ran = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        _thread.Post(_ => ran.SetResult(), null);
+        Loop.Post(_ => ran.SetResult(), null);
 
         await ran.Task.WaitAsync(TimeSpan.FromSeconds(10));
-        Assert.Contains(_logs.Entries, e => e.Level == LogLevel.Error && e.Exception is InvalidOperationException);
+        Assert.Contains(_started.Logs.Entries, e => e.Level == LogLevel.Error && e.Exception is InvalidOperationException);
     }
 
     [Fact]
@@ -109,14 +104,14 @@ public sealed class EpollThreadTests : IDisposable
     {
         using var pair = Interop.SocketPair.Create();
         var handler = new RecordingHandler();
-        _thread.Register(pair.Server, handler, Epoll.EPOLLIN | Epoll.EPOLLET).ThrowIfError("register");
+        Loop.Register(pair.Server, handler, Epoll.EPOLLIN | Epoll.EPOLLET).ThrowIfError("register");
 
         pair.Client.Send("x"u8);
         var (events, threadName) = await handler.Next.WaitAsync(TimeSpan.FromSeconds(10));
 
         Assert.NotEqual(0u, events & Epoll.EPOLLIN);
         Assert.Equal("epoll-7", threadName);
-        _thread.Unregister(handler.Token);
+        Loop.Unregister(handler.Token);
     }
 
     [Fact]
@@ -126,16 +121,16 @@ public sealed class EpollThreadTests : IDisposable
         using var good = Interop.SocketPair.Create();
         var throwing = new RecordingHandler { Throw = true };
         var recording = new RecordingHandler();
-        _thread.Register(bad.Server, throwing, Epoll.EPOLLIN).ThrowIfError("register");
-        _thread.Register(good.Server, recording, Epoll.EPOLLIN | Epoll.EPOLLET).ThrowIfError("register");
+        Loop.Register(bad.Server, throwing, Epoll.EPOLLIN).ThrowIfError("register");
+        Loop.Register(good.Server, recording, Epoll.EPOLLIN | Epoll.EPOLLET).ThrowIfError("register");
 
         bad.Client.Send("x"u8);
         await throwing.Next.WaitAsync(TimeSpan.FromSeconds(10));
         good.Client.Send("y"u8);
         await recording.Next.WaitAsync(TimeSpan.FromSeconds(10));
 
-        _thread.Unregister(throwing.Token);
-        _thread.Unregister(recording.Token);
+        Loop.Unregister(throwing.Token);
+        Loop.Unregister(recording.Token);
     }
 
     [Fact]
@@ -143,16 +138,16 @@ public sealed class EpollThreadTests : IDisposable
     {
         using var pair = Interop.SocketPair.Create();
         var handler = new RecordingHandler();
-        _thread.Register(pair.Server, handler, Epoll.EPOLLIN).ThrowIfError("register"); // level: would repeat
-        int before = _thread.RegisteredCount;
+        Loop.Register(pair.Server, handler, Epoll.EPOLLIN).ThrowIfError("register"); // level: would repeat
+        int before = Loop.RegisteredCount;
 
-        _thread.Unregister(handler.Token);
+        Loop.Unregister(handler.Token);
         pair.Client.Send("x"u8);
         await Task.Delay(200);
 
         Assert.Equal(0, handler.Count);
-        Assert.Equal(before - 1, _thread.RegisteredCount);
-        _thread.Remove(pair.Server);
+        Assert.Equal(before - 1, Loop.RegisteredCount);
+        Loop.Remove(pair.Server);
     }
 
     [Fact]
@@ -160,17 +155,17 @@ public sealed class EpollThreadTests : IDisposable
     {
         using var pair = Interop.SocketPair.Create();
         var first = new RecordingHandler();
-        _thread.Register(pair.Server, first, 0).ThrowIfError("register");
+        Loop.Register(pair.Server, first, 0).ThrowIfError("register");
         ulong firstToken = first.Token;
-        _thread.Remove(pair.Server);
-        _thread.Unregister(firstToken);
+        Loop.Remove(pair.Server);
+        Loop.Unregister(firstToken);
 
         var second = new RecordingHandler();
-        _thread.Register(pair.Server, second, 0).ThrowIfError("register");
+        Loop.Register(pair.Server, second, 0).ThrowIfError("register");
 
         Assert.Equal((uint)firstToken, (uint)second.Token);        // same slot
         Assert.NotEqual(firstToken >> 32, second.Token >> 32);      // new generation
-        _thread.Unregister(second.Token);
+        Loop.Unregister(second.Token);
     }
 
     /// <summary>
@@ -182,7 +177,7 @@ public sealed class EpollThreadTests : IDisposable
     {
         using var pair = Interop.SocketPair.Create();
         var handler = new RecordingHandler();
-        _thread.Register(pair.Server, handler, Epoll.EPOLLIN | Epoll.EPOLLET).ThrowIfError("register");
+        Loop.Register(pair.Server, handler, Epoll.EPOLLIN | Epoll.EPOLLET).ThrowIfError("register");
         var stop = new CancellationTokenSource();
         long links = 0;
         Action<object?> chain = null!;
@@ -191,17 +186,17 @@ public sealed class EpollThreadTests : IDisposable
             Interlocked.Increment(ref links);
             if (!stop.IsCancellationRequested)
             {
-                _thread.Scheduler.Schedule(chain, null); // on the loop: deferred to after this iteration
+                Loop.Scheduler.Schedule(chain, null); // on the loop: deferred to after this iteration
             }
         };
 
         try
         {
-            _thread.Post(_ => _thread.Scheduler.Schedule(chain, null), null);
+            Loop.Post(_ => Loop.Scheduler.Schedule(chain, null), null);
             Assert.True(SpinWait.SpinUntil(() => Interlocked.Read(ref links) > 10_000, TimeSpan.FromSeconds(10)), "the chain never ran");
 
             var posted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            _thread.Post(_ => posted.SetResult(), null);
+            Loop.Post(_ => posted.SetResult(), null);
             await posted.Task.WaitAsync(TimeSpan.FromSeconds(10)); // starved until the chain ended before
 
             pair.Client.Send("x"u8);
@@ -211,15 +206,15 @@ public sealed class EpollThreadTests : IDisposable
         finally
         {
             stop.Cancel();
-            _thread.Unregister(handler.Token);
+            Loop.Unregister(handler.Token);
         }
     }
 
     [Fact]
     public void StopEndsTheLoop()
     {
-        using var thread = new EpollThread(9, _logs.CreateLogger("test"));
-        thread.Start();
+        using var started = new StartedEpollThread(9);
+        var thread = started.Thread;
         thread.Stop(TimeSpan.FromSeconds(10));
 
         Assert.Equal(EpollThreadState.Stopped, thread.State);
@@ -231,10 +226,10 @@ public sealed class EpollThreadTests : IDisposable
         var ran = new TaskCompletionSource<string?>(TaskCreationOptions.RunContinuationsAsynchronously);
         long scheduledAt = 0;
         long ranAt = 0;
-        _thread.Post(_ =>
+        Loop.Post(_ =>
         {
             scheduledAt = Environment.TickCount64;
-            _thread.Schedule(100, __ =>
+            Loop.Schedule(100, __ =>
             {
                 ranAt = Environment.TickCount64;
                 ran.SetResult(Thread.CurrentThread.Name);
@@ -248,8 +243,8 @@ public sealed class EpollThreadTests : IDisposable
     [Fact]
     public void WorkPostedAfterStopStillRuns()
     {
-        using var thread = new EpollThread(10, _logs.CreateLogger("test"));
-        thread.Start();
+        using var started = new StartedEpollThread(10);
+        var thread = started.Thread;
         thread.Stop(TimeSpan.FromSeconds(10));
 
         bool ran = false;
@@ -259,7 +254,7 @@ public sealed class EpollThreadTests : IDisposable
     }
 
     private Task WaitForStateAsync(EpollThreadState state) =>
-        Eventually.HoldsAsync(() => _thread.State == state, () => $"the thread reached {state} (it is {_thread.State})");
+        Eventually.HoldsAsync(() => Loop.State == state, () => $"the thread reached {state} (it is {Loop.State})");
 
     private sealed class RecordingHandler : IEpollHandler
     {

@@ -10,26 +10,17 @@ namespace EpollTransport.Tests.Internal;
 public sealed class LoopHandOffTests : IDisposable
 {
     private static readonly TimeSpan s_timeout = TimeSpan.FromSeconds(20);
-    private readonly TestLoggerProvider _logs = new();
-    private readonly LoopMonitor _monitor;
-    private readonly EpollThread _thread;
+    private readonly StartedEpollThread _started = new(3, handOffBudget: TimeSpan.FromMilliseconds(20));
 
-    public LoopHandOffTests()
-    {
-        _monitor = new LoopMonitor(TimeSpan.FromMilliseconds(20), _logs.CreateLogger("test"));
-        _thread = new EpollThread(3, _logs.CreateLogger("test"), _monitor);
-        _monitor.Add(_thread);
-        _monitor.Start();
-        _thread.Start();
-    }
+    private EpollThread Loop => _started.Thread;
 
     public void Dispose()
     {
-        _thread.Dispose();
-        _monitor.Dispose();
+        _started.Dispose();
 
         // Whatever the test did, no runner thread outlives the loop and the monitor (every blocked call has been released).
-        Eventually.Holds(() => _monitor.RunnerThreads == 0, () => $"{_monitor.RunnerThreads} runner threads outlived the loop and the monitor");
+        var monitor = _started.Monitor!;
+        Eventually.Holds(() => monitor.RunnerThreads == 0, () => $"{monitor.RunnerThreads} runner threads outlived the loop and the monitor");
     }
 
     [Theory]
@@ -46,13 +37,13 @@ public sealed class LoopHandOffTests : IDisposable
             for (int i = 0; i < Sockets; i++)
             {
                 // Handler 3's application call blocks; the others' calls and events must go on.
-                handlers[i] = new AppHandler(_thread, pairs[i].Server, i == 3 ? release : null);
-                _thread.Register(pairs[i].Server, handlers[i], Epoll.EPOLLIN | (edgeTriggered ? Epoll.EPOLLET : 0)).ThrowIfError("register");
+                handlers[i] = new AppHandler(Loop, pairs[i].Server, i == 3 ? release : null);
+                Loop.Register(pairs[i].Server, handlers[i], Epoll.EPOLLIN | (edgeTriggered ? Epoll.EPOLLET : 0)).ThrowIfError("register");
             }
 
             // Hold the loop while every socket becomes readable, so that one epoll_wait returns them all.
             var held = new ManualResetEventSlim();
-            _thread.Post(_ => held.Wait(s_timeout), null);
+            Loop.Post(_ => held.Wait(s_timeout), null);
             foreach (var pair in pairs)
             {
                 pair.Client.Send("a"u8);
@@ -79,7 +70,7 @@ public sealed class LoopHandOffTests : IDisposable
             }
 
             Assert.False(release.IsSet);
-            Assert.True(Interlocked.Read(ref _thread.Stats.HandOffs) >= 1, "the blocked call's loop was not handed off");
+            Assert.True(Interlocked.Read(ref Loop.Stats.HandOffs) >= 1, "the blocked call's loop was not handed off");
             release.Set();
             await handlers[3].WaitForCallsAsync(1);
 
@@ -97,8 +88,8 @@ public sealed class LoopHandOffTests : IDisposable
             // Every hand-off took the loop from a call, which saw it gone when it returned: handler 3's blocked
             // call once, and no other call unless a GC pause or a descheduled thread really held the loop that long.
             Assert.Contains(0, handlers[3].CallsHandedOff);
-            Assert.Equal(handlers.Sum(h => h.CallsHandedOff.Count), Interlocked.Read(ref _thread.Stats.HandOffs));
-            Assert.True(Interlocked.Read(ref _thread.Stats.LongestStallMilliseconds) >= 20);
+            Assert.Equal(handlers.Sum(h => h.CallsHandedOff.Count), Interlocked.Read(ref Loop.Stats.HandOffs));
+            Assert.True(Interlocked.Read(ref Loop.Stats.LongestStallMilliseconds) >= 20);
         }
         finally
         {
@@ -107,7 +98,7 @@ public sealed class LoopHandOffTests : IDisposable
             {
                 if (handlers[i] is { } handler)
                 {
-                    _thread.Unregister(handler.Token);
+                    Loop.Unregister(handler.Token);
                 }
 
                 pairs[i].Dispose();
@@ -118,18 +109,18 @@ public sealed class LoopHandOffTests : IDisposable
     [Fact]
     public async Task AnEndlessBlockedCallIsReportedOnlyWhenItReturnsAndItsThreadBecomesAStandby()
     {
-        using var call = BlockedCall.Start(_thread, s_timeout);
+        using var call = BlockedCall.Start(Loop, s_timeout);
         var blocked = call.Thread;
 
         // The loop goes on elsewhere while the call is blocked.
         var ran = new TaskCompletionSource<Thread>(TaskCreationOptions.RunContinuationsAsynchronously);
-        _thread.Post(_ => ran.SetResult(Thread.CurrentThread), null);
+        Loop.Post(_ => ran.SetResult(Thread.CurrentThread), null);
         Assert.NotSame(blocked, await ran.Task.WaitAsync(s_timeout));
-        Assert.False(_thread.IsCurrentThread);
-        Assert.DoesNotContain(_logs.Entries, e => e.EventId.Id == 124);
+        Assert.False(Loop.IsCurrentThread);
+        Assert.DoesNotContain(_started.Logs.Entries, e => e.EventId.Id == 124);
 
         call.Release();
-        await Eventually.HoldsAsync(() => _logs.Entries.Any(e => e.EventId.Id == 124), "the stall was reported");
+        await Eventually.HoldsAsync(() => _started.Logs.Entries.Any(e => e.EventId.Id == 124), "the stall was reported");
 
         Assert.Equal("epoll-standby", blocked.Name);
     }
@@ -137,10 +128,10 @@ public sealed class LoopHandOffTests : IDisposable
     [Fact]
     public void StoppingALoopStuckInApplicationCodeCompletes()
     {
-        using var call = BlockedCall.Start(_thread, s_timeout); // blocks up to 60 s: longer than the bound on Stop below
+        using var call = BlockedCall.Start(Loop, s_timeout); // blocks up to 60 s: longer than the bound on Stop below
 
-        Assert.True(_thread.Stop(TimeSpan.FromSeconds(10)), "the loop did not end while application code blocked it");
-        Assert.Equal(EpollThreadState.Stopped, _thread.State);
+        Assert.True(Loop.Stop(TimeSpan.FromSeconds(10)), "the loop did not end while application code blocked it");
+        Assert.Equal(EpollThreadState.Stopped, Loop.State);
         call.Release();
     }
 
@@ -148,7 +139,7 @@ public sealed class LoopHandOffTests : IDisposable
     public async Task ApplicationCallsScheduledFromOutsideTheLoopRunOnTheThreadPool()
     {
         var ran = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
-        _thread.ApplicationScheduler.Schedule(_ => ran.SetResult(Thread.CurrentThread.IsThreadPoolThread), null);
+        Loop.ApplicationScheduler.Schedule(_ => ran.SetResult(Thread.CurrentThread.IsThreadPoolThread), null);
         Assert.True(await ran.Task.WaitAsync(s_timeout));
     }
 

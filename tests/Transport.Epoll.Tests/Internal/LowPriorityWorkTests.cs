@@ -7,30 +7,25 @@ namespace EpollTransport.Tests.Internal;
 // slices, so that a long run of it does not hold the loop's sockets and posted work.
 public sealed class LowPriorityWorkTests : IDisposable
 {
-    private readonly TestLoggerProvider _logs = new();
-    private readonly EpollThread _thread;
+    private readonly StartedEpollThread _started = new(9);
 
-    public LowPriorityWorkTests()
-    {
-        _thread = new EpollThread(9, _logs.CreateLogger("test"));
-        _thread.Start();
-    }
+    private EpollThread Loop => _started.Thread;
 
-    public void Dispose() => _thread.Dispose();
+    public void Dispose() => _started.Dispose();
 
     [Fact]
     public async Task LowPriorityWorkRunsAfterTheIterationsDeferredWork()
     {
         var order = new List<string>();
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        _thread.Post(_ =>
+        Loop.Post(_ =>
         {
-            _thread.DeferLowPriority(_ =>
+            Loop.DeferLowPriority(_ =>
             {
                 order.Add("low");
                 done.SetResult();
             }, null);
-            _thread.Defer(_ => order.Add("deferred"), null, watched: false);
+            Loop.Defer(_ => order.Add("deferred"), null, watched: false);
         }, null);
 
         await done.Task.WaitAsync(TimeSpan.FromSeconds(10));
@@ -44,15 +39,15 @@ public sealed class LowPriorityWorkTests : IDisposable
         int ran = 0;
         var seen = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
         var all = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        _thread.Post(_ =>
+        Loop.Post(_ =>
         {
             for (int i = 0; i < Items; i++)
             {
-                _thread.DeferLowPriority(_ =>
+                Loop.DeferLowPriority(_ =>
                 {
                     if (++ran == 1)
                     {
-                        _thread.Post(__ => seen.SetResult(ran), null); // posted from the loop: the next iteration runs it
+                        Loop.Post(__ => seen.SetResult(ran), null); // posted from the loop: the next iteration runs it
                     }
 
                     var spin = Stopwatch.StartNew();
@@ -71,6 +66,6 @@ public sealed class LowPriorityWorkTests : IDisposable
         int ranBeforePosted = await seen.Task.WaitAsync(TimeSpan.FromSeconds(30));
         await all.Task.WaitAsync(TimeSpan.FromSeconds(30));
         Assert.InRange(ranBeforePosted, 1, Items - 1);
-        Assert.Equal(0, _thread.LowPriorityCount);
+        Assert.Equal(0, Loop.LowPriorityCount);
     }
 }

@@ -52,7 +52,17 @@ public sealed class HaproxyProcess : IAsyncDisposable
 
         // -db: in the foreground, not as a daemon.
         var server = await ForegroundServer.StartAsync(haproxy, ["-db", "-f", global, "-f", backend], directory, port, s => s.Output, cancellationToken);
-        return new HaproxyProcess(server);
+        var proxy = new HaproxyProcess(server);
+        try
+        {
+            await proxy.WaitForAdminSocketAsync(cancellationToken);
+            return proxy;
+        }
+        catch
+        {
+            await proxy.DisposeAsync();
+            throw;
+        }
     }
 
     /// <summary>Each server's status (<c>UP</c>, <c>DOWN</c>, …) and total sessions, from <c>show stat</c> on the admin socket.</summary>
@@ -86,6 +96,30 @@ public sealed class HaproxyProcess : IAsyncDisposable
         }
 
         return servers;
+    }
+
+    /// <summary>
+    /// Waits until the admin socket accepts a connection. The start waits for the TCP frontend, which HAProxy binds
+    /// before its Unix sockets; the admin socket is bound under a temporary name, renamed, then listens. A query in
+    /// between fails: no such file (ENOENT, which .NET reports as "Cannot assign requested address") or refused
+    /// (seen in CI on a loaded machine, right after the start). Nothing else is retried.
+    /// </summary>
+    private async Task WaitForAdminSocketAsync(CancellationToken cancellationToken)
+    {
+        var deadline = DateTime.UtcNow + Timeouts.Default;
+        while (true)
+        {
+            using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            try
+            {
+                await socket.ConnectAsync(new UnixDomainSocketEndPoint(AdminSocket), cancellationToken);
+                return;
+            }
+            catch (SocketException ex) when ((ex.SocketErrorCode is SocketError.AddressNotAvailable or SocketError.ConnectionRefused) && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(50, cancellationToken);
+            }
+        }
     }
 
     /// <summary>Waits until server <paramref name="server"/> has status <paramref name="status"/> (<c>UP</c>, <c>DOWN</c>; not <c>DOWN 1/2</c>, on its way up).</summary>

@@ -135,6 +135,19 @@ public sealed class WebHostFactory : WebApplicationFactory<Program>
     public Task<RawHttpConnection> ConnectAsync(EndPoint endPoint, CancellationToken cancellationToken) =>
         RawHttpConnection.ConnectAsync(endPoint, cancellationToken, receiveBufferSize: null, Tls);
 
+    /// <summary>A GET of <paramref name="path"/> on a new connection of its own (<see cref="ConnectAsync(EndPoint, CancellationToken)"/>).</summary>
+    /// <param name="path">The request target.</param>
+    /// <param name="cancellationToken">Bounds the exchange.</param>
+    /// <param name="endPoint">The end point; <see langword="null"/> for <see cref="EndPoint"/>.</param>
+    /// <returns>The response's status code and body.</returns>
+    public async Task<(int Status, string Body)> GetOnNewConnectionAsync(string path, CancellationToken cancellationToken, EndPoint? endPoint = null)
+    {
+        using var connection = await ConnectAsync(endPoint ?? EndPoint, cancellationToken);
+        await connection.SendAsync(RawHttpConnection.Get(path), cancellationToken);
+        var response = await connection.ReadResponseAsync(cancellationToken);
+        return (response.StatusCode, response.BodyText);
+    }
+
     /// <summary>Starts the server and returns it.</summary>
     /// <returns>This factory.</returns>
     /// <exception cref="TimeoutException">The server did not start within <see cref="Timeouts.Default"/>.</exception>

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Net;
 using EpollTransport.WebHost.Tests.Infrastructure;
 using Xunit.Abstractions;
@@ -35,18 +34,18 @@ public sealed class MetricsScrapeTests(ITestOutputHelper output)
 
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
             Assert.Equal("text/plain", response.Content.Headers.ContentType?.MediaType);
-            var samples = Samples(scrape);
-            Assert.True(Value(samples, "kestrel_active_connections") >= 1);
-            Assert.Contains(samples, s => s.Name == "kestrel_queued_connections");
-            Assert.True(Value(samples, "http_server_request_duration_seconds_count", "http_route=\"/plaintext\"") >= Requests);
-            Assert.True(Value(samples, "dotnet_gc_heap_total_allocated_bytes_total") > 0);
-            Assert.Contains(samples, s => s.Name == "dotnet_thread_pool_thread_count_total" || s.Name == "dotnet_thread_pool_thread_count");
+            var samples = PrometheusScrape.Parse(scrape);
+            Assert.True(samples.Sum("kestrel_active_connections") >= 1);
+            Assert.True(samples.Has("kestrel_queued_connections"));
+            Assert.True(samples.Sum("http_server_request_duration_seconds_count", "http_route=\"/plaintext\"") >= Requests);
+            Assert.True(samples.Sum("dotnet_gc_heap_total_allocated_bytes_total") > 0);
+            Assert.True(samples.Has("dotnet_thread_pool_thread_count_total") || samples.Has("dotnet_thread_pool_thread_count"));
 
-            var epoll = samples.Where(s => s.Name.StartsWith("epoll_", StringComparison.Ordinal)).ToList();
+            var epoll = samples.Samples.Where(s => s.Name.StartsWith("epoll_", StringComparison.Ordinal)).ToList();
             if (transport == "Epoll")
             {
-                Assert.True(Value(samples, "epoll_connections_accepted_total") >= 1);
-                Assert.True(Value(samples, "epoll_io_written_bytes_total") > 0);
+                Assert.True(samples.Sum("epoll_connections_accepted_total") >= 1);
+                Assert.True(samples.Sum("epoll_io_written_bytes_total") > 0);
             }
             else
             {
@@ -57,24 +56,5 @@ public sealed class MetricsScrapeTests(ITestOutputHelper output)
         {
             output.WriteLine(host.Output);
         }
-    }
-
-    // A sample line: name{labels} value [timestamp]; comments (# TYPE, # HELP, # UNIT, # EOF) skipped.
-    private static List<(string Name, string Labels, double Value)> Samples(string scrape) =>
-        [.. scrape.Split('\n')
-            .Where(line => line.Length > 0 && line[0] != '#')
-            .Select(line =>
-            {
-                var nameEnd = line.IndexOfAny(['{', ' ']);
-                var labelsEnd = line[nameEnd] == '{' ? line.IndexOf('}', nameEnd) + 1 : nameEnd;
-                var value = line[labelsEnd..].Trim().Split(' ')[0];
-                return (line[..nameEnd], line[nameEnd..labelsEnd], double.Parse(value, CultureInfo.InvariantCulture));
-            })];
-
-    private static double Value(List<(string Name, string Labels, double Value)> samples, string name, string? label = null)
-    {
-        var matching = samples.Where(s => s.Name == name && (label is null || s.Labels.Contains(label, StringComparison.Ordinal))).ToList();
-        Assert.True(matching.Count > 0, $"No {name} sample{(label is null ? "" : " with " + label)}.");
-        return matching.Sum(s => s.Value);
     }
 }
