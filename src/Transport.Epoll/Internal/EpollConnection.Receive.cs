@@ -205,11 +205,12 @@ internal sealed partial class EpollConnection
     }
 
     /// <summary>
-    /// Over TLS, after the handshake (on the epoll thread): reads what OpenSSL read ahead with the client's
-    /// Finished, for which no readiness event will come.
+    /// Over TLS, after the handshake took over the registration (on the epoll thread): reads what may be there
+    /// already and for which no readiness event will come (edge-triggered: the handshake consumed it) — records
+    /// OpenSSL read ahead with the client's Finished, bytes its last recv(2) left queued, and the client's FIN or
+    /// hang-up or urgent data, which <paramref name="events"/> (EPOLLRDHUP, EPOLLHUP, EPOLLERR, EPOLLPRI) reports.
     /// </summary>
-    internal void ReadBufferedInput()
-        => _thread.Post(static state => ((EpollConnection)state!).OnReadable(Epoll.EPOLLIN), this);
+    internal void ReadAfterHandOver(uint events) => OnReadable(Epoll.EPOLLIN | events);
 
     /// <summary>Runs where the application consumed input (the input pipe's writer scheduler is inline).</summary>
     private void OnFlushCompleted()

@@ -80,6 +80,7 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
     private int _connectionClosedFired;
     private int _directionsDone;
     private int _resetCounted;
+    private bool _registrationTaken; // a TLS connection's socket, registered under its handshake
     private TlsSession? _tls; // TLS endpoints: reads decrypt and sends encrypt through it (EpollConnection.Receive/Send)
 
     public EpollConnection(
@@ -234,14 +235,43 @@ internal sealed partial class EpollConnection : ConnectionContext, IEpollHandler
     }
 
     /// <summary>
+    /// What a connection's socket is registered for: edge-triggered, both directions and urgent data at once, so
+    /// that no epoll_ctl follows; level-triggered, reads only (writes are asked for while a send waits).
+    /// </summary>
+    internal static uint RegistrationEvents(bool levelTriggered) => levelTriggered
+        ? Epoll.EPOLLIN | Epoll.EPOLLRDHUP
+        : Epoll.EPOLLIN | Epoll.EPOLLPRI | Epoll.EPOLLOUT | Epoll.EPOLLRDHUP | Epoll.EPOLLET;
+
+    /// <summary>
+    /// On the epoll thread, before <see cref="Start"/>: the connection takes over the registration its TLS handshake
+    /// made (<paramref name="token"/>, watched for <paramref name="interest"/>), with no epoll_ctl in edge-triggered
+    /// mode; level-triggered mode asks for reads only if the handshake last waited for writes too. Then
+    /// <see cref="Start"/> registers nothing.
+    /// </summary>
+    internal void TakeRegistration(ulong token, uint interest)
+    {
+        _thread.HandOver(token, this);
+        _registrationTaken = true;
+        _interest = interest;
+        if (_levelTriggered)
+        {
+            UpdateInterest();
+        }
+    }
+
+    /// <summary>
     /// Registers the socket with its epoll thread and starts the send loop. If registering fails, the
     /// connection is closed at once and the error returned (the listener warns and backs off).
     /// </summary>
     public PosixResult Start()
     {
-        uint events = _levelTriggered
-            ? Epoll.EPOLLIN | Epoll.EPOLLRDHUP
-            : Epoll.EPOLLIN | Epoll.EPOLLPRI | Epoll.EPOLLOUT | Epoll.EPOLLRDHUP | Epoll.EPOLLET;
+        if (_registrationTaken)
+        {
+            _sendTask = DoSendAsync(); // registered already, under its TLS handshake (TakeRegistration)
+            return default;
+        }
+
+        uint events = RegistrationEvents(_levelTriggered);
         _interest = events;
 
         var result = _thread.Register(_socket, this, events);

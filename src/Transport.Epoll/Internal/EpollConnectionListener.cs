@@ -326,8 +326,8 @@ internal sealed class EpollConnectionListener : IConnectionListener, IEpollHandl
 
     /// <summary>
     /// A TLS endpoint's connection after its handshake (on its own epoll thread): started and handed to
-    /// Kestrel's accept loop. If registering fails the connection is closed (logged at Debug); backing off
-    /// is the accepting thread's, and the handshake just left epoll, so a watch was free a moment ago.
+    /// Kestrel's accept loop. It has taken over the handshake's registration (TlsHandshake), so starting it
+    /// registers nothing and cannot fail.
     /// </summary>
     internal void QueueAccepted(EpollConnection connection) => StartAndQueue(connection);
 

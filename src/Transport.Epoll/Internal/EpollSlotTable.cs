@@ -15,6 +15,10 @@ namespace EpollTransport.Internal;
 // Adding and removing take a small lock and may happen on any thread; Find, on the dispatch path, reads
 // without locking: the array is replaced (never resized in place) when it grows, and a slot is written
 // with a handler whose Token is already set.
+//
+// A registration can change hands (Replace): a TLS connection's socket is registered once, under its
+// handshake, and the connection takes over the same slot and token when the handshake is done. Events
+// already queued for the token then reach the new handler, which is what the socket's events are for now.
 
 /// <summary>The registrations of one epoll instance: handlers by token, stale tokens filtered out.</summary>
 internal sealed class EpollSlotTable
@@ -72,6 +76,28 @@ internal sealed class EpollSlotTable
             handler.Token = token; // before the slot is published: Find compares it without the lock
             Volatile.Write(ref _slots[index], handler);
             return token;
+        }
+    }
+
+    /// <summary>
+    /// Gives the registration <paramref name="token"/> to <paramref name="handler"/>, which takes the token: events
+    /// for it reach the new handler from now on, the old one gets none. <see langword="false"/> if the token is stale
+    /// or removed (nothing changes).
+    /// </summary>
+    public bool Replace(ulong token, IEpollHandler handler)
+    {
+        int index = (int)(uint)token;
+        lock (_lock)
+        {
+            var slots = _slots;
+            if ((uint)index >= (uint)slots.Length || slots[index] is not { } current || current.Token != token)
+            {
+                return false;
+            }
+
+            handler.Token = token; // before the slot is published, as in Add
+            Volatile.Write(ref slots[index], handler);
+            return true;
         }
     }
 

@@ -185,6 +185,19 @@ internal sealed partial class EpollThread : IDisposable
         return result;
     }
 
+    /// <summary>
+    /// Gives a socket's registration to another handler without touching the epoll set (no epoll_ctl): events
+    /// for <paramref name="token"/> reach <paramref name="handler"/> from now on, and it takes the token.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The token is not registered (a bug in the caller).</exception>
+    public void HandOver(ulong token, IEpollHandler handler)
+    {
+        if (!_slots.Replace(token, handler))
+        {
+            throw new InvalidOperationException($"epoll-{Index}: registration {token:x} is not held by anyone to hand over.");
+        }
+    }
+
     /// <summary>Changes the events a registered socket is watched for. Safe to call from any thread.</summary>
     public PosixResult Modify(FileDescriptor fd, ulong token, uint events) => Epoll.Modify(_epoll, fd, events, token);
 

@@ -8,6 +8,7 @@ namespace EpollTransport.Interop;
 internal sealed class FaultPlan
 {
     private readonly List<Rule> _rules = [];
+    private readonly int[] _calls = new int[Enum.GetValues<Syscall>().Length];
     private int _injected;
 
     /// <summary>How many calls have been made to fail so far.</summary>
@@ -47,8 +48,15 @@ internal sealed class FaultPlan
         }
     }
 
+    /// <summary>
+    /// How many calls of <paramref name="call"/> the transport made (or was made to fail) while this plan was in force:
+    /// the seam sees every one, so a plan with no rules counts system calls.
+    /// </summary>
+    public int Calls(Syscall call) => Volatile.Read(ref _calls[(int)call]);
+
     internal bool TryFail(Syscall call, int fd, out PosixResult result)
     {
+        Interlocked.Increment(ref _calls[(int)call]);
         Rule[] rules;
         lock (_rules)
         {

@@ -69,6 +69,40 @@ public sealed class EpollSlotTableTests
     }
 
     [Fact]
+    public void ReplaceHandsTheTokenToTheNewHandler()
+    {
+        var table = new EpollSlotTable();
+        var handshake = new CountingHandler();
+        ulong token = table.Add(handshake);
+        var connection = new CountingHandler();
+
+        Assert.True(table.Replace(token, connection));
+
+        Assert.Equal(token, connection.Token);
+        Assert.Same(connection, table.Find(token)); // an event already queued for the token reaches the connection
+        Assert.Equal(1, table.Count);
+        table.Remove(token); // the connection's Unregister frees the slot
+        Assert.Null(table.Find(token));
+        Assert.Equal(0, table.Count);
+    }
+
+    [Fact]
+    public void ReplaceRefusesAStaleOrRemovedToken()
+    {
+        var table = new EpollSlotTable();
+        ulong stale = table.Add(new CountingHandler());
+        table.Remove(stale);
+        Assert.False(table.Replace(stale, new CountingHandler())); // removed
+
+        var owner = new CountingHandler();
+        ulong token = table.Add(owner); // same slot, new generation
+        var intruder = new CountingHandler();
+        Assert.False(table.Replace(stale, intruder));
+        Assert.Same(owner, table.Find(token));
+        Assert.Equal(0, intruder.TokenWrites);
+    }
+
+    [Fact]
     public void TheTableGrowsAndKeepsEveryRegistration()
     {
         var table = new EpollSlotTable(initialCapacity: 2);

@@ -7,14 +7,29 @@ namespace EpollTransport.Internal.Tls;
 // A TLS connection's first phase, before Kestrel sees it (as nginx does it): the accepted socket is
 // registered with its epoll thread under this handler (by the accepting thread, so that a failed registration
 // takes the listener's back-off like a plain connection's; events before Begin are left for Begin's own first
-// step), and each readiness event queues one step of the
-// handshake (SSL_do_handshake) as the loop's low-priority work (EpollThread.LowPriority.cs): WANT_READ waits for EPOLLIN, a flight the socket could not take waits for
-// EPOLLOUT (level-triggered mode asks for exactly those; edge-triggered mode is registered for both). When
-// the handshake is done the socket is handed to the connection (removed, then registered under the
-// connection itself), the negotiated features are set, and the connection is queued for Kestrel's accept
-// loop. A handshake that fails, outlasts its timeout, or whose connection is aborted meanwhile ends the
-// connection without Kestrel ever seeing it. Nothing here blocks: a slow or silent client costs a
-// registration, an SSL and a deadline, and the deadline closes it.
+// step), and each readiness event queues one step of the handshake (SSL_do_handshake) as the loop's
+// low-priority work (EpollThread.LowPriority.cs): WANT_READ waits for EPOLLIN, a flight the socket could not
+// take waits for EPOLLOUT. A handshake that fails, outlasts its timeout, or whose connection is aborted
+// meanwhile leaves epoll and ends the connection without Kestrel ever seeing it. Nothing here blocks: a slow or
+// silent client costs a registration, an SSL and a deadline, and the deadline closes it.
+//
+// One registration per connection
+// -------------------------------
+// The socket is registered once, for what the connection itself needs (EpollConnection.RegistrationEvents):
+// edge-triggered, EPOLLIN | EPOLLOUT | EPOLLPRI | EPOLLRDHUP, so WANT_WRITE needs no epoll_ctl either;
+// level-triggered, EPOLLIN | EPOLLRDHUP, with EPOLLOUT added (MOD) only while a flight waits for room, which a
+// handshake's few KiB on a fresh socket almost never do. When the handshake is done the connection takes over
+// the registration (EpollConnection.TakeRegistration): the same slot and token, now dispatching to the
+// connection, with no DEL and no ADD; level-triggered mode drops EPOLLOUT then if it was asked for.
+//
+// No readiness may be lost in the hand-over. It runs on the loop, in a step, after the iteration's events were
+// dispatched: an event reported after it carries the same token and reaches the connection. What the handshake
+// consumed is what a new ADD would have reported at once and the hand-over must make up for (level-triggered
+// epoll would report it again, edge-triggered would not): data the last step left unread — records OpenSSL read
+// ahead with the client's Finished (the common case: the first request comes with it), or bytes still queued
+// if the step's last recv(2) filled its buffer or made none — and a FIN, hang-up or urgent data reported while
+// the handshake ran. Data that arrives after that recv(2) raises a new edge. So the connection reads at once,
+// with the consumed EPOLLRDHUP/HUP/ERR/PRI, when any of those may be there, and otherwise waits for events.
 
 /// <summary>One connection's TLS handshake, driven by its epoll thread.</summary>
 internal sealed class TlsHandshake : IEpollHandler
@@ -24,6 +39,8 @@ internal sealed class TlsHandshake : IEpollHandler
     private static readonly Action<object?> s_step = static state => ((TlsHandshake)state!).Step();
     private static readonly Action<object?> s_evict = static state => ((TlsHandshake)state!).Evicted();
 
+    private const uint PeerEvents = Epoll.EPOLLRDHUP | Epoll.EPOLLHUP | Epoll.EPOLLERR | Epoll.EPOLLPRI;
+
     private readonly TlsEndpoint _endpoint;
     private readonly EpollConnection _connection;
     private readonly TlsSession _session;
@@ -32,6 +49,7 @@ internal sealed class TlsHandshake : IEpollHandler
     private LinkedListNode<TlsHandshake>? _timerNode;
     private TlsHandshakeTimer? _timer;
     private uint _interest;
+    private uint _consumed; // EPOLLRDHUP/HUP/ERR/PRI reported to the handshake: the connection must learn of them
     private bool _registered;
     private bool _stepQueued;
     private bool _begun;
@@ -81,9 +99,7 @@ internal sealed class TlsHandshake : IEpollHandler
     /// </summary>
     public PosixResult Register()
     {
-        _interest = _levelTriggered
-            ? Epoll.EPOLLIN | Epoll.EPOLLRDHUP
-            : Epoll.EPOLLIN | Epoll.EPOLLOUT | Epoll.EPOLLRDHUP | Epoll.EPOLLET;
+        _interest = EpollConnection.RegistrationEvents(_levelTriggered);
         var result = Thread.Register(_connection.Socket, this, _interest);
         _registered = result.IsSuccess;
         return result;
@@ -91,6 +107,7 @@ internal sealed class TlsHandshake : IEpollHandler
 
     public void OnEvents(uint events)
     {
+        _consumed |= events & PeerEvents;
         if (_begun)
         {
             QueueStep();
@@ -179,18 +196,23 @@ internal sealed class TlsHandshake : IEpollHandler
         End();
         if (_connection.IsAborted)
         {
+            LeaveEpoll();
             _session.Dispose();
             _connection.EndBeforeStart(new ConnectionAbortedException("The connection was aborted during its TLS handshake."));
             return;
         }
 
+        // Read before the hand-over: the session is the connection's after it.
+        bool readNow = _session.HasBufferedInput || !_session.InputDrained || _consumed != 0;
         Thread.Stats.TlsHandshakesCompleted++;
         _endpoint.HandshakeCompleted(_connection, features, Stopwatch.GetElapsedTime(_startTimestamp));
         _connection.AttachTls(_session, features);
+        _registered = false;
+        _connection.TakeRegistration(Token, _interest); // see the essay above: no epoll_ctl, no event lost
         _endpoint.Accepted(_connection);
-        if (_session.HasBufferedInput)
+        if (readNow)
         {
-            _connection.ReadBufferedInput(); // the client's first records came with its Finished: read ahead, no event will come
+            _connection.ReadAfterHandOver(_consumed);
         }
     }
 
@@ -202,13 +224,14 @@ internal sealed class TlsHandshake : IEpollHandler
         }
 
         End();
+        LeaveEpoll();
         Thread.Stats.TlsHandshakesFailed++;
         _endpoint.HandshakeFailed(_connection, reason, errorType, Stopwatch.GetElapsedTime(_startTimestamp));
         _session.Dispose();
         _connection.EndBeforeStart(new ConnectionAbortedException($"The TLS handshake failed: {reason}."));
     }
 
-    /// <summary>Leaves the epoll set and the deadline list; the connection registers the socket under itself.</summary>
+    /// <summary>Leaves the deadline list and the limit of handshakes in progress.</summary>
     private void End()
     {
         _ended = true;
@@ -218,7 +241,11 @@ internal sealed class TlsHandshake : IEpollHandler
             _timer!.Remove(_timerNode);
             _timerNode = null;
         }
+    }
 
+    /// <summary>A handshake that did not succeed leaves the epoll set: its connection is closed, never registered.</summary>
+    private void LeaveEpoll()
+    {
         if (_registered)
         {
             _registered = false;

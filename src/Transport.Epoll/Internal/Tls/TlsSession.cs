@@ -111,6 +111,9 @@ internal sealed unsafe class TlsSession : IDisposable
         }
     }
 
+    /// <summary>The last handshake step's last recv(2) found the socket's queue empty (not if the step made none).</summary>
+    public bool InputDrained => _input->Drained;
+
     /// <summary>The session behind an <c>SSL*</c> in an OpenSSL callback, or <see langword="null"/>.</summary>
     public static TlsSession? FromSsl(nint ssl)
     {
@@ -142,6 +145,7 @@ internal sealed unsafe class TlsSession : IDisposable
                 }
 
                 _input->Errno = 0;
+                _input->Drained = false; // a step that makes no recv(2) knows nothing of the queue
                 int result = OpenSsl.DoHandshake(_ssl);
                 int errno = _input->Errno;
                 int error = result == 1 ? OpenSsl.SSL_ERROR_NONE : OpenSsl.GetError(_ssl, result);
