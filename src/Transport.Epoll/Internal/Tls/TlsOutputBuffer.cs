@@ -6,11 +6,18 @@ namespace EpollTransport.Internal.Tls;
 
 /// <summary>
 /// Where a connection's TLS records go: OpenSSL writes them into a BIO of ours (<see cref="TlsOutputBio"/>)
-/// that appends them to this native buffer, and the connection sends the buffer with one send(2), so that
-/// the several records of one flush leave together (a socket BIO would make a system call per record).
-/// The memory is allocated on the first write and freed once everything has been sent: an idle connection
-/// holds none.
+/// that appends them here, and the connection sends them with one send(2), so that the several records of
+/// one flush leave together (a socket BIO would make a system call per record).
 /// </summary>
+/// <remarks>
+/// While nothing of the connection's waits unsent, the first record of a TLS call (a flush, a handshake
+/// step, a read that answers, close_notify) is written to the calling thread's scratch buffer
+/// (<see cref="TlsThreadBuffers"/>); the call sends it and, before it returns, <see cref="ReturnScratch"/>
+/// copies what the socket did not take into memory of the connection's own, sized to it and freed once
+/// sent. So the common call takes no memory at all, and a connection holds some only while its socket is
+/// full. While bytes wait, new records are appended after them (the scratch is not used), so they leave
+/// in order. Every call that may make OpenSSL write must end with <see cref="ReturnScratch"/>, on its thread.
+/// </remarks>
 [StructLayout(LayoutKind.Sequential)]
 internal unsafe struct TlsOutputBuffer
 {
@@ -20,6 +27,7 @@ internal unsafe struct TlsOutputBuffer
     public int Length;   // bytes written by OpenSSL
     public int Sent;     // bytes of them already sent
     public int Capacity;
+    public bool Borrowed; // Data is the calling thread's scratch buffer, not the connection's memory
 
     public readonly int Pending => Length - Sent;
 
@@ -33,18 +41,27 @@ internal unsafe struct TlsOutputBuffer
     {
         if (buffer is not null)
         {
-            NativeMemory.Free(buffer->Data);
+            buffer->Release();
             NativeMemory.Free(buffer);
         }
     }
 
     public void Append(byte* data, int length)
     {
+        if (Data is null)
+        {
+            byte* scratch = TlsThreadBuffers.RentScratch(); // null while this thread's is in use (a callback's nested call)
+            if (scratch is not null)
+            {
+                Data = scratch;
+                Capacity = TlsThreadBuffers.ScratchCapacity;
+                Borrowed = true;
+            }
+        }
+
         if (Length + length > Capacity)
         {
-            int capacity = Math.Max(Capacity == 0 ? InitialCapacity : Capacity * 2, Length + length);
-            Data = (byte*)NativeMemory.Realloc(Data, (nuint)capacity);
-            Capacity = capacity;
+            Grow(length);
         }
 
         Unsafe.CopyBlockUnaligned(Data + Length, data, (uint)length);
@@ -65,16 +82,83 @@ internal unsafe struct TlsOutputBuffer
             Sent += (int)result.Value;
         }
 
-        Release();
+        if (Borrowed)
+        {
+            Length = Sent = 0; // the scratch stays rented until the call ends
+        }
+        else
+        {
+            Release();
+        }
+
         return PosixResult.FromValue(0);
+    }
+
+    /// <summary>
+    /// The end of a TLS call, on its thread: gives the scratch buffer back, after moving what the socket did
+    /// not take into memory of the connection's own (exactly its size).
+    /// </summary>
+    public void ReturnScratch()
+    {
+        if (!Borrowed)
+        {
+            return;
+        }
+
+        int pending = Pending;
+        byte* own = null;
+        if (pending > 0)
+        {
+            own = (byte*)NativeMemory.Alloc((nuint)pending);
+            Unsafe.CopyBlockUnaligned(own, Data + Sent, (uint)pending);
+        }
+
+        Borrowed = false;
+        Data = own;
+        Length = Capacity = pending;
+        Sent = 0;
+        TlsThreadBuffers.ReturnScratch();
     }
 
     /// <summary>Drops everything (a connection going away) and frees the memory.</summary>
     public void Release()
     {
-        NativeMemory.Free(Data);
+        if (Borrowed)
+        {
+            Borrowed = false;
+            TlsThreadBuffers.ReturnScratch();
+        }
+        else
+        {
+            NativeMemory.Free(Data);
+        }
+
         Data = null;
         Length = Sent = Capacity = 0;
+    }
+
+    /// <summary>Makes room for <paramref name="length"/> more bytes: a bigger buffer of the connection's own.</summary>
+    private void Grow(int length)
+    {
+        if (!Borrowed)
+        {
+            int capacity = Math.Max(Capacity == 0 ? InitialCapacity : Capacity * 2, Length + length);
+            Data = (byte*)NativeMemory.Realloc(Data, (nuint)capacity);
+            Capacity = capacity;
+            return;
+        }
+
+        // More than a batch in one call (a long certificate chain): the rest of the call uses the connection's memory.
+        int pending = Pending;
+        int size = Math.Max(2 * Capacity, pending + length);
+        byte* own = (byte*)NativeMemory.Alloc((nuint)size);
+        Unsafe.CopyBlockUnaligned(own, Data + Sent, (uint)pending);
+        Borrowed = false;
+        TlsThreadBuffers.ReturnScratch();
+        Data = own;
+        Length = pending;
+        Sent = 0;
+        Capacity = size;
     }
 }
 

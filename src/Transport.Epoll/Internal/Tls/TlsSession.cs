@@ -9,6 +9,9 @@ namespace EpollTransport.Internal.Tls;
 // One connection's TLS state: an OpenSSL SSL whose read side is the socket itself (TlsSocketInput: SSL_read
 // and SSL_do_handshake call recv on the descriptor, with read-ahead, and we learn whether the queue is
 // drained) and whose write side is our TlsOutputBuffer, sent by the caller with one send(2) per flush.
+// Records are written to the calling thread's scratch buffer while nothing of the connection's waits
+// unsent; whatever the socket does not take is copied into the connection's own memory when the call
+// ends (TlsOutputBuffer.ReturnScratch, in every call's finally), and is sent before anything newer.
 //
 // The connection's receive side (epoll thread) and send loop (epoll thread or a pool thread) both use the
 // SSL, which is not thread-safe: every call takes the session's lock. The two rarely contend.
@@ -25,9 +28,6 @@ internal sealed unsafe class TlsSession : IDisposable
 {
     public const int RecordSize = 16 * 1024;
     private const int MaxBatch = 4 * RecordSize;
-
-    [ThreadStatic]
-    private static byte* s_staging; // one per thread, for gathering small segments into a record
 
     private readonly Lock _lock = new();
     private readonly SafeSslHandle _ssl;
@@ -183,6 +183,7 @@ internal sealed unsafe class TlsSession : IDisposable
             }
             finally
             {
+                _output->ReturnScratch();
                 if (added)
                 {
                     _socket.DangerousRelease();
@@ -215,13 +216,13 @@ internal sealed unsafe class TlsSession : IDisposable
                 _input->Drained = false;
                 _input->Errno = 0;
                 int result = OpenSsl.ReadEx(_ssl, buffer, (nuint)length, &read);
+                if (_output->Pending > 0)
+                {
+                    _ = _output->Flush(_socket); // an answer (key update) or an alert; the rest waits for EPOLLOUT
+                }
+
                 if (result == 1)
                 {
-                    if (_output->Pending > 0)
-                    {
-                        _ = _output->Flush(_socket); // a post-handshake message (key update); the rest waits for EPOLLOUT
-                    }
-
                     drained = _input->Drained && OpenSsl.HasPending(_ssl) == 0;
                     return PosixResult.FromValue((nint)read);
                 }
@@ -240,12 +241,12 @@ internal sealed unsafe class TlsSession : IDisposable
                     default:
                         LastError = OpenSslError.Drain();
                         EpollTransportLog.TlsReadFailed(_logger, connection, LastError ?? "unknown");
-                        _ = _output->Flush(_socket); // the alert
                         return PosixResult.FromError(Errno.EPROTO);
                 }
             }
             finally
             {
+                _output->ReturnScratch();
                 if (added)
                 {
                     _socket.DangerousRelease();
@@ -280,24 +281,31 @@ internal sealed unsafe class TlsSession : IDisposable
                 return PosixResult.FromValue((nint)done);
             }
 
-            long encrypted = Encrypt(buffer);
-            if (encrypted < 0)
+            try
             {
-                return PosixResult.FromError(Errno.EPROTO);
-            }
+                long encrypted = Encrypt(buffer);
+                if (encrypted < 0)
+                {
+                    return PosixResult.FromError(Errno.EPROTO);
+                }
 
-            var sent = _output->Flush(_socket);
-            if (sent.IsSuccess)
+                var sent = _output->Flush(_socket);
+                if (sent.IsSuccess)
+                {
+                    return PosixResult.FromValue((nint)encrypted);
+                }
+
+                if (sent.Error == Errno.EAGAIN)
+                {
+                    _encryptedAhead = encrypted;
+                }
+
+                return sent;
+            }
+            finally
             {
-                return PosixResult.FromValue((nint)encrypted);
+                _output->ReturnScratch(); // what the socket did not take waits in the connection's memory
             }
-
-            if (sent.Error == Errno.EAGAIN)
-            {
-                _encryptedAhead = encrypted;
-            }
-
-            return sent;
         }
     }
 
@@ -330,17 +338,21 @@ internal sealed unsafe class TlsSession : IDisposable
             }
 
             _closeNotifySent = true;
-            if (OpenSsl.Shutdown(_ssl) < 0)
-            {
-                OpenSslError.Clear();
-            }
-
             try
             {
+                if (OpenSsl.Shutdown(_ssl) < 0)
+                {
+                    OpenSslError.Clear();
+                }
+
                 _ = _output->Flush(_socket);
             }
             catch (ObjectDisposedException)
             {
+            }
+            finally
+            {
+                _output->ReturnScratch();
             }
         }
     }
@@ -386,11 +398,7 @@ internal sealed unsafe class TlsSession : IDisposable
             return Write((byte*)pin.Pointer, (int)limit) ? limit : -1;
         }
 
-        byte* staging = s_staging;
-        if (staging is null)
-        {
-            s_staging = staging = (byte*)NativeMemory.Alloc(RecordSize);
-        }
+        byte* staging = TlsThreadBuffers.Staging;
 
         long total = 0;
         int staged = 0;
