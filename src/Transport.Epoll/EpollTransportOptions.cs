@@ -150,13 +150,14 @@ public sealed class EpollTransportOptions
     /// handshakes in progress, across all of the transport's endpoints. A handshake holds an OpenSSL session and
     /// its buffers until it ends or its <c>HandshakeTimeout</c> passes, and it is not yet a connection Kestrel
     /// counts against <c>MaxConcurrentConnections</c>, so this bounds what clients that connect and then send a
-    /// partial or slow ClientHello can hold. A connection accepted while this many handshakes are in progress is
-    /// closed at once, as Kestrel closes a connection beyond <c>MaxConcurrentConnections</c>; accepting goes on.
-    /// Each such close is counted (<c>epoll.tls.handshakes.rejected</c>) and logged as a warning
+    /// partial or slow ClientHello, or nothing, can hold. A connection accepted while this many handshakes are in
+    /// progress takes the place of the oldest of them, which is closed: a flood that keeps the limit full cannot
+    /// lock new clients out, since a client's handshake is closed only if this many newer connections arrive before
+    /// it ends. Each such close is counted (<c>epoll.tls.handshakes.rejected</c>) and logged as a warning
     /// (<c>TlsHandshakeLimitReached</c>, at most one per 5 seconds). <see langword="null"/> or 0 means unbounded;
     /// a negative value is refused when the transport is created.
     /// </summary>
-    /// <remarks>Defaults to 1,000.</remarks>
+    /// <remarks>Defaults to 1,000 (what a pending handshake holds, and so what the default bounds: docs/RELIABILITY.md).</remarks>
     public int? MaxConcurrentTlsHandshakes { get; set; } = 1000;
 
     /// <summary>The default <see cref="ThreadCount"/> for a scheduling mode.</summary>

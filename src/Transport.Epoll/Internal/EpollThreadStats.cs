@@ -17,7 +17,7 @@ internal sealed class EpollThreadStats(string threadName)
     public long TlsHandshakesStarted;   // handshakes run by this thread (their connections are its own)
     public long TlsHandshakesCompleted;
     public long TlsHandshakesFailed;    // failed, timed out or aborted
-    public long TlsHandshakesRejected;  // connections closed unhandshaken: MaxConcurrentTlsHandshakes (Interlocked: the accepting thread)
+    public long TlsHandshakesRejected;  // closed unhandshaken by MaxConcurrentTlsHandshakes: the oldest, evicted (Interlocked: the accepting thread too)
 
     // Written from any thread. Accepted connections are counted for the thread that owns them (not the
     // listener's), so that accepted minus closed is that thread's share of the active connections.

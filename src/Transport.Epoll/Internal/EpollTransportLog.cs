@@ -123,7 +123,7 @@ internal static partial class EpollTransportLog
     [LoggerMessage(144, LogLevel.Debug, "Connection id \"{ConnectionId}\": TLS error while reading, connection ended: {Error}", EventName = "TlsReadFailed")]
     public static partial void TlsReadFailed(ILogger logger, string connectionId, string error);
 
-    [LoggerMessage(145, LogLevel.Warning, "{EndPoint}: {Max} TLS handshakes are in progress (MaxConcurrentTlsHandshakes); new connections are closed until some end ({Suppressed} similar warnings suppressed).", EventName = "TlsHandshakeLimitReached")]
+    [LoggerMessage(145, LogLevel.Warning, "{EndPoint}: {Max} TLS handshakes are in progress (MaxConcurrentTlsHandshakes); each new connection closes the oldest ({Suppressed} similar warnings suppressed).", EventName = "TlsHandshakeLimitReached")]
     public static partial void TlsHandshakeLimitReached(ILogger logger, System.Net.EndPoint endPoint, int max, int suppressed);
 
     [LoggerMessage(150, LogLevel.Debug, "Kernel TLS: {Status}", EventName = "KernelTls")]

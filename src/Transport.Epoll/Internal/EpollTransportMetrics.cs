@@ -46,7 +46,7 @@ internal sealed class EpollTransportMetrics : IDisposable
         Meter.CreateObservableUpDownCounter("epoll.tls.handshakes.active", () => PerThread(ActiveHandshakes), "{handshake}", "TLS handshakes in progress.");
         Meter.CreateObservableCounter("epoll.tls.handshakes.completed", () => PerThread(s => s.TlsHandshakesCompleted), "{handshake}", "TLS handshakes that succeeded; the connection went to Kestrel.");
         Meter.CreateObservableCounter("epoll.tls.handshakes.failed", () => PerThread(s => s.TlsHandshakesFailed), "{handshake}", "TLS handshakes that failed, timed out or were aborted; the connection was closed.");
-        Meter.CreateObservableCounter("epoll.tls.handshakes.rejected", () => PerThread(s => s.TlsHandshakesRejected), "{connection}", "Connections to a TLS endpoint closed without a handshake because MaxConcurrentTlsHandshakes were in progress.");
+        Meter.CreateObservableCounter("epoll.tls.handshakes.rejected", () => PerThread(s => s.TlsHandshakesRejected), "{connection}", "Connections to a TLS endpoint closed before their handshake ended because MaxConcurrentTlsHandshakes were in progress: the oldest handshake, whose slot a new connection took.");
         _handshakeDuration = Meter.CreateHistogram<double>(
             "epoll.tls.handshake.duration", "s", "Duration of TLS handshakes, tagged tls.protocol.version, and error.type when one failed.",
             tags: null, new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10] });

@@ -49,7 +49,9 @@ internal sealed class TlsEndpoint : IDisposable
     /// </summary>
     public PosixResult Begin(EpollConnection connection, System.Net.EndPoint listenEndPoint)
     {
-        if (!_limit.TryEnter(listenEndPoint))
+        bool entered = _limit.TryEnter(listenEndPoint, out var evicted);
+        evicted?.Evict();
+        if (!entered)
         {
             Interlocked.Increment(ref connection.Thread.Stats.TlsHandshakesRejected);
             connection.EndBeforeStart(new ConnectionAbortedException("Too many TLS handshakes in progress (MaxConcurrentTlsHandshakes)."));
@@ -93,6 +95,7 @@ internal sealed class TlsEndpoint : IDisposable
             return registered;
         }
 
+        _limit.Track(handshake); // before anything can end it (an abort through the connection)
         connection.PendingHandshake = handshake;
         handshake.Start();
         return registered;
@@ -104,7 +107,7 @@ internal sealed class TlsEndpoint : IDisposable
     public void Accepted(EpollConnection connection) => _accepted(connection);
 
     /// <summary>A handshake begun by <see cref="Begin"/> ended (done, failed, timed out or aborted): its slot is free.</summary>
-    public void HandshakeEnded() => _limit.Exit();
+    public void HandshakeEnded(TlsHandshake handshake) => _limit.Exit(handshake);
 
     public void HandshakeCompleted(EpollConnection connection, TlsConnectionFeatures features, TimeSpan elapsed)
     {

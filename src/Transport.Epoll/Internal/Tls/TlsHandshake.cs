@@ -37,6 +37,7 @@ internal sealed class TlsHandshake : IEpollHandler
     private static readonly Action<object?> s_begin = static state => ((TlsHandshake)state!).Begin();
     private static readonly Action<object?> s_abort = static state => ((TlsHandshake)state!).Fail("the connection was aborted", "aborted");
     private static readonly Action<object?> s_step = static state => ((TlsHandshake)state!).Step();
+    private static readonly Action<object?> s_evict = static state => ((TlsHandshake)state!).Evicted();
 
     private const uint PeerEvents = Epoll.EPOLLRDHUP | Epoll.EPOLLHUP | Epoll.EPOLLERR | Epoll.EPOLLPRI;
 
@@ -76,6 +77,21 @@ internal sealed class TlsHandshake : IEpollHandler
 
     /// <summary>The connection was aborted before the handshake ended (listener disposed, server stopping).</summary>
     public void Abort() => Thread.Post(s_abort, this);
+
+    /// <summary>Its place in <see cref="TlsHandshakeLimit"/>, while it may be evicted.</summary>
+    public LinkedListNode<TlsHandshake>? LimitNode { get; set; }
+
+    /// <summary>The oldest handshake in progress gave its slot to a new connection (any thread): closed on its own.</summary>
+    public void Evict() => Thread.Post(s_evict, this);
+
+    private void Evicted()
+    {
+        if (!_ended)
+        {
+            Interlocked.Increment(ref Thread.Stats.TlsHandshakesRejected); // the accepting thread counts its own rejections
+            Fail("MaxConcurrentTlsHandshakes were in progress and a newer connection took this one's place", "limit");
+        }
+    }
 
     /// <summary>
     /// Registers the socket with the connection's epoll thread, from the accepting thread; then <see cref="Start"/>.
@@ -219,7 +235,7 @@ internal sealed class TlsHandshake : IEpollHandler
     private void End()
     {
         _ended = true;
-        _endpoint.HandshakeEnded();
+        _endpoint.HandshakeEnded(this);
         if (_timerNode is not null)
         {
             _timer!.Remove(_timerNode);
