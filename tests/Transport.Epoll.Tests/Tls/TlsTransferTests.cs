@@ -64,6 +64,7 @@ public class TlsTransferTests
     {
         await using var app = await StartAsync(mode);
         using var client = TlsApp.CreateClient(version: Version.Parse(version));
+        client.Timeout = SoakTimeout(size); // the upload is one request: 1 GiB of it outlasts 20 s on a loaded machine
         string expected = PatternStream.Hash(size);
 
         using (var download = await client.GetAsync($"https://127.0.0.1:{app.Port}/download?size={size}", HttpCompletionOption.ResponseHeadersRead))
@@ -76,6 +77,10 @@ public class TlsTransferTests
         var upload = await client.PostAsync($"https://127.0.0.1:{app.Port}/upload", new StreamContent(new PatternStream(size)));
         Assert.Equal(expected, await upload.Content.ReadAsStringAsync());
     }
+
+    // A liveness bound, not a timing: at least the harness's, plus a minute per 256 MiB beyond the default size.
+    private static TimeSpan SoakTimeout(long size)
+        => TransportHarness.Timeout + TimeSpan.FromMinutes(Math.Max(0, size - DefaultSize) / (256.0 * 1024 * 1024));
 
     private static long Sum(TlsApp app, Func<EpollTransport.Internal.EpollThreadStats, long> field)
         => app.Factory.ThreadGroup!.Stats.Sum(field);
