@@ -11,11 +11,10 @@ namespace EpollTransport.WebHost.Tests;
 /// advances or a symbolic link's target changes (certbot's <c>live/</c> links, Kubernetes secrets), ignores a
 /// deleted file, then reloads and rebinds the endpoints that use the changed file; on the epoll transport the
 /// rebind runs the web host's <c>UseEpollTls</c> callback again. Each case runs on both engines, Kestrel's
-/// <c>SslStream</c> being the reference. Mostly waiting for the file provider to see the change (a case takes 4 or
-/// 8 s): the cases run beside the in-process collection, holding <see cref="MemoryMeasurement.UseHeapAsync"/> so that
-/// their servers never run while a test measures this process's heap.
+/// <c>SslStream</c> being the reference.
 /// </summary>
 /// <param name="output">The test output.</param>
+[Collection(InProcessServers.Name)]
 public sealed class CertificateReloadTests(ITestOutputHelper output)
 {
     public static TheoryData<string, string> Cases()
@@ -38,7 +37,6 @@ public sealed class CertificateReloadTests(ITestOutputHelper output)
     {
         using var first = TestCertificate.Create();
         using var second = TestCertificate.Create();
-        using var heap = await MemoryMeasurement.UseHeapAsync();
         using var cts = Timeouts.Create();
 
         // The files the configuration names; a fixed port, because a rebind of port 0 would get another one.

@@ -2,8 +2,7 @@ namespace EpollTransport.WebHost.Tests;
 
 /// <summary>
 /// The in-process suites run one after the other, not in parallel: they share this process, and the
-/// backpressure test measures its memory. (The out-of-process tests may run alongside, and so may in-process ones
-/// that mostly wait and hold <see cref="Infrastructure.MemoryMeasurement.UseHeapAsync"/>: CertificateReloadTests.)
+/// backpressure test measures its memory. (The out-of-process tests may run alongside.)
 /// </summary>
 [CollectionDefinition(Name)]
 public sealed class InProcessServers

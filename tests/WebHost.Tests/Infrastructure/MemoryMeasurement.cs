@@ -4,15 +4,11 @@ namespace EpollTransport.WebHost.Tests.Infrastructure;
 /// For the tests that measure how much the test process's managed heap grows while a client reads nothing: the
 /// only place the suite reads the heap. The in-process suites share one process with other collections running in
 /// parallel, so two such tests at once would count each other's large buffers: <see cref="EnterAsync"/> lets one
-/// measure at a time, and every reading is taken inside. A test outside the <see cref="InProcessServers"/>
-/// collection that starts servers in this process (a host start alone was counted as 38-62 MiB of growth) holds
-/// <see cref="UseHeapAsync"/> meanwhile: a measurement waits for those to end and none starts while it measures.
+/// measure at a time, and every reading is taken inside.
 /// </summary>
 internal sealed class MemoryMeasurement : IDisposable
 {
-    // Held by the one measurement; heap users pass it on their way in, so none starts while a measurement runs.
     private static readonly SemaphoreSlim s_gate = new(1, 1);
-    private static int s_heapUsers;
 
     private long _baseline;
     private int _done;
@@ -31,33 +27,7 @@ internal sealed class MemoryMeasurement : IDisposable
     public static async Task<MemoryMeasurement> EnterAsync(CancellationToken cancellationToken)
     {
         await s_gate.WaitAsync(cancellationToken);
-        try
-        {
-            await Eventually.HoldsAsync(
-                () => Volatile.Read(ref s_heapUsers) == 0,
-                "the tests running servers in this process outside the in-process collection end",
-                TimeSpan.FromSeconds(60));
-            return new MemoryMeasurement();
-        }
-        catch
-        {
-            s_gate.Release();
-            throw;
-        }
-    }
-
-    /// <summary>
-    /// For a test outside the <see cref="InProcessServers"/> collection that runs servers in this process: waits while
-    /// a measurement runs, then keeps the next one from starting until the result is disposed.
-    /// </summary>
-    /// <returns>The hold on the heap; dispose it once the test's servers are disposed.</returns>
-    public static async Task<IDisposable> UseHeapAsync()
-    {
-        // A measurement lasts seconds; the bound is generous.
-        Assert.True(await s_gate.WaitAsync(TimeSpan.FromMinutes(2)), "A memory measurement did not end within 2 minutes.");
-        Interlocked.Increment(ref s_heapUsers);
-        s_gate.Release();
-        return new HeapUse();
+        return new MemoryMeasurement();
     }
 
     /// <summary>Takes the baseline again: the reachable heap after a full compacting collection, now.</summary>
@@ -96,19 +66,6 @@ internal sealed class MemoryMeasurement : IDisposable
         if (Interlocked.Exchange(ref _done, 1) == 0)
         {
             s_gate.Release();
-        }
-    }
-
-    private sealed class HeapUse : IDisposable
-    {
-        private int _done;
-
-        public void Dispose()
-        {
-            if (Interlocked.Exchange(ref _done, 1) == 0)
-            {
-                Interlocked.Decrement(ref s_heapUsers);
-            }
         }
     }
 }
