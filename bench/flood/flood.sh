@@ -15,15 +15,8 @@
 set -euo pipefail
 T=$1; F=$2; PORT=${3:-23400}; shift 2; [ $# -gt 0 ] && shift
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
-TMP=$(mktemp -d /tmp/flood.XXXXXX)
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$TMP/key.pem" -out "$TMP/cert.pem" \
-    -days 2 -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 2>/dev/null
-mkdir -p "$TMP/wwwroot"
-taskset -c 0 dotnet "$REPO/src/WebHost/bin/Release/net10.0/EpollTransport.WebHost.dll" --contentRoot "$TMP" --Transport "$T" \
-    --Kestrel:Endpoints:tls:Url "https://127.0.0.1:$PORT" --Kestrel:Endpoints:tls:Protocols Http1AndHttp2 \
-    --Kestrel:Endpoints:tls:Certificate:Path "$TMP/cert.pem" --Kestrel:Endpoints:tls:Certificate:KeyPath "$TMP/key.pem" \
-    --Logging:LogLevel:Default=Warning "$@" > "$TMP/server.log" 2>&1 &
-SP=$!
+. "$REPO/bench/flood/tls-host.sh"
+start_tls_host flood "$T" "$PORT" "$@"
 FP=; WP=
 trap 'kill $FP $WP 2>/dev/null || true; kill $SP 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$TMP"' EXIT
 for _ in $(seq 100); do curl -sk "https://127.0.0.1:$PORT/plaintext" >/dev/null 2>&1 && break; sleep 0.3; done
