@@ -5,7 +5,7 @@ namespace EpollTransport.Tests.Tls;
 /// the client's Finished) and sends it with the third (the first request), in one write, or alone when told to
 /// (<see cref="SendHeldAsync"/>). So the server gets the Finished together with what follows it.
 /// </summary>
-internal sealed class HoldingStream(Stream inner) : Stream
+internal sealed class HoldingStream(Stream inner) : ForwardingStream(inner)
 {
     private const System.Net.Sockets.SocketOptionName TcpCork = (System.Net.Sockets.SocketOptionName)3; // linux/tcp.h
 
@@ -15,12 +15,12 @@ internal sealed class HoldingStream(Stream inner) : Stream
     public int WritesSent { get; private set; }
 
     /// <summary>The client's socket.</summary>
-    public System.Net.Sockets.Socket Socket => ((System.Net.Sockets.NetworkStream)inner).Socket;
+    public System.Net.Sockets.Socket Socket => ((System.Net.Sockets.NetworkStream)Inner).Socket;
 
     /// <summary>Sends the held write by itself.</summary>
     public async Task SendHeldAsync()
     {
-        await inner.WriteAsync(_held.ToArray());
+        await Inner.WriteAsync(_held.ToArray());
         _held.SetLength(0);
         WritesSent++;
     }
@@ -31,16 +31,6 @@ internal sealed class HoldingStream(Stream inner) : Stream
     /// </summary>
     public void Cork() => Socket.SetSocketOption(System.Net.Sockets.SocketOptionLevel.Tcp, TcpCork, true);
 
-    public override bool CanRead => true;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => true;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
         switch (++_writes)
@@ -50,11 +40,11 @@ internal sealed class HoldingStream(Stream inner) : Stream
                 return;
             case 3:
                 _held.Write(buffer.Span);
-                await inner.WriteAsync(_held.ToArray(), cancellationToken);
+                await Inner.WriteAsync(_held.ToArray(), cancellationToken);
                 WritesSent += 2;
                 return;
             default:
-                await inner.WriteAsync(buffer, cancellationToken);
+                await Inner.WriteAsync(buffer, cancellationToken);
                 WritesSent++;
                 return;
         }
@@ -64,29 +54,4 @@ internal sealed class HoldingStream(Stream inner) : Stream
         => WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
     public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer, offset, count).GetAwaiter().GetResult();
-
-    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => inner.ReadAsync(buffer, cancellationToken);
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
-        => inner.ReadAsync(buffer, offset, count, cancellationToken);
-
-    public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
-
-    public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
-
-    public override void Flush() => inner.Flush();
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    protected override void Dispose(bool disposing)
-    {
-        if (disposing)
-        {
-            inner.Dispose();
-        }
-
-        base.Dispose(disposing);
-    }
 }

@@ -52,21 +52,11 @@ public class TlsCloseTests
     }
 
     /// <summary>Records what the server sent, so that its TLS records can be read.</summary>
-    private sealed class RecordingStream(Stream inner) : Stream
+    private sealed class RecordingStream(Stream inner) : ForwardingStream(inner)
     {
         private readonly MemoryStream _received = new();
 
         public byte[] Received => _received.ToArray();
-
-        public override bool CanRead => true;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => true;
-
-        public override long Length => throw new NotSupportedException();
-
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
 
         /// <summary>TLS records (type and length) in <paramref name="data"/>.</summary>
         public static List<(int Type, int Length)> Records(byte[] data)
@@ -84,43 +74,19 @@ public class TlsCloseTests
 
         public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
         {
-            int read = await inner.ReadAsync(buffer, cancellationToken);
+            int read = await Inner.ReadAsync(buffer, cancellationToken);
             _received.Write(buffer.Span[..read]);
             return read;
         }
 
         public override int Read(byte[] buffer, int offset, int count)
         {
-            int read = inner.Read(buffer, offset, count);
+            int read = Inner.Read(buffer, offset, count);
             _received.Write(buffer, offset, read);
             return read;
         }
 
         public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
             => ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) => inner.WriteAsync(buffer, cancellationToken);
-
-        public override void Write(byte[] buffer, int offset, int count) => inner.Write(buffer, offset, count);
-
-        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => inner.WriteAsync(buffer, offset, count, cancellationToken);
-
-        public override void Flush() => inner.Flush();
-
-        public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing)
-            {
-                inner.Dispose();
-            }
-
-            base.Dispose(disposing);
-        }
     }
 }
