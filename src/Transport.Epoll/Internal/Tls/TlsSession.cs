@@ -97,8 +97,6 @@ internal sealed unsafe class TlsSession : IDisposable
 
     public SafeSslHandle Ssl => _ssl;
 
-    public bool HasPendingOutput => _output->Pending > 0;
-
     /// <summary>Records (or decrypted bytes) OpenSSL read ahead and holds: no readiness event will come for them.</summary>
     public bool HasBufferedInput
     {
