@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Globalization;
 using System.Net;
 using EpollTransport.WebHost.Tests.Infrastructure;
 using Xunit.Abstractions;
@@ -33,8 +34,10 @@ public sealed class RollingRestartTests(ITestOutputHelper output)
     {
         // Generous: on a loaded machine one restart has taken 40 s; unloaded the whole test takes under a minute.
         using var cts = Timeouts.Create(TimeSpan.FromMinutes(5));
+        var clock = Stopwatch.StartNew();
         var sockets = Directory.CreateTempSubdirectory("webhost-instances-").FullName;
-        var instances = new WebHostProcess[2];
+        var instances = new WebHostProcess?[2];
+        HaproxyProcess? proxy = null;
         try
         {
             for (var i = 0; i < instances.Length; i++)
@@ -42,7 +45,7 @@ public sealed class RollingRestartTests(ITestOutputHelper output)
                 instances[i] = await StartInstanceAsync(sockets, i + 1, cts.Token);
             }
 
-            await using var proxy = await HaproxyProcess.StartAsync(sockets, cts.Token);
+            proxy = await HaproxyProcess.StartAsync(sockets, cts.Token);
             await proxy.WaitForStatusAsync("webhost1", "UP", cts.Token);
             await proxy.WaitForStatusAsync("webhost2", "UP", cts.Token);
 
@@ -55,24 +58,36 @@ public sealed class RollingRestartTests(ITestOutputHelper output)
                 await Task.Delay(100, cts.Token);
             }
 
-            var clock = Stopwatch.StartNew();
             for (var i = 0; i < instances.Length; i++)
             {
                 var name = $"webhost{i + 1}";
-                var old = instances[i];
+                var old = instances[i]!;
+                var terminated = DateTime.UtcNow;
                 old.Terminate();
+                Log($"SIGTERM to {name}, {load.Completed} requests so far");
 
-                // The health check takes it out while it still serves (the drain delay), then it stops cleanly.
+                // The poll only says when to go on; this process may see the state late (its thread pool is shared
+                // with the in-process tests on a loaded machine), by which time the instance may rightly be gone.
                 await proxy.WaitForStatusAsync(name, "DOWN", cts.Token);
-                output.WriteLine($"{clock.Elapsed.TotalSeconds:F1} s: {name} out of rotation, {load.Completed} requests so far");
-                Assert.False(old.HasExited, $"{name} exited before the proxy's health check took it out.");
+                var down = await proxy.WaitForStateChangeAsync(name, "DOWN", cts.Token);
+                Log($"{name} out of rotation, {load.Completed} requests so far; HAProxy wrote: {down.Line}");
+
+                // What is tested is why HAProxy took it out, in its own record: a health check answered 503, the
+                // drain's answer, so the instance was still serving (during the drain delay), and it exited after.
+                // An instance that stopped listening first shows "Socket error" or "Layer4 connection problem".
+                Assert.True(
+                    down is { Reason: "Layer7 wrong status", Code: 503 },
+                    $"{name} was taken out of rotation without the drain's 503 on /healthz ({down.Line}); SIGTERM at {Time(terminated)}" +
+                    (old.HasExited ? $", exit at {Time(old.ExitTime)}." : ", still running."));
                 Assert.Equal(0, await old.WaitForExitAsync(cts.Token));
-                output.WriteLine($"{clock.Elapsed.TotalSeconds:F1} s: {name} exited");
+                Log($"{name} exited at {Time(old.ExitTime)}, {(old.ExitTime - terminated).TotalSeconds:F1} s after the SIGTERM; its output:");
+                output.WriteLine(old.Output);
+                instances[i] = null;
                 await old.DisposeAsync();
 
                 instances[i] = await StartInstanceAsync(sockets, i + 1, cts.Token);
                 await proxy.WaitForStatusAsync(name, "UP", cts.Token);
-                output.WriteLine($"{clock.Elapsed.TotalSeconds:F1} s: {name} restarted and back in rotation");
+                Log($"{name} restarted and back in rotation");
                 await Task.Delay(TimeSpan.FromSeconds(1), cts.Token);
             }
 
@@ -80,7 +95,7 @@ public sealed class RollingRestartTests(ITestOutputHelper output)
             await running;
 
             var servers = await proxy.ServersAsync(cts.Token);
-            output.WriteLine($"{load.Completed} requests, {load.Failures.Count} failed; sessions per server: " +
+            Log($"{load.Completed} requests, {load.Failures.Count} failed; sessions per server: " +
                 string.Join(", ", servers.Select(s => $"{s.Key} {s.Value.Sessions} ({s.Value.Status})")));
             foreach (var failure in load.Failures.Take(20))
             {
@@ -94,6 +109,12 @@ public sealed class RollingRestartTests(ITestOutputHelper output)
         }
         finally
         {
+            if (proxy is not null)
+            {
+                output.WriteLine("HAProxy's output (server state changes):" + Environment.NewLine + proxy.Output);
+                await proxy.DisposeAsync();
+            }
+
             foreach (var instance in instances)
             {
                 if (instance is not null)
@@ -105,14 +126,26 @@ public sealed class RollingRestartTests(ITestOutputHelper output)
 
             Directory.Delete(sockets, recursive: true);
         }
+
+        void Log(string message) => output.WriteLine($"{Time(DateTime.UtcNow)} ({clock.Elapsed.TotalSeconds:F1} s): {message}");
     }
 
+    private static string Time(DateTime utc) => utc.ToString("HH:mm:ss.fff", CultureInfo.InvariantCulture);
+
+    // The instances' log lines carry the same UTC clock as the test's, and each health check answered 503 is logged
+    // (an error of the health checks' category, off in appsettings.json), so a failure's order of events can be read.
     private static Task<WebHostProcess> StartInstanceAsync(string sockets, int number, CancellationToken cancellationToken) =>
         WebHostProcess.StartServerAsync(
             "Epoll",
             cancellationToken,
             urls: $"http://unix:{Path.Combine(sockets, $"{number}.sock")}",
-            arguments: ["--Health:DrainDelaySeconds", DrainDelaySeconds]);
+            arguments:
+            [
+                "--Health:DrainDelaySeconds", DrainDelaySeconds,
+                "--Logging:Console:FormatterOptions:TimestampFormat", "HH:mm:ss.fff ",
+                "--Logging:Console:FormatterOptions:UseUtcTimestamp", "true",
+                "--Logging:LogLevel:Microsoft.Extensions.Diagnostics.HealthChecks", "Error",
+            ]);
 
     /// <summary>
     /// Clients on keep-alive connections to the proxy, each sending requests one after another until stopped:

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net.Sockets;
 using System.Text;
+using System.Text.RegularExpressions;
 
 namespace EpollTransport.WebHost.Tests.Infrastructure;
 
@@ -10,7 +11,7 @@ namespace EpollTransport.WebHost.Tests.Infrastructure;
 /// Unix sockets. A test-only global section adds an admin socket to read the servers' state. Disposing stops it
 /// and deletes its directory.
 /// </summary>
-public sealed class HaproxyProcess : IAsyncDisposable
+public sealed partial class HaproxyProcess : IAsyncDisposable
 {
     private const string DeployedSocketDirectory = "/run/epolltransport-webhost/";
 
@@ -24,7 +25,7 @@ public sealed class HaproxyProcess : IAsyncDisposable
     /// <summary>The frontend's base address.</summary>
     public Uri BaseAddress => new($"http://127.0.0.1:{_server.Port}/");
 
-    /// <summary>What HAProxy wrote.</summary>
+    /// <summary>What HAProxy wrote; in the foreground (<c>-db</c>) that includes every server state change, on stderr.</summary>
     public string Output => _server.Output;
 
     private string AdminSocket => Path.Combine(_server.Directory, "admin.sock");
@@ -141,6 +142,60 @@ public sealed class HaproxyProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// The state changes of server <paramref name="server"/> HAProxy wrote so far, oldest first: its own record of
+    /// why it took a server out or back, e.g. <c>Server epolltransport_webhost/webhost1 is DOWN, reason: Layer7 wrong
+    /// status, code: 503, …</c> (a check answered 503) or <c>reason: Socket error</c> / <c>Layer4 connection problem</c>
+    /// (nothing answered).
+    /// </summary>
+    /// <param name="server">The server's name.</param>
+    /// <returns>The changes.</returns>
+    public IReadOnlyList<ServerStateChange> StateChanges(string server) =>
+        [.. StateChangeLine().Matches(Output)
+            .Where(m => m.Groups["server"].Value == server)
+            .Select(m => new ServerStateChange(
+                m.Groups["state"].Value,
+                m.Groups["reason"].Value,
+                m.Groups["code"].Success ? int.Parse(m.Groups["code"].Value, CultureInfo.InvariantCulture) : null,
+                m.Value.TrimEnd('\r')))];
+
+    /// <summary>
+    /// Waits (30 s at most) until the latest state change HAProxy wrote for <paramref name="server"/> is to
+    /// <paramref name="state"/>: its line can arrive after <c>show stat</c> already shows the state.
+    /// </summary>
+    /// <param name="server">The server's name.</param>
+    /// <param name="state"><c>UP</c> or <c>DOWN</c>.</param>
+    /// <param name="cancellationToken">Bounds the wait.</param>
+    /// <returns>That change.</returns>
+    public async Task<ServerStateChange> WaitForStateChangeAsync(string server, string state, CancellationToken cancellationToken)
+    {
+        var deadline = DateTime.UtcNow + Timeouts.Default;
+        while (true)
+        {
+            if (StateChanges(server) is [.., var latest] && latest.State == state)
+            {
+                return latest;
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"HAProxy wrote no change of {server} to {state} within {Timeouts.Default.TotalSeconds} s. Its output:{Environment.NewLine}{Output}");
+            }
+
+            await Task.Delay(100, cancellationToken);
+        }
+    }
+
     /// <inheritdoc />
     public ValueTask DisposeAsync() => _server.DisposeAsync();
+
+    [GeneratedRegex(@"Server [^/\s]+/(?<server>\S+) is (?<state>UP|DOWN), reason: (?<reason>[^,\r\n]+)(?:, code: (?<code>\d+))?.*$", RegexOptions.Multiline)]
+    private static partial Regex StateChangeLine();
 }
+
+/// <summary>A server state change as HAProxy wrote it.</summary>
+/// <param name="State"><c>UP</c> or <c>DOWN</c>.</param>
+/// <param name="Reason">Why, e.g. <c>Layer7 wrong status</c>, <c>Layer7 check passed</c>, <c>Socket error</c>, <c>Layer4 connection problem</c>.</param>
+/// <param name="Code">The HTTP status of the check's answer, if there was one.</param>
+/// <param name="Line">The whole line.</param>
+public sealed record ServerStateChange(string State, string Reason, int? Code, string Line);

@@ -228,6 +228,9 @@ public sealed partial class WebHostProcess : IAsyncDisposable
     /// <summary>Whether the child has exited.</summary>
     public bool HasExited => _process.HasExited;
 
+    /// <summary>When the child exited (UTC), as the runtime saw it reap the child; throws while it runs.</summary>
+    public DateTime ExitTime => _process.ExitTime.ToUniversalTime();
+
     /// <summary>The CPU time the child has used, user and system, in clock ticks (normally 100 a second).</summary>
     /// <returns>The ticks.</returns>
     public long CpuTicks()
