@@ -7,8 +7,7 @@ namespace EpollTransport.WebHost.Tests.Infrastructure;
 /// <summary>
 /// Starts the collections that take longest first (xunit.runner.json runs a few at once, the next as one ends): a
 /// chain of a minute that started last would run on by itself at the end. The names and their order come from CI runs'
-/// timings (.ci/timings.py's slowest classes; the package's build first: on a loaded machine it took 98 s, not 31);
-/// the others follow in xunit's own order. Only the wall time depends on it: the collections that must run alone
+/// timings (.ci/timings.py's slowest classes); the others follow in xunit's own order. Only the wall time depends on it: the collections that must run alone
 /// (<see cref="RunsAlone"/>) do so after all the others whatever the order.
 /// </summary>
 public sealed class LongestFirst : ITestCollectionOrderer
@@ -16,9 +15,8 @@ public sealed class LongestFirst : ITestCollectionOrderer
     // Display names: a named collection's name, else "Test collection for " and the class's full name.
     private static readonly string[] s_longest =
     [
-        "Test collection for EpollTransport.WebHost.Tests.Packaging.PackageRoundTripTests",
-        Reliability.LoadTests.Name,
         Reliability.ExternalTools.Name,
+        Reliability.LoadTests.Name,
         "Test collection for EpollTransport.WebHost.Tests.CertificateReloadTests",
         "Test collection for EpollTransport.WebHost.Tests.Deployment.RollingRestartTests",
         "Test collection for EpollTransport.WebHost.Tests.EpollTlsTransportTests",

@@ -6,7 +6,7 @@ namespace EpollTransport.WebHost.Tests.Reliability;
 /// figures (memory, descriptors) are read from the server process and are its own whatever runs beside, and the one
 /// thing they would disturb in this process, its heap as measured by <see cref="HeapGrowthTests{TFixture}"/>, is
 /// measured with nothing alongside (<see cref="RunsAlone"/>). <see cref="ExternalTools"/> holds the slow tools' tests
-/// (testssl, Chromium, nginx), so that the two heavy chains run side by side, not after each other.
+/// (dotnet pack, testssl, Chromium, nginx), so that the two heavy chains run side by side, not after each other.
 /// </summary>
 [CollectionDefinition(Name)]
 public sealed class LoadTests
