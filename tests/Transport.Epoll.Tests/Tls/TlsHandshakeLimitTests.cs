@@ -93,16 +93,21 @@ public class TlsHandshakeLimitTests
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
         var buffer = new byte[256];
+        int received = 0;
         try
         {
-            while (await socket.ReceiveAsync(buffer, SocketFlags.None, timeout.Token) > 0)
+            int n;
+            while ((n = await socket.ReceiveAsync(buffer, SocketFlags.None, timeout.Token)) > 0)
             {
+                received += n;
             }
         }
         catch (SocketException)
         {
             // reset: closed as well
         }
+
+        Assert.Equal(0, received);
     }
 
     /// <summary>A client that sends the first bytes of a handshake record and then nothing.</summary>
