@@ -62,6 +62,7 @@ internal sealed class TlsEndpoint : IDisposable
         try
         {
             session = new TlsSession(Context, connection.Socket, _logger);
+            Interlocked.Increment(ref connection.Thread.Stats.TlsSessionsCreated);
         }
         catch (Exception ex) when (ex is InvalidOperationException or ObjectDisposedException)
         {
