@@ -58,10 +58,6 @@ class ScenarioTableTests(unittest.TestCase):
         self.assertTrue(blocking["background"]["path"].startswith("/test/block?ms="))
 
 
-if __name__ == "__main__":
-    unittest.main()
-
-
 class ProfileArgsTests(unittest.TestCase):
     def test_the_blocking_scenario_gives_profile_sh_its_background_load(self):
         lines = scenarios.profile_args(scenarios.SCENARIOS["blocking"]).splitlines()
@@ -76,3 +72,7 @@ class ProfileArgsTests(unittest.TestCase):
     def test_h2_and_headers_are_passed_quoted(self):
         self.assertIn("TOOL=h2load", scenarios.profile_args(scenarios.SCENARIOS["h2"]).splitlines())
         self.assertIn("HEADERS=('Connection: close')", scenarios.profile_args(scenarios.SCENARIOS["churn"]).splitlines())
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -122,14 +122,9 @@ public class EpollTransportFactoryTests
         Assert.Equal(SocketError.ConnectionReset, ex.SocketErrorCode);
     }
 
-    [Fact]
+    [Ipv6Fact]
     public async Task IPv6AnyIsDualStack()
     {
-        if (!Socket.OSSupportsIPv6)
-        {
-            return;
-        }
-
         await using var harness = new TransportHarness();
         var listener = await harness.BindAsync(new IPEndPoint(IPAddress.IPv6Any, 0));
         int port = ((IPEndPoint)listener.EndPoint).Port;
@@ -167,14 +162,9 @@ public class EpollTransportFactoryTests
         Assert.Equal(client3.LocalEndPoint, server3.RemoteEndPoint);
     }
 
-    [Fact]
+    [Ipv6Fact]
     public async Task IPv6LoopbackWorks()
     {
-        if (!Socket.OSSupportsIPv6)
-        {
-            return;
-        }
-
         await using var harness = new TransportHarness();
         var listener = await harness.BindAsync(new IPEndPoint(IPAddress.IPv6Loopback, 0));
         var (client, server) = await harness.ConnectAsync(listener);

@@ -23,17 +23,16 @@ public class InheritedSocketTests
         Assert.False(factory.CanBind(new FileHandleEndPoint(3, FileHandleType.Pipe)));
     }
 
-    public static TheoryData<string> Families => ["IPv4", "IPv6", "Unix"];
+    // IPv6 has its own facts below, skipped (never passed silently) where the machine has no [::1].
+    public static TheoryData<string> Families => ["IPv4", "Unix"];
+
+    [Ipv6Fact]
+    public Task AnInheritedIPv6ListeningSocketIsServedAndLeftOpen() => AnInheritedListeningSocketIsServedAndLeftOpen("IPv6");
 
     [Theory]
     [MemberData(nameof(Families))]
     public async Task AnInheritedListeningSocketIsServedAndLeftOpen(string family)
     {
-        if (family == "IPv6" && !Socket.OSSupportsIPv6)
-        {
-            return;
-        }
-
         var unixPath = Path.Combine(Path.GetTempPath(), $"epoll-inherited-{Guid.NewGuid():N}.sock");
         using var owner = family switch
         {
@@ -90,6 +89,9 @@ public class InheritedSocketTests
         }
     }
 
+    [Ipv6Fact]
+    public Task ABoundIPv6SocketThatIsNotListeningYetIsMadeToListenAndServed() => ABoundSocketThatIsNotListeningYetIsMadeToListenAndServed("IPv6");
+
     /// <summary>
     /// Kestrel's ListenHandle with a socket its owner only bound: the transport calls listen(2) itself, as
     /// Kestrel's Sockets transport does, and serves it (Kestrel's ListenHandleTests.CanListenToOpenTcpSocketHandle).
@@ -98,11 +100,6 @@ public class InheritedSocketTests
     [MemberData(nameof(Families))]
     public async Task ABoundSocketThatIsNotListeningYetIsMadeToListenAndServed(string family)
     {
-        if (family == "IPv6" && !Socket.OSSupportsIPv6)
-        {
-            return;
-        }
-
         var unixPath = Path.Combine(Path.GetTempPath(), $"epoll-bound-{Guid.NewGuid():N}.sock");
         using var owner = family switch
         {

@@ -19,7 +19,7 @@ public partial class ReadmeTablesTests
     [Fact]
     public void TheDiagnosticsTableListsEveryEventWithItsIdAndLevel()
     {
-        var code = typeof(EpollTransportLog).GetMethods(BindingFlags.Public | BindingFlags.Static)
+        var code = typeof(EpollTransportLog).GetMethods(BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Static)
             .Select(m => m.GetCustomAttribute<LoggerMessageAttribute>())
             .OfType<LoggerMessageAttribute>()
             .ToDictionary(e => e.EventName!, e => $"{e.EventId} {e.Level}");

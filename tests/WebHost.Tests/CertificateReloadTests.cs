@@ -11,13 +11,12 @@ namespace EpollTransport.WebHost.Tests;
 /// advances or a symbolic link's target changes (certbot's <c>live/</c> links, Kubernetes secrets), ignores a
 /// deleted file, then reloads and rebinds the endpoints that use the changed file; on the epoll transport the
 /// rebind runs the web host's <c>UseEpollTls</c> callback again. Each case runs on both engines, Kestrel's
-/// <c>SslStream</c> being the reference. The cases stay in the in-process collection: a reload unbinds and rebinds a
-/// fixed port, and while other tests open thousands of connections an outgoing one can take that port as its source
-/// port in the window between, and the rebind then fails (the likely cause of one Sni case that never saw its new
-/// certificate in a loaded CI run while the class ran beside the collection, 028d4c8).
+/// <c>SslStream</c> being the reference. A reload unbinds and rebinds a fixed port, so the port is one outside the
+/// ephemeral range: from a port of that range, an outgoing connection of a test alongside could take it as its source
+/// port in the window between, and the rebind would then fail (the likely cause of one Sni case that never saw its new
+/// certificate in a loaded CI run, 028d4c8).
 /// </summary>
 /// <param name="output">The test output.</param>
-[Collection(InProcessServers.Name)]
 public sealed class CertificateReloadTests(ITestOutputHelper output)
 {
     public static TheoryData<string, string> Cases()
@@ -42,7 +41,7 @@ public sealed class CertificateReloadTests(ITestOutputHelper output)
         using var second = TestCertificate.Create();
         using var cts = Timeouts.Create();
 
-        // The files the configuration names; a fixed port, because a rebind of port 0 would get another one.
+        // The files the configuration names; a fixed port, because a rebind of port 0 would get another one (see above).
         var names = Directory.CreateTempSubdirectory("webhost-reload-").FullName;
         try
         {
@@ -50,7 +49,7 @@ public sealed class CertificateReloadTests(ITestOutputHelper output)
             var keyPath = Path.Combine(names, "server.key");
             Install(first, certificatePath, keyPath, asLinks: watched == "Symlink");
             var sniName = watched == "Sni" ? "b.example" : "localhost";
-            var settings = Settings(watched, $"https://127.0.0.1:{LoopbackPort.Free()}", certificatePath, keyPath, fallback: second);
+            var settings = Settings(watched, $"https://127.0.0.1:{LoopbackPort.FreeOutsideEphemeralRange()}", certificatePath, keyPath, fallback: second);
             settings["TlsEngine"] = engine;
 
             await using var factory = WebHostFactory.StartWithSettings("Epoll", settings, output);

@@ -10,7 +10,6 @@ namespace EpollTransport.WebHost.Tests;
 /// </summary>
 /// <param name="fixture">The server.</param>
 /// <param name="output">The test output.</param>
-[Collection(InProcessServers.Name)]
 public sealed class EpollThreadPoolTransportTests(EpollThreadPoolServerFixture fixture, ITestOutputHelper output)
     : TransportTests<EpollThreadPoolServerFixture>(fixture, output)
 {

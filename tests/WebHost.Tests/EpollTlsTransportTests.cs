@@ -11,7 +11,6 @@ namespace EpollTransport.WebHost.Tests;
 /// </summary>
 /// <param name="fixture">The server.</param>
 /// <param name="output">The test output.</param>
-[Collection(InProcessServers.Name)]
 public sealed class EpollTlsTransportTests(EpollTlsServerFixture fixture, ITestOutputHelper output)
     : TransportTests<EpollTlsServerFixture>(fixture, output)
 {

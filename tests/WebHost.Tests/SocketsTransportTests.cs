@@ -5,7 +5,6 @@ namespace EpollTransport.WebHost.Tests;
 /// <summary>The functional suite against the web host on Kestrel's Sockets transport: the reference behaviour.</summary>
 /// <param name="fixture">The server.</param>
 /// <param name="output">The test output.</param>
-[Collection(InProcessServers.Name)]
 public sealed class SocketsTransportTests(SocketsServerFixture fixture, ITestOutputHelper output)
     : TransportTests<SocketsServerFixture>(fixture, output)
 {

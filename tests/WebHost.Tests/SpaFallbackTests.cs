@@ -12,7 +12,6 @@ namespace EpollTransport.WebHost.Tests;
 /// </summary>
 /// <param name="site">The app and its server.</param>
 /// <param name="output">The test output.</param>
-[Collection(InProcessServers.Name)]
 public sealed class SpaFallbackTests(SpaFallbackTests.AppSite site, ITestOutputHelper output) : IClassFixture<SpaFallbackTests.AppSite>
 {
     private const string SecretMarker = "SPA-SECRET-OUTSIDE-WWWROOT";

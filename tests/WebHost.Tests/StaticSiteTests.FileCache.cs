@@ -228,42 +228,6 @@ public sealed partial class StaticSiteTests
     }
 
     [Fact]
-    public async Task ALargeFileFromMemoryWaitsForASlowReaderInsteadOfBufferingWhole()
-    {
-        const int size = 48 * 1024 * 1024;
-        using var cts = Timeouts.Create(TimeSpan.FromSeconds(90));
-        using var measuring = await MemoryMeasurement.EnterAsync(cts.Token);
-        using var site = TempSite.Create();
-        var bytes = new byte[size];
-        new Random(11).NextBytes(bytes);
-        site.Write("large.bin", bytes);
-        await using var factory = StartOwnServer(contentRoot: site.ContentRoot, settings: new Dictionary<string, string?>
-        {
-            ["StaticFiles:Cache:MaxFileSize"] = "67108864",
-            ["StaticFiles:Cache:SizeLimit"] = "134217728",
-        });
-        using (var client = factory.CreateHttpClient())
-        {
-            Assert.Equal(bytes, await client.GetByteArrayAsync(new Uri("/large.bin", UriKind.Relative), cts.Token));
-        }
-
-        Assert.True(Assert.IsType<CachedFileInfo>(factory.Services.GetRequiredService<FileCache>().GetEntry("/large.bin").Info).IsInMemory);
-
-        // A small, fixed receive buffer keeps the kernel's share small; the file is in the cache already, so what
-        // grows now is what the response buffers on the server's side while the client reads nothing.
-        using var connection = await RawHttpConnection.ConnectAsync(factory.EndPoint, cts.Token, receiveBufferSize: 64 * 1024);
-        measuring.TakeBaseline();
-        await connection.SendAsync(RawHttpConnection.Get("/large.bin"), cts.Token);
-        var (status, _) = await connection.ReadResponseHeadAsync(cts.Token);
-        Assert.Equal(200, status);
-        var peakGrowth = await measuring.PeakGrowthAsync(cts.Token);
-
-        Output.WriteLine($"Peak managed memory growth while the client read nothing: {peakGrowth / 1024} KiB of a {size / 1024} KiB file.");
-        Assert.True(peakGrowth < size / 4, $"The server's memory grew by {peakGrowth} bytes while the client read nothing.");
-        Assert.Equal(bytes, await connection.ReadExactlyAsync(size, cts.Token));
-    }
-
-    [Fact]
     public async Task TheBudgetHoldsUnderManyFiles()
     {
         const int files = 400;

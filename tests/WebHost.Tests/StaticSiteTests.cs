@@ -14,7 +14,6 @@ namespace EpollTransport.WebHost.Tests;
 /// </summary>
 /// <param name="fixture">The server.</param>
 /// <param name="output">The test output.</param>
-[Collection(InProcessServers.Name)]
 public sealed partial class StaticSiteTests(EpollServerFixture fixture, ITestOutputHelper output)
     : WebHostTests<EpollServerFixture>(fixture, output)
 {

@@ -12,7 +12,6 @@ namespace EpollTransport.WebHost.Tests;
 /// (TlsEndpointBound); the certificate a client is served is read from a raw TLS handshake.
 /// </summary>
 /// <param name="output">The test output.</param>
-[Collection(InProcessServers.Name)]
 public sealed class TlsEngineSelectionTests(ITestOutputHelper output)
 {
     // StartupLog.SniLeftToKestrel.

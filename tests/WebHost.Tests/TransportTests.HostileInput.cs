@@ -132,63 +132,6 @@ public abstract partial class TransportTests<TFixture>
         Assert.Equal("Hello, World!", await client.GetStringAsync(new Uri("/plaintext", UriKind.Relative), cts.Token));
     }
 
-    [Fact]
-    public async Task ClientsThatNeverReadAreCutOffByTheMinimumResponseDataRateWithBoundedMemory()
-    {
-        const int stalledClients = 10;
-        const long responseSize = 256L * 1024 * 1024;
-        using var cts = Timeouts.Create(TimeSpan.FromSeconds(60));
-        await using var factory = StartOwnServer(settings: new Dictionary<string, string?>
-        {
-            // Kestrel gives what the socket and the pipes absorbed (megabytes) time at this rate before it aborts: at
-            // 1 MiB/s that was 5 s of waiting; at 16 MiB/s the grace period decides, and its 3 s outlast the sampling
-            // below (the clients' receive windows fill in milliseconds, they stall from the start).
-            ["Kestrel:Limits:MinResponseDataRate:BytesPerSecond"] = "16777216",
-            ["Kestrel:Limits:MinResponseDataRate:GracePeriod"] = "00:00:03",
-        });
-        using var measuring = await MemoryMeasurement.EnterAsync(cts.Token);
-
-        var stalled = new List<RawHttpConnection>();
-        try
-        {
-            for (var i = 0; i < stalledClients; i++)
-            {
-                // A small fixed receive window; the client then reads nothing at all.
-                var connection = await factory.ConnectAsync(cts.Token, receiveBufferSize: 64 * 1024);
-                stalled.Add(connection);
-                await connection.SendAsync(RawHttpConnection.Get($"/test/bytes/{responseSize}"), cts.Token);
-            }
-
-            // Others are served while they stall, and the server's memory stays flat.
-            using var client = factory.CreateHttpClient();
-            for (var i = 0; i < 10; i++)
-            {
-                Assert.Equal("Hello, World!", await client.GetStringAsync(new Uri("/plaintext", UriKind.Relative), cts.Token));
-                measuring.Sample();
-                await Task.Delay(100, cts.Token);
-            }
-
-            var peakGrowth = measuring.PeakGrowth;
-
-            // Kestrel aborts each stalled response once its rate stays under 16 MiB/s past the grace period.
-            foreach (var connection in stalled)
-            {
-                await factory.Connections.WaitForServerToCloseAsync(connection.LocalEndPoint, cts.Token);
-            }
-
-            Output.WriteLine($"Peak managed memory growth with {stalledClients} stalled {responseSize / (1024 * 1024)} MiB responses: {peakGrowth / 1024} KiB.");
-            Assert.True(peakGrowth < 32L * 1024 * 1024, $"Memory grew by {peakGrowth} bytes.");
-            Assert.Equal("Hello, World!", await client.GetStringAsync(new Uri("/plaintext", UriKind.Relative), cts.Token));
-        }
-        finally
-        {
-            foreach (var connection in stalled)
-            {
-                connection.Dispose();
-            }
-        }
-    }
-
     // ---------------------------------------------------------------- helpers
 
     /// <summary>Sends <paramref name="payload"/> and reads whatever comes back until the server ends the connection.</summary>

@@ -321,46 +321,6 @@ public abstract partial class TransportTests<TFixture> : WebHostTests<TFixture>
         await AssertServerStillServesAsync(cts.Token);
     }
 
-    // ---------------------------------------------------------------- flow control
-
-    [Fact]
-    public async Task SlowReaderGetsBackpressureThenTheWholeResponse()
-    {
-        const long size = 64L * 1024 * 1024;
-        using var cts = Timeouts.Create(TimeSpan.FromSeconds(90));
-        using var measuring = await MemoryMeasurement.EnterAsync(cts.Token);
-
-        // A small, fixed receive buffer (no autotuning) keeps the kernel's share small and predictable.
-        using var connection = await Server.ConnectAsync(cts.Token, receiveBufferSize: 64 * 1024);
-        await connection.SendAsync(RawHttpConnection.Get("/plaintext"), cts.Token);
-        Assert.Equal(200, (await connection.ReadResponseAsync(cts.Token)).StatusCode);
-
-        measuring.TakeBaseline();
-        await connection.SendAsync(RawHttpConnection.Get($"/test/bytes/{size}"), cts.Token);
-        var (status, headers) = await connection.ReadResponseHeadAsync(cts.Token);
-        Assert.Equal(200, status);
-        Assert.Equal(size.ToString(CultureInfo.InvariantCulture), headers["Content-Length"]);
-
-        // Read nothing for a while. Without backpressure the server would buffer the whole 64 MB in
-        // memory within this time; with it, the endpoint's writes wait once the buffers are full.
-        var peakGrowth = await measuring.PeakGrowthAsync(cts.Token);
-
-        Output.WriteLine($"Peak managed memory growth while the client read nothing: {peakGrowth / 1024} KiB of a {size / 1024} KiB response.");
-        Assert.True(peakGrowth < size / 8, $"The server's memory grew by {peakGrowth} bytes while the client read nothing.");
-
-        var buffer = new byte[256 * 1024];
-        long offset = 0;
-        while (offset < size)
-        {
-            var read = await connection.ReceiveAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, size - offset)), cts.Token);
-            Assert.NotEqual(0, read);
-            AssertPattern(buffer.AsSpan(0, read), offset);
-            offset += read;
-        }
-
-        Assert.Equal(size, offset);
-    }
-
     // ---------------------------------------------------------------- lifetime and addresses
 
     [Fact]

@@ -16,7 +16,6 @@ namespace EpollTransport.WebHost.Tests.AccessLog;
 /// metrics, a full disk (requests still served, the loss counted), and nothing at all when it is off.
 /// </summary>
 /// <param name="output">The test output.</param>
-[Collection(InProcessServers.Name)]
 public sealed partial class AccessLogHostTests(ITestOutputHelper output) : IDisposable
 {
     private readonly string _directory = Directory.CreateTempSubdirectory("webhost-accesslog-").FullName;

@@ -7,7 +7,6 @@ namespace EpollTransport.WebHost.Tests.Dashboard;
 /// The dashboard's data follows the monitoring endpoints' access rule (<c>MonitoringAccess</c>): a remote client
 /// gets 403 with the reason, the page itself is still served (it shows the reason), and the setting lets them in.
 /// </summary>
-[Collection(InProcessServers.Name)]
 public sealed class DashboardAccessTests
 {
     [Fact]

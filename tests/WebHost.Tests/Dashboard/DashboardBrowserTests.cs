@@ -10,7 +10,6 @@ namespace EpollTransport.WebHost.Tests.Dashboard;
 /// the epoll transport's; a refused client sees why. Each test saves a screenshot next to the test assembly.
 /// </summary>
 /// <param name="output">The test output.</param>
-[Collection(InProcessServers.Name)]
 public sealed class DashboardBrowserTests(ITestOutputHelper output)
 {
     private const int Threads = 2;

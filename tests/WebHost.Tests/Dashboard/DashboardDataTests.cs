@@ -4,7 +4,6 @@ using EpollTransport.WebHost.Tests.Infrastructure;
 namespace EpollTransport.WebHost.Tests.Dashboard;
 
 /// <summary><c>GET /dashboard/data</c> on one transport: what it reports against what the meters say.</summary>
-[Collection(InProcessServers.Name)]
 public abstract class DashboardDataTests : IAsyncLifetime
 {
     private WebHostFactory? _host;

@@ -10,7 +10,6 @@ namespace EpollTransport.WebHost.Tests.Https;
 /// responses carry HSTS.
 /// </summary>
 /// <param name="output">The test output.</param>
-[Collection(InProcessServers.Name)]
 public sealed class HttpsPolicyTests(ITestOutputHelper output) : IDisposable
 {
     private readonly TestCertificate _certificate = TestCertificate.Create();

@@ -7,7 +7,6 @@ namespace EpollTransport.WebHost.Tests.Monitoring;
 /// <c>/metrics</c> reports its own meters, the ones its own <c>IMeterFactory</c> made, never the other host's
 /// instruments of the same names. The scrapes are taken on new connections, each counted by its own host.
 /// </summary>
-[Collection(InProcessServers.Name)]
 public sealed class MetricsPerHostTests
 {
     private const string PlaintextRoute = "http_route=\"/plaintext\"";

@@ -12,7 +12,7 @@ namespace EpollTransport.WebHost.Tests.Packaging;
 /// as its own process, serving a request on an epoll thread.
 /// </summary>
 /// <param name="output">The test output.</param>
-[Collection(Reliability.LoadTests.Name)]
+[Collection(Reliability.ExternalTools.Name)]
 public sealed class PackageRoundTripTests(ITestOutputHelper output)
 {
     /// <summary>The trait of the tests that pack and build outside the solution: <c>--filter Category=Package</c>.</summary>

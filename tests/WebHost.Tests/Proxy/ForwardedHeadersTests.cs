@@ -9,7 +9,6 @@ namespace EpollTransport.WebHost.Tests.Proxy;
 /// <c>X-Forwarded-For</c>, <c>-Proto</c> and <c>-Host</c> on real connections (the peer is really 127.0.0.1, or a
 /// Unix domain socket): believed from a configured trusted proxy, ignored from anyone else, and ignored by default.
 /// </summary>
-[Collection(InProcessServers.Name)]
 public sealed class ForwardedHeadersTests
 {
     // What a client claims: another address, HTTPS and another host.

@@ -13,7 +13,7 @@ namespace EpollTransport.WebHost.Tests.Reliability;
 /// client-initiated renegotiation refused, TLS 1.2 only with ECDHE and AEAD ciphers), Chromium, and testssl.
 /// </summary>
 /// <param name="output">The test output.</param>
-[Collection(LoadTests.Name)]
+[Collection(ExternalTools.Name)]
 public sealed partial class HttpsExternalToolTests(ITestOutputHelper output)
 {
     private static readonly TimeSpan s_toolTimeout = TimeSpan.FromSeconds(30);

@@ -11,7 +11,7 @@ namespace EpollTransport.WebHost.Tests.Reliability;
 /// the host must see them arrive on a few reused connections.
 /// </summary>
 /// <param name="output">The test output.</param>
-[Collection(LoadTests.Name)]
+[Collection(ExternalTools.Name)]
 public sealed class ReverseProxyTests(ITestOutputHelper output)
 {
     private const int UpstreamKeepAlive = 8;

@@ -1,9 +1,12 @@
 using System.Net;
 using System.Net.Sockets;
 
-namespace EpollTransport.WebHost.Tests.Infrastructure;
+namespace EpollTransport.Testing;
 
-/// <summary>A fact that is skipped, with a reason, when this machine has no IPv6 loopback.</summary>
+/// <summary>
+/// A fact that is skipped, with a reason, when this machine has no IPv6 loopback (a container with IPv6 off): never a
+/// silent pass. Linked into both test projects (<c>tests/Shared/</c>).
+/// </summary>
 public sealed class Ipv6FactAttribute : FactAttribute
 {
     /// <summary>Creates the attribute.</summary>

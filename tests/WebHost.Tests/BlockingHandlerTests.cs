@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using EpollTransport.WebHost.Tests.Infrastructure;
+using Xunit.Abstractions;
 
 namespace EpollTransport.WebHost.Tests;
 
@@ -8,9 +9,23 @@ namespace EpollTransport.WebHost.Tests;
 /// default (inline) scheduling they run on an epoll thread, whose other connections must be handed to
 /// another thread meanwhile; on the thread pool (Sockets, or ApplicationScheduling=ThreadPool) they block
 /// a pool thread. Either way, other connections must go on. The bounds are generous liveness bounds.
+/// A class of its own per transport, apart from <see cref="TransportTests{TFixture}"/>: on the thread pool these
+/// tests starve the whole test process's pool, so there they run alone (<see cref="RunsAlone"/>); inline, the
+/// blocked handlers hold the transport's own threads for blocking code (up to <c>MaxBlockingThreads</c>, 64), never
+/// a pool thread, and those classes run beside the others.
 /// </summary>
-public abstract partial class TransportTests<TFixture>
+/// <typeparam name="TFixture">The fixture running the web host on the subclass's transport.</typeparam>
+public abstract class BlockingHandlerTests<TFixture> : WebHostTests<TFixture>
+    where TFixture : ServerFixture
 {
+    /// <summary>Creates the tests.</summary>
+    /// <param name="fixture">The shared server.</param>
+    /// <param name="output">The test output.</param>
+    protected BlockingHandlerTests(TFixture fixture, ITestOutputHelper output)
+        : base(fixture, output)
+    {
+    }
+
     /// <summary>Opens a connection and makes one request on it, so that its next request is read on the
     /// transport's own schedule (Kestrel reads a new connection's first request on the thread pool).</summary>
     private async Task<RawHttpConnection> WarmConnectionAsync(CancellationToken cancellationToken, WebHostFactory? server = null)
@@ -118,3 +133,29 @@ public abstract partial class TransportTests<TFixture>
         Assert.Equal("5", response.BodyText);
     }
 }
+
+/// <summary>The blocking handlers on Kestrel's Sockets transport (the reference): they block pool threads, so alone.</summary>
+/// <param name="fixture">The server.</param>
+/// <param name="output">The test output.</param>
+[Collection(RunsAlone.Name)]
+public sealed class SocketsBlockingHandlerTests(SocketsServerFixture fixture, ITestOutputHelper output)
+    : BlockingHandlerTests<SocketsServerFixture>(fixture, output);
+
+/// <summary>The blocking handlers on the epoll transport with thread-pool scheduling: they block pool threads, so alone.</summary>
+/// <param name="fixture">The server.</param>
+/// <param name="output">The test output.</param>
+[Collection(RunsAlone.Name)]
+public sealed class EpollThreadPoolBlockingHandlerTests(EpollThreadPoolServerFixture fixture, ITestOutputHelper output)
+    : BlockingHandlerTests<EpollThreadPoolServerFixture>(fixture, output);
+
+/// <summary>The blocking handlers on the epoll transport, inline: they block the transport's threads, not the pool's.</summary>
+/// <param name="fixture">The server.</param>
+/// <param name="output">The test output.</param>
+public sealed class EpollBlockingHandlerTests(EpollServerFixture fixture, ITestOutputHelper output)
+    : BlockingHandlerTests<EpollServerFixture>(fixture, output);
+
+/// <summary>The blocking handlers over the epoll transport's TLS, inline: they block the transport's threads, not the pool's.</summary>
+/// <param name="fixture">The server.</param>
+/// <param name="output">The test output.</param>
+public sealed class EpollTlsBlockingHandlerTests(EpollTlsServerFixture fixture, ITestOutputHelper output)
+    : BlockingHandlerTests<EpollTlsServerFixture>(fixture, output);
