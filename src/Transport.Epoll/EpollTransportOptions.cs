@@ -148,9 +148,10 @@ public sealed class EpollTransportOptions
     /// <summary>
     /// For HTTPS endpoints whose TLS the transport terminates (<c>UseEpollTls</c>): the maximum number of TLS
     /// handshakes in progress, across all of the transport's endpoints. A handshake holds an OpenSSL session and
-    /// its buffers until it ends or its <c>HandshakeTimeout</c> passes, and it is not yet a connection Kestrel
-    /// counts against <c>MaxConcurrentConnections</c>, so this bounds what clients that connect and then send a
-    /// partial or slow ClientHello, or nothing, can hold. A connection accepted while this many handshakes are in
+    /// its buffers from the client's first byte (a connection that has sent nothing holds neither) until it ends
+    /// or its <c>HandshakeTimeout</c> passes, and it is not yet a connection Kestrel counts against
+    /// <c>MaxConcurrentConnections</c>, so this bounds what clients that connect and then send a partial or slow
+    /// ClientHello, or nothing, can hold. A connection accepted while this many handshakes are in
     /// progress takes the place of the oldest of them, which is closed: a flood that keeps the limit full cannot
     /// lock new clients out, since a client's handshake is closed only if this many newer connections arrive before
     /// it ends. Each such close is counted (<c>epoll.tls.handshakes.rejected</c>) and logged as a warning

@@ -18,6 +18,7 @@ internal sealed class EpollThreadStats(string threadName)
     public long TlsHandshakesCompleted;
     public long TlsHandshakesFailed;    // failed, timed out or aborted
     public long TlsHandshakesRejected;  // closed unhandshaken by MaxConcurrentTlsHandshakes: the oldest, evicted (Interlocked: the accepting thread too)
+    public long TlsSessionsCreated;     // OpenSSL sessions (SSL_new) made for this thread's handshakes; read by tests
 
     // Written from any thread. Accepted connections are counted for the thread that owns them (not the
     // listener's), so that accepted minus closed is that thread's share of the active connections.

@@ -32,6 +32,19 @@ internal static class TlsClient
     {
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port)).WaitAsync(TransportHarness.Timeout);
+        return await HandshakeAsync(socket, targetHost, protocols, alpn, serverCertificate, clientCertificate, wrap);
+    }
+
+    /// <summary>As <see cref="ConnectAsync"/>, over a <paramref name="socket"/> already connected (the stream owns it).</summary>
+    public static async Task<SslStream> HandshakeAsync(
+        Socket socket,
+        string? targetHost = "localhost",
+        SslProtocols protocols = SslProtocols.None,
+        List<SslApplicationProtocol>? alpn = null,
+        X509Certificate2? serverCertificate = null,
+        X509Certificate2? clientCertificate = null,
+        Func<Stream, Stream>? wrap = null)
+    {
         var expected = serverCertificate ?? TestCertificates.Server;
         Stream inner = new NetworkStream(socket, ownsSocket: true);
         var stream = new SslStream(wrap is null ? inner : wrap(inner), leaveInnerStreamOpen: false);

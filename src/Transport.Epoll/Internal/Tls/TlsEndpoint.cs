@@ -43,9 +43,10 @@ internal sealed class TlsEndpoint : IDisposable
 
     /// <summary>
     /// Starts the handshake of a connection just accepted (on the accepting thread); it reaches Kestrel only once
-    /// that succeeds. The socket is registered with its epoll thread here, as a plain connection's is, so that a
-    /// registration that fails (ENOMEM, ENOSPC: fs.epoll.max_user_watches) closes the connection and is returned:
-    /// the listener then warns and backs off, as for a plain connection. It is not a handshake failure.
+    /// that succeeds; its OpenSSL session is made when the client first sends (TlsHandshake). The socket is
+    /// registered with its epoll thread here, as a plain connection's is, so that a registration that fails (ENOMEM,
+    /// ENOSPC: fs.epoll.max_user_watches) closes the connection and is returned: the listener then warns and backs
+    /// off, as for a plain connection. It is not a handshake failure.
     /// </summary>
     public PosixResult Begin(EpollConnection connection, System.Net.EndPoint listenEndPoint)
     {
@@ -58,20 +59,7 @@ internal sealed class TlsEndpoint : IDisposable
             return default;
         }
 
-        TlsSession session;
-        try
-        {
-            session = new TlsSession(Context, connection.Socket, _logger);
-        }
-        catch (Exception ex) when (ex is InvalidOperationException or ObjectDisposedException)
-        {
-            _limit.Exit();
-            EpollTransportLog.TlsHandshakeFailed(_logger, connection, ex.Message);
-            connection.EndBeforeStart(new ConnectionAbortedException("The TLS session could not be created.", ex));
-            return default;
-        }
-
-        var handshake = new TlsHandshake(this, connection, session, _levelTriggered);
+        var handshake = new TlsHandshake(this, connection, _levelTriggered);
         PosixResult registered;
         try
         {
@@ -80,7 +68,6 @@ internal sealed class TlsEndpoint : IDisposable
         catch (ObjectDisposedException ex)
         {
             _limit.Exit();
-            session.Dispose();
             EpollTransportLog.TlsHandshakeFailed(_logger, connection, "the connection was aborted");
             connection.EndBeforeStart(new ConnectionAbortedException("The connection was aborted before its TLS handshake.", ex));
             return default;
@@ -89,7 +76,6 @@ internal sealed class TlsEndpoint : IDisposable
         if (!registered.IsSuccess)
         {
             _limit.Exit();
-            session.Dispose();
             EpollTransportLog.ConnectionError(_logger, connection, registered.Error);
             connection.EndBeforeStart(PosixResult.CreateException("epoll_ctl(ADD)", registered.Error));
             return registered;
@@ -99,6 +85,18 @@ internal sealed class TlsEndpoint : IDisposable
         connection.PendingHandshake = handshake;
         handshake.Start();
         return registered;
+    }
+
+    /// <summary>
+    /// The OpenSSL session of <paramref name="connection"/>'s handshake (on its epoll thread, at the first byte).
+    /// Throws <see cref="InvalidOperationException"/> if OpenSSL cannot make one, <see cref="ObjectDisposedException"/>
+    /// if the endpoint was disposed meanwhile.
+    /// </summary>
+    public TlsSession CreateSession(EpollConnection connection)
+    {
+        var session = new TlsSession(Context, connection.Socket, _logger) { Connection = connection };
+        connection.Thread.Stats.TlsSessionsCreated++;
+        return session;
     }
 
     /// <summary>The handshake deadlines of <paramref name="thread"/> (called on that thread).</summary>

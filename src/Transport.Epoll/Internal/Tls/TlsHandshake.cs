@@ -6,12 +6,18 @@ namespace EpollTransport.Internal.Tls;
 
 // A TLS connection's first phase, before Kestrel sees it (as nginx does it): the accepted socket is
 // registered with its epoll thread under this handler (by the accepting thread, so that a failed registration
-// takes the listener's back-off like a plain connection's; events before Begin are left for Begin's own first
-// step), and each readiness event queues one step of the handshake (SSL_do_handshake) as the loop's
-// low-priority work (EpollThread.LowPriority.cs): WANT_READ waits for EPOLLIN, a flight the socket could not
-// take waits for EPOLLOUT. A handshake that fails, outlasts its timeout, or whose connection is aborted
-// meanwhile leaves epoll and ends the connection without Kestrel ever seeing it. Nothing here blocks: a slow or
-// silent client costs a registration, an SSL and a deadline, and the deadline closes it.
+// takes the listener's back-off like a plain connection's; events before Begin are remembered for it), and each
+// readiness event queues one step of the handshake (SSL_do_handshake) as the loop's low-priority work
+// (EpollThread.LowPriority.cs): WANT_READ waits for EPOLLIN, a flight the socket could not take waits for
+// EPOLLOUT. A handshake that fails, outlasts its timeout, or whose connection is aborted meanwhile leaves epoll
+// and ends the connection without Kestrel ever seeing it. Nothing here blocks.
+//
+// The server speaks second, so the OpenSSL session (SSL_new) and the first step wait for the client's first
+// byte, as nginx waits for it: the first readiness for reading or a hang-up (edge-triggered registration's
+// at-once EPOLLOUT is not one). That first step makes OpenSSL set up its record and handshake buffers, most of
+// a pending handshake's memory; a silent client costs only a registration, this object and a deadline, and the
+// deadline closes it. A session OpenSSL cannot make (SSL_new failing for lack of memory) fails the handshake
+// there, on the connection's thread, counted and reported as any other failure.
 //
 // One registration per connection
 // -------------------------------
@@ -43,9 +49,9 @@ internal sealed class TlsHandshake : IEpollHandler
 
     private readonly TlsEndpoint _endpoint;
     private readonly EpollConnection _connection;
-    private readonly TlsSession _session;
     private readonly bool _levelTriggered;
     private readonly long _startTimestamp = Stopwatch.GetTimestamp();
+    private TlsSession? _session; // from the client's first byte on
     private LinkedListNode<TlsHandshake>? _timerNode;
     private TlsHandshakeTimer? _timer;
     private uint _interest;
@@ -53,16 +59,15 @@ internal sealed class TlsHandshake : IEpollHandler
     private bool _registered;
     private bool _stepQueued;
     private bool _begun;
+    private bool _readable; // reported readable or hung up: the session is due
     private bool _ended;
 
-    public TlsHandshake(TlsEndpoint endpoint, EpollConnection connection, TlsSession session, bool levelTriggered)
+    public TlsHandshake(TlsEndpoint endpoint, EpollConnection connection, bool levelTriggered)
     {
         _endpoint = endpoint;
         _connection = connection;
-        _session = session;
         _levelTriggered = levelTriggered;
         Deadline = Environment.TickCount64 + (long)endpoint.HandshakeTimeout.TotalMilliseconds;
-        session.Connection = connection;
     }
 
     public ulong Token { get; set; }
@@ -108,7 +113,8 @@ internal sealed class TlsHandshake : IEpollHandler
     public void OnEvents(uint events)
     {
         _consumed |= events & PeerEvents;
-        if (_begun)
+        _readable |= (events & (Epoll.EPOLLIN | PeerEvents)) != 0;
+        if (_begun && _readable)
         {
             QueueStep();
         }
@@ -131,7 +137,10 @@ internal sealed class TlsHandshake : IEpollHandler
         _timer = _endpoint.TimerFor(Thread);
         _timerNode = _timer.Add(this);
         _begun = true;
-        QueueStep(); // the ClientHello may be there already
+        if (_readable)
+        {
+            QueueStep(); // the ClientHello came with the registration
+        }
     }
 
     /// <summary>
@@ -153,6 +162,19 @@ internal sealed class TlsHandshake : IEpollHandler
         if (_ended)
         {
             return;
+        }
+
+        if (_session is null)
+        {
+            try
+            {
+                _session = _endpoint.CreateSession(_connection);
+            }
+            catch (Exception ex) when (ex is InvalidOperationException or ObjectDisposedException)
+            {
+                Fail($"the TLS session could not be created: {ex.Message}", "tls_error");
+                return;
+            }
         }
 
         switch (_session.Handshake())
@@ -192,21 +214,22 @@ internal sealed class TlsHandshake : IEpollHandler
 
     private void Complete()
     {
-        var features = TlsConnectionFeatures.From(_session);
+        var session = _session!;
+        var features = TlsConnectionFeatures.From(session);
         End();
         if (_connection.IsAborted)
         {
             LeaveEpoll();
-            _session.Dispose();
+            session.Dispose();
             _connection.EndBeforeStart(new ConnectionAbortedException("The connection was aborted during its TLS handshake."));
             return;
         }
 
         // Read before the hand-over: the session is the connection's after it.
-        bool readNow = _session.HasBufferedInput || !_session.InputDrained || _consumed != 0;
+        bool readNow = session.HasBufferedInput || !session.InputDrained || _consumed != 0;
         Thread.Stats.TlsHandshakesCompleted++;
         _endpoint.HandshakeCompleted(_connection, features, Stopwatch.GetElapsedTime(_startTimestamp));
-        _connection.AttachTls(_session, features);
+        _connection.AttachTls(session, features);
         _registered = false;
         _connection.TakeRegistration(Token, _interest); // see the essay above: no epoll_ctl, no event lost
         _endpoint.Accepted(_connection);
@@ -227,7 +250,7 @@ internal sealed class TlsHandshake : IEpollHandler
         LeaveEpoll();
         Thread.Stats.TlsHandshakesFailed++;
         _endpoint.HandshakeFailed(_connection, reason, errorType, Stopwatch.GetElapsedTime(_startTimestamp));
-        _session.Dispose();
+        _session?.Dispose();
         _connection.EndBeforeStart(new ConnectionAbortedException($"The TLS handshake failed: {reason}."));
     }
 
