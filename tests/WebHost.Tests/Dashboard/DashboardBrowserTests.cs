@@ -37,6 +37,10 @@ public sealed class DashboardBrowserTests(ITestOutputHelper output)
         Assert.Equal("Epoll", browser.Driver.FindElement(By.Id("transport")).Text);
         Assert.Equal($"{Threads}", browser.Driver.FindElement(By.CssSelector("[data-option='ThreadCount']")).Text);
 
+        // Shown here, so that the Sockets and refusal tests' "not displayed" can fail.
+        Assert.True(browser.Driver.FindElement(By.Id("thread-charts")).Displayed, "per-thread charts hidden on Epoll");
+        Assert.True(browser.Driver.FindElement(By.Id("live")).Displayed, "the live figures hidden for an allowed client");
+
         // Two reads of a steady load can round to the same text ("43.6 KiB/s" twice), so the figures must change
         // within a few updates rather than on the very next one; a page that stopped updating never passes.
         Dictionary<string, Dictionary<string, string>> second = first;
