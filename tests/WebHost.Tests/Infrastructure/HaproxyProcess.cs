@@ -169,21 +169,12 @@ public sealed partial class HaproxyProcess : IAsyncDisposable
     /// <returns>That change.</returns>
     public async Task<ServerStateChange> WaitForStateChangeAsync(string server, string state, CancellationToken cancellationToken)
     {
-        var deadline = DateTime.UtcNow + Timeouts.Default;
-        while (true)
-        {
-            if (StateChanges(server) is [.., var latest] && latest.State == state)
-            {
-                return latest;
-            }
-
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException($"HAProxy wrote no change of {server} to {state} within {Timeouts.Default.TotalSeconds} s. Its output:{Environment.NewLine}{Output}");
-            }
-
-            await Task.Delay(100, cancellationToken);
-        }
+        ServerStateChange? latest = null;
+        await Eventually.HoldsAsync(
+            () => StateChanges(server) is [.., var last] && (latest = last).State == state,
+            () => $"HAProxy writes a change of {server} to {state}. Its output:{Environment.NewLine}{Output}",
+            Timeouts.Default).WaitAsync(cancellationToken);
+        return latest!;
     }
 
     /// <inheritdoc />
