@@ -29,7 +29,7 @@ public abstract class HeapGrowthTests<TFixture> : WebHostTests<TFixture>
     {
         const long size = 64L * 1024 * 1024;
         using var cts = Timeouts.Create(TimeSpan.FromSeconds(90));
-        using var measuring = await MemoryMeasurement.EnterAsync(cts.Token);
+        var measuring = MemoryMeasurement.Start();
 
         // A small, fixed receive buffer (no autotuning) keeps the kernel's share small and predictable.
         using var connection = await Server.ConnectAsync(cts.Token, receiveBufferSize: 64 * 1024);
@@ -77,7 +77,7 @@ public abstract class HeapGrowthTests<TFixture> : WebHostTests<TFixture>
             ["Kestrel:Limits:MinResponseDataRate:BytesPerSecond"] = "16777216",
             ["Kestrel:Limits:MinResponseDataRate:GracePeriod"] = "00:00:03",
         });
-        using var measuring = await MemoryMeasurement.EnterAsync(cts.Token);
+        var measuring = MemoryMeasurement.Start();
 
         var stalled = new List<RawHttpConnection>();
         try
@@ -157,7 +157,7 @@ public sealed class EpollHeapGrowthTests(EpollServerFixture fixture, ITestOutput
     {
         const int size = 48 * 1024 * 1024;
         using var cts = Timeouts.Create(TimeSpan.FromSeconds(90));
-        using var measuring = await MemoryMeasurement.EnterAsync(cts.Token);
+        var measuring = MemoryMeasurement.Start();
         using var site = TempSite.Create();
         var bytes = new byte[size];
         new Random(11).NextBytes(bytes);

@@ -2,16 +2,12 @@ namespace EpollTransport.WebHost.Tests.Infrastructure;
 
 /// <summary>
 /// For the tests that measure how much the test process's managed heap grows while a client reads nothing: the
-/// only place the suite reads the heap. The in-process suites share one process with other collections running in
-/// parallel, so two such tests at once would count each other's large buffers: <see cref="EnterAsync"/> lets one
-/// measure at a time, and every reading is taken inside.
+/// only place the suite reads the heap. Another test's buffers would count, so only tests of the <see cref="RunsAlone"/>
+/// collection measure: xUnit runs it after every other collection, one test at a time.
 /// </summary>
-internal sealed class MemoryMeasurement : IDisposable
+internal sealed class MemoryMeasurement
 {
-    private static readonly SemaphoreSlim s_gate = new(1, 1);
-
     private long _baseline;
-    private int _done;
 
     private MemoryMeasurement()
     {
@@ -21,14 +17,9 @@ internal sealed class MemoryMeasurement : IDisposable
     /// <summary>The largest growth over the baseline that <see cref="Sample"/> has seen.</summary>
     public long PeakGrowth { get; private set; }
 
-    /// <summary>Waits until no other memory-measuring test runs, then takes a baseline; dispose the result to let the next one in.</summary>
-    /// <param name="cancellationToken">Bounds the wait.</param>
+    /// <summary>Starts a measurement: takes its baseline.</summary>
     /// <returns>The measurement.</returns>
-    public static async Task<MemoryMeasurement> EnterAsync(CancellationToken cancellationToken)
-    {
-        await s_gate.WaitAsync(cancellationToken);
-        return new MemoryMeasurement();
-    }
+    public static MemoryMeasurement Start() => new();
 
     /// <summary>Takes the baseline again: the reachable heap after a full compacting collection, now.</summary>
     public void TakeBaseline()
@@ -58,14 +49,5 @@ internal sealed class MemoryMeasurement : IDisposable
         }
 
         return PeakGrowth;
-    }
-
-    /// <inheritdoc />
-    public void Dispose()
-    {
-        if (Interlocked.Exchange(ref _done, 1) == 0)
-        {
-            s_gate.Release();
-        }
     }
 }
